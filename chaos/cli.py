@@ -1,0 +1,166 @@
+"""``brokerchaos``: doctor, images, up, cleanup.
+
+Every user-facing failure is a :class:`~chaos.errors.BrokerChaosError`: one line on stderr and its exit
+code (2 usage, 3 infrastructure, 4 no Docker engine), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from chaos.errors import BrokerChaosError
+
+log = logging.getLogger("brokerchaos")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("urllib3", "docker", "testcontainers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from chaos.engine import ensure_engine
+
+    client = ensure_engine(fix=args.fix)
+    info = client.version()
+    print(f"docker engine {info.get('Version')} (API {info.get('ApiVersion')}) answers")
+    return 0
+
+
+def cmd_images_build(args: argparse.Namespace) -> int:
+    from chaos.engine import ensure_engine
+    from chaos.images.build import build_images
+    from chaos.images.catalogue import CATALOGUE, build_order, lookup
+
+    client = ensure_engine(fix=True)
+    keys = [lookup(*_split_key(k)).key for k in args.images] if args.images else list(CATALOGUE)
+    began = time.monotonic()
+    built = build_images(client, keys, force=args.force)
+    total = len(build_order(keys))
+    print(f"{len(built)} image(s) built, {total - len(built)} already up to date, in {time.monotonic() - began:.0f} s")
+    return 0
+
+
+def _split_key(text: str) -> tuple[str, str | None]:
+    broker, _, version = text.partition(":")
+    return broker, version or None
+
+
+def cmd_images_list(args: argparse.Namespace) -> int:
+    from chaos.engine import ensure_engine
+    from chaos.images.build import is_built
+    from chaos.images.catalogue import CATALOGUE
+
+    client = ensure_engine(fix=False)
+    present = {tag for image in client.images.list() for tag in image.tags}
+    print(f"{'image':<18} {'local build':<34} {'official (pinned)':<40}")
+    for spec in CATALOGUE.values():
+        local = spec.local_tag + (" ✓" if is_built(client, spec) else " -")
+        official = (spec.official + (" ✓" if spec.official in present else " -")) if spec.official else "(none)"
+        print(f"{spec.key:<18} {local:<34} {official:<40}")
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from chaos.engine import ensure_engine
+    from chaos.resources import cleanup
+
+    client = ensure_engine(fix=False)
+    report = cleanup(client, run_id=args.run, stale_only=args.stale)
+    print(f"removed {report}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start a cluster and keep it until Ctrl-C (or ``--for`` seconds); it is always removed after."""
+    from chaos.cluster import Platform, cluster_class
+    from chaos.engine import engine
+    from chaos.images import ImageMode, ImageResolver
+
+    cls = cluster_class(args.broker)
+    client = engine()
+    platform = Platform.default(ImageResolver(client, ImageMode.parse(args.images)))
+    with cls(platform, version=args.version, proxy_base_port=args.proxy_base_port) as cluster:
+        print(f"ready: {cluster.broker} {cluster.version} run={platform.run.run_id}", flush=True)
+        for node in cluster.nodes:
+            print(f"  {node.name:<12} {node.role:<9} {node.endpoint or '-'}", flush=True)
+        deadline = time.monotonic() + args.hold if args.hold else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brokerchaos", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor = sub.add_parser("doctor", help="check (and with --fix, start) the Docker engine")
+    doctor.add_argument("--fix", action="store_true", help="install docker.io and start dockerd when needed")
+    doctor.set_defaults(run=cmd_doctor)
+
+    images = sub.add_parser("images", help="build or list broker images")
+    images_sub = images.add_subparsers(dest="images_command", required=True)
+    build = images_sub.add_parser("build", help="build local images offline (idempotent)")
+    build.add_argument("images", nargs="*", help="broker[:version] (default: the whole catalogue)")
+    build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    build.set_defaults(run=cmd_images_build)
+    listing = images_sub.add_parser("list", help="show which catalogue images are present")
+    listing.set_defaults(run=cmd_images_list)
+
+    up = sub.add_parser("up", help="start a cluster and keep it until Ctrl-C")
+    up.add_argument("broker")
+    up.add_argument("--version", default=None)
+    up.add_argument("--images", default="auto", help="auto | local | official")
+    up.add_argument("--proxy-base-port", type=int, default=None, help="fixed host ports from here on")
+    up.add_argument("--hold", type=float, default=0, help="seconds to keep the cluster (default: until Ctrl-C)")
+    up.set_defaults(run=cmd_up)
+
+    clean = sub.add_parser("cleanup", help="remove every container/network/volume labelled by brokerchaos")
+    clean.add_argument("--run", default=None, help="only this run id")
+    clean.add_argument("--stale", action="store_true", help="only resources whose owning process is gone")
+    clean.set_defaults(run=cmd_cleanup)
+    return parser
+
+
+def _sigterm_as_interrupt() -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    _sigterm_as_interrupt()
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except BrokerChaosError as exc:
+        first, *rest = str(exc).splitlines() or [type(exc).__name__]
+        print(f"brokerchaos: {first}", file=sys.stderr)
+        for line in rest:
+            print(f"  {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("brokerchaos: interrupted; everything this run created was removed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

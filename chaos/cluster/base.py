@@ -1,0 +1,328 @@
+"""A cluster of real broker nodes in containers, on its own Docker network, behind one Toxiproxy.
+
+The broker folders (``redis/``, ``kafka/``, ``rabbitmq/``) say *what* to run through three hooks:
+:meth:`Cluster.planned_nodes`, :meth:`Cluster.node_specs` and :meth:`Cluster.check_ready`. This module
+owns *how*: network, proxies, labels, start order, readiness with a deadline, per-test restore and
+teardown that leaves nothing behind — on success, on an exception and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.networks import Network
+
+from chaos.cluster.node import DockerContainer, Endpoint, Node, NodeSpec
+from chaos.errors import BrokerChaosError, ClusterNotReadyError, PortTakenError
+from chaos.images import ImageResolver
+from chaos.images.catalogue import ImageSpec
+from chaos.net.toxiproxy import ProxyInfo, ToxiproxyClient
+from chaos.resources import CLUSTER_LABEL, OWNER, OWNER_LABEL, RUN_LABEL, RunContext, current_run
+
+log = logging.getLogger("brokerchaos.cluster")
+
+TOXIPROXY_API_PORT = 8474
+FIRST_PROXY_PORT = 20000
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    """A node known before anything starts, so its proxy (and client address) can exist first."""
+
+    name: str
+    role: str
+    client_port: int | None
+
+
+@dataclass
+class Platform:
+    """What every cluster needs from the outside: the engine, images, and the run's identity."""
+
+    client: docker.DockerClient
+    images: ImageResolver
+    run: RunContext
+
+    @classmethod
+    def default(cls, images: ImageResolver | None = None) -> Platform:
+        from chaos.engine import engine
+
+        client = engine()
+        return cls(client=client, images=images or ImageResolver(client), run=current_run())
+
+
+@dataclass(frozen=True)
+class _NetworkRef:
+    """Stands in for testcontainers' ``Network``: we create (and label) the network ourselves."""
+
+    name: str
+
+
+class NotReady(Exception):
+    """Raised by :meth:`Cluster.check_ready` while a node is not ready yet."""
+
+    def __init__(self, node: str, reason: str) -> None:
+        super().__init__(f"{node}: {reason}")
+        self.node = node
+        self.reason = reason
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Cluster(ABC):
+    """Base of the broker clusters; use as a context manager."""
+
+    broker: ClassVar[str]
+    ready_timeout: ClassVar[float] = 90.0
+
+    def __init__(
+        self,
+        platform: Platform | None = None,
+        *,
+        version: str | None = None,
+        name: str | None = None,
+        proxy_base_port: int | None = None,
+        ready_timeout: float | None = None,
+    ) -> None:
+        self.platform = platform or Platform.default()
+        self.image = self.platform.images.resolve(self.broker, version)
+        self.version = self.image.spec.version
+        self.name = name or self.broker
+        self.proxy_base_port = proxy_base_port
+        if ready_timeout is not None:
+            self.ready_timeout = ready_timeout
+        self.nodes: list[Node] = []
+        self.network: Network | None = None
+        self.toxiproxy: ToxiproxyClient | None = None
+        self._toxiproxy_container: DockerContainer | None = None
+        self.started_in: float | None = None
+
+    # hooks for the broker folders ---------------------------------------------------------------
+    @abstractmethod
+    def planned_nodes(self) -> list[PlannedNode]:
+        """Every node, in start order, with the container port clients use (None: no proxy)."""
+
+    @abstractmethod
+    def node_specs(self, endpoints: dict[str, Endpoint]) -> list[NodeSpec]:
+        """Full specs once each node's client address (its proxy on 127.0.0.1) is known."""
+
+    @abstractmethod
+    def check_ready(self) -> None:
+        """Return when the cluster serves clients; raise :class:`NotReady` naming the node otherwise."""
+
+    def after_ready(self) -> None:  # noqa: B027 - optional hook
+        """Work that must wait for a formed cluster (e.g. enabling management plugins)."""
+
+    # names and labels ----------------------------------------------------------------------------
+    @property
+    def image_spec(self) -> ImageSpec:
+        return self.image.spec
+
+    @property
+    def network_name(self) -> str:
+        return f"bc-{self.platform.run.run_id[-6:]}-{self.name}"
+
+    def _container_name(self, node: str) -> str:
+        return f"{self.network_name}-{node}"
+
+    def _labels(self, role: str) -> dict[str, str]:
+        return self.platform.run.labels(cluster=self.name, role=role, broker=self.broker)
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"{self.name} has no node {name!r} (nodes: {', '.join(n.name for n in self.nodes)})")
+
+    def nodes_with_role(self, role: str) -> list[Node]:
+        return [n for n in self.nodes if n.role == role]
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def start(self) -> None:
+        """Bring the whole cluster up; on any failure (or Ctrl-C) remove what was created, then raise."""
+        began = time.monotonic()
+        try:
+            planned = self.planned_nodes()
+            self._check_ports(len(planned))
+            self._create_network()
+            endpoints = self._start_toxiproxy(planned)
+            for spec in self.node_specs(endpoints):
+                self._start_node(spec, endpoints.get(spec.name))
+            self.wait_ready(self.ready_timeout)
+            self.after_ready()
+        except BaseException:
+            self.destroy()
+            raise
+        self.started_in = time.monotonic() - began
+        log.info("%s %s cluster ready in %.1f s (%s)", self.broker, self.version, self.started_in, self.image.ref)
+
+    def _check_ports(self, count: int) -> None:
+        if self.proxy_base_port is None:
+            return
+        wanted = [self.proxy_base_port + i for i in range(count)]
+        taken = [p for p in wanted if not port_is_free(p)]
+        if taken:
+            raise PortTakenError(
+                f"port {taken[0]} on 127.0.0.1 is already in use; choose another --proxy-base-port or free it"
+            )
+
+    def _create_network(self) -> None:
+        client = self.platform.client
+        self.network = client.networks.create(
+            self.network_name, driver="bridge", labels=self._labels("network"), check_duplicate=True
+        )
+
+    def _start_toxiproxy(self, planned: list[PlannedNode]) -> dict[str, Endpoint]:
+        image = self.platform.images.resolve("toxiproxy")
+        proxied = [p for p in planned if p.client_port is not None]
+        container = DockerContainer(
+            image.ref,
+            name=self._container_name("toxiproxy"),
+            labels=self._labels("toxiproxy"),
+            mem_limit="128m",
+        )
+        container.with_network(_NetworkRef(self.network_name))  # type: ignore[arg-type]
+        # Published on loopback only; docker-py reads (ip, None) as "any free port".
+        container.ports[f"{TOXIPROXY_API_PORT}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+        for index, _ in enumerate(proxied):
+            host_port = None if self.proxy_base_port is None else self.proxy_base_port + index
+            container.ports[f"{FIRST_PROXY_PORT + index}/tcp"] = ("127.0.0.1", host_port)  # type: ignore[assignment]
+        self._toxiproxy_container = container
+        try:
+            container.start()
+        except APIError as exc:
+            if "port is already allocated" in str(exc) or "address already in use" in str(exc):
+                raise PortTakenError(f"a proxy port on 127.0.0.1 is already in use: {exc.explanation}") from None
+            raise
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+        ports = wrapped.attrs["NetworkSettings"]["Ports"]
+
+        def host_port_of(container_port: int) -> int:
+            return int(ports[f"{container_port}/tcp"][0]["HostPort"])
+
+        self.toxiproxy = ToxiproxyClient(f"http://127.0.0.1:{host_port_of(TOXIPROXY_API_PORT)}")
+        self._wait_toxiproxy()
+        infos = [
+            ProxyInfo(name=p.name, listen=f"0.0.0.0:{FIRST_PROXY_PORT + i}", upstream=f"{p.name}:{p.client_port}")
+            for i, p in enumerate(proxied)
+        ]
+        self.toxiproxy.populate(infos)
+        return {
+            p.name: Endpoint(proxy=p.name, host="127.0.0.1", port=host_port_of(FIRST_PROXY_PORT + i))
+            for i, p in enumerate(proxied)
+        }
+
+    def _wait_toxiproxy(self, timeout: float = 15.0) -> None:
+        assert self.toxiproxy is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.toxiproxy.version()
+                return
+            except BrokerChaosError:
+                if time.monotonic() > deadline:
+                    raise ClusterNotReadyError(
+                        f"{self.name}: toxiproxy did not answer within {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.1)
+
+    def _start_node(self, spec: NodeSpec, endpoint: Endpoint | None) -> None:
+        container = DockerContainer(
+            spec.image,
+            command=spec.command,
+            env=spec.env,
+            name=self._container_name(spec.name),
+            labels=self._labels(spec.role),
+            hostname=spec.name,
+            user=spec.user,
+            mem_limit=spec.mem_limit,
+            cap_add=spec.cap_add or None,
+            # Explicit commands, not the official images' entrypoint scripts: one path for both image kinds.
+            entrypoint=["/usr/bin/env"],
+        )
+        container.with_network(_NetworkRef(self.network_name))  # type: ignore[arg-type]
+        container.with_network_aliases(spec.name)
+        for path, text in spec.files.items():
+            container.with_copy_into_container(text.encode(), path, 0o666)
+        node = Node(spec, container, endpoint)
+        self.nodes.append(node)
+        container.start()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Poll :meth:`check_ready` until it passes; a node that exits or a deadline ends it with its log."""
+        deadline = time.monotonic() + timeout
+        last: NotReady | None = None
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.status() in ("exited", "dead"):
+                    raise ClusterNotReadyError(self._not_ready_message(node.name, "its process exited", node))
+            try:
+                self.check_ready()
+                return
+            except NotReady as exc:
+                last = exc
+            time.sleep(0.25)
+        node_name = last.node if last else self.nodes[0].name
+        reason = last.reason if last else "never answered"
+        culprit = next((n for n in self.nodes if n.name == node_name), None)
+        raise ClusterNotReadyError(
+            self._not_ready_message(node_name, f"not ready after {timeout:.0f} s: {reason}", culprit)
+        )
+
+    def _not_ready_message(self, node: str, what: str, culprit: Node | None) -> str:
+        tail = culprit.logs(tail=15).rstrip() if culprit else ""
+        return f"{self.broker} cluster {self.name!r}: node {node} {what}\n--- last lines of {node}'s log ---\n{tail}"
+
+    def restore(self, timeout: float | None = None) -> float:
+        """Per-test reset: remove toxics, re-enable proxies, thaw/start every node, wait until healthy."""
+        began = time.monotonic()
+        if self.toxiproxy is not None:
+            self.toxiproxy.reset()
+        for node in self.nodes:
+            node.ensure_running()
+        self.wait_ready(timeout or self.ready_timeout)
+        return time.monotonic() - began
+
+    def destroy(self) -> None:
+        """Remove every container and the network of this cluster (by label, so partial starts too)."""
+        client = self.platform.client
+        selector = {
+            "label": [
+                f"{OWNER_LABEL}={OWNER}",
+                f"{RUN_LABEL}={self.platform.run.run_id}",
+                f"{CLUSTER_LABEL}={self.name}",
+            ]
+        }
+        for container in client.containers.list(all=True, filters=selector):
+            with contextlib.suppress(NotFound):
+                container.remove(force=True, v=True)
+        for network in client.networks.list(filters=selector):
+            try:
+                network.remove()
+            except (NotFound, APIError) as exc:
+                log.warning("could not remove network %s: %s", network.name, exc)
+        self.nodes.clear()
+        self.network = None

@@ -1,0 +1,136 @@
+"""One broker process in one container, and its lifecycle faults.
+
+A :class:`Node` wraps a testcontainers ``DockerContainer`` and drives the docker-py container it wraps
+(``stop()`` of testcontainers *removes* the container, so it is never used as a fault; design §5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
+
+import contextlib
+
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+from testcontainers.core.container import DockerContainer
+
+log = logging.getLogger("brokerchaos.cluster")
+
+
+@dataclass
+class NodeSpec:
+    """What a broker node runs: image, explicit command, config files written before the first start."""
+
+    name: str
+    role: str
+    image: str
+    command: list[str]
+    user: str = "0:0"
+    files: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    client_port: int | None = None
+    mem_limit: str | None = None
+    cap_add: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a host-side client reaches a node: its Toxiproxy proxy on 127.0.0.1."""
+
+    proxy: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class Node:
+    """A running broker node. Lifecycle methods act on the real container (signals, freeze)."""
+
+    def __init__(self, spec: NodeSpec, container: DockerContainer, endpoint: Endpoint | None) -> None:
+        self.spec = spec
+        self._tc = container
+        self.endpoint = endpoint
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def role(self) -> str:
+        return self.spec.role
+
+    @property
+    def container(self) -> Container:
+        return self._tc.get_wrapped_container()
+
+    def __repr__(self) -> str:
+        return f"Node({self.name})"
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def kill(self) -> None:
+        """SIGKILL: the process dies without flushing anything."""
+        log.info("kill %s", self.name)
+        self.container.kill(signal="SIGKILL")
+
+    def stop(self, timeout: int = 10) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds: a clean shutdown."""
+        log.info("stop %s", self.name)
+        self.container.stop(timeout=timeout)
+
+    def start(self) -> None:
+        log.info("start %s", self.name)
+        self.container.start()
+
+    def restart(self, timeout: int = 10) -> None:
+        log.info("restart %s", self.name)
+        self.container.restart(timeout=timeout)
+
+    def pause(self) -> None:
+        """Freeze every process of the node (cgroup freezer): it neither answers nor times out."""
+        log.info("pause %s", self.name)
+        self.container.pause()
+
+    def resume(self) -> None:
+        log.info("resume %s", self.name)
+        self.container.unpause()
+
+    def status(self) -> str:
+        """Docker's state: running, paused, exited, ..."""
+        try:
+            self.container.reload()
+        except NotFound:
+            return "removed"
+        return str(self.container.status)
+
+    def ip(self, network: str) -> str | None:
+        self.container.reload()
+        net = self.container.attrs["NetworkSettings"]["Networks"].get(network)
+        return net["IPAddress"] if net and net.get("IPAddress") else None
+
+    def logs(self, tail: int = 50) -> str:
+        try:
+            return self.container.logs(tail=tail).decode(errors="replace")
+        except (NotFound, APIError) as exc:
+            return f"<no logs: {exc}>"
+
+    def exec(self, command: list[str], user: str | None = None) -> tuple[int, str]:
+        result = self.container.exec_run(command, user=user or self.spec.user)
+        return result.exit_code, result.output.decode(errors="replace")
+
+    def ensure_running(self) -> None:
+        """Undo any lifecycle fault: thaw a paused node, start a stopped or killed one."""
+        state = self.status()
+        if state == "paused":
+            self.resume()
+        elif state in ("exited", "created", "dead"):
+            self.start()
+
+    def remove(self) -> None:
+        with contextlib.suppress(NotFound):
+            self.container.remove(force=True, v=True)

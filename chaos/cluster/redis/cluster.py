@@ -1,0 +1,260 @@
+"""Redis primary + replicas + Sentinels, every node reached through its own proxy.
+
+Nodes announce host names (``replica-announce-ip``, Sentinel ``announce-hostnames``) rather than IPs,
+because a restarted container may get a new address; :meth:`RedisSentinelCluster.current_primary` maps
+the Sentinels' answer back to a :class:`~chaos.cluster.node.Node` and so to its proxy on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from chaos.cluster.base import Cluster, NotReady, PlannedNode
+from chaos.cluster.node import Endpoint, Node, NodeSpec
+from chaos.errors import UsageError
+
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+MASTER_NAME = "mymaster"
+FSYNC_MODES = ("always", "everysec", "no")
+
+
+@dataclass(frozen=True)
+class RedisPersistence:
+    """Durability settings: the knobs catalogue rows S1/S2 turn (``appendonly``, ``appendfsync``)."""
+
+    appendonly: bool = True
+    appendfsync: str = "always"
+    save: str = ""  # RDB snapshots, e.g. "60 1000"; "" disables them
+
+    def __post_init__(self) -> None:
+        if self.appendfsync not in FSYNC_MODES:
+            raise UsageError(f"appendfsync must be one of {', '.join(FSYNC_MODES)} (got {self.appendfsync!r})")
+
+    def config(self) -> dict[str, str]:
+        return {
+            "appendonly": "yes" if self.appendonly else "no",
+            "appendfsync": self.appendfsync,
+            "save": f'"{self.save}"' if self.save == "" else self.save,
+        }
+
+
+def _conf(settings: dict[str, str]) -> str:
+    return "".join(f"{key} {value}\n" for key, value in settings.items())
+
+
+class RedisSentinelCluster(Cluster):
+    """``replicas`` replicas follow ``redis-1``; ``sentinels`` Sentinels watch them with quorum 2."""
+
+    broker = "redis"
+    ready_timeout = 30.0
+
+    def __init__(
+        self,
+        *args: Any,
+        persistence: RedisPersistence | None = None,
+        replicas: int = 2,
+        sentinels: int = 3,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 5000,
+        extra_config: dict[str, str] | None = None,
+        maxmemory: str = "256mb",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.persistence = persistence or RedisPersistence()
+        self.replicas = replicas
+        self.sentinels = sentinels
+        self.quorum = sentinels // 2 + 1
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+        self.extra_config = extra_config or {}
+        self.maxmemory = maxmemory
+        self._server = self.image_spec.extras.get("server", "redis-server")
+
+    # topology ------------------------------------------------------------------------------------
+    @property
+    def data_names(self) -> list[str]:
+        return [f"{self.broker}-{i}" for i in range(1, self.replicas + 2)]
+
+    @property
+    def sentinel_names(self) -> list[str]:
+        return [f"sentinel-{i}" for i in range(1, self.sentinels + 1)]
+
+    def planned_nodes(self) -> list[PlannedNode]:
+        data = [PlannedNode(name, "data", REDIS_PORT) for name in self.data_names]
+        watchers = [PlannedNode(name, "sentinel", SENTINEL_PORT) for name in self.sentinel_names]
+        return data + watchers
+
+    def node_specs(self, endpoints: dict[str, Endpoint]) -> list[NodeSpec]:
+        data_dir = self.image_spec.data_dir
+        first = self.data_names[0]
+        specs = []
+        for name in self.data_names:
+            settings = {
+                "port": str(REDIS_PORT),
+                "bind": "0.0.0.0",
+                "protected-mode": "no",
+                "dir": data_dir,
+                "repl-diskless-sync": "yes",
+                "repl-diskless-sync-delay": "0",
+                "replica-announce-ip": name,
+                "maxmemory": self.maxmemory,
+                "maxmemory-policy": "noeviction",
+                **self.persistence.config(),
+                **self.extra_config,
+            }
+            if name != first:
+                settings["replicaof"] = f"{first} {REDIS_PORT}"
+            conf = f"{data_dir}/brokerchaos-{name}.conf"
+            specs.append(self._spec(name, "data", [self._server, conf], {conf: _conf(settings)}))
+        for name in self.sentinel_names:
+            conf = f"{data_dir}/sentinel.conf"
+            text = _conf(
+                {
+                    "port": str(SENTINEL_PORT),
+                    "dir": data_dir,
+                    "sentinel resolve-hostnames": "yes",
+                    "sentinel announce-hostnames": "yes",
+                    "sentinel announce-ip": name,
+                    f"sentinel monitor {MASTER_NAME}": f"{first} {REDIS_PORT} {self.quorum}",
+                    f"sentinel down-after-milliseconds {MASTER_NAME}": str(self.down_after_ms),
+                    f"sentinel failover-timeout {MASTER_NAME}": str(self.failover_timeout_ms),
+                    f"sentinel parallel-syncs {MASTER_NAME}": "1",
+                }
+            )
+            specs.append(self._spec(name, "sentinel", [self._server, conf, "--sentinel"], {conf: text}))
+        return specs
+
+    def _spec(self, name: str, role: str, command: list[str], files: dict[str, str]) -> NodeSpec:
+        port = REDIS_PORT if role == "data" else SENTINEL_PORT
+        return NodeSpec(
+            name=name,
+            role=role,
+            image=self.image.ref,
+            command=command,
+            user=self.image_spec.user,
+            files=files,
+            client_port=port,
+            mem_limit="384m" if role == "data" else "64m",
+        )
+
+    # clients ---------------------------------------------------------------------------------------
+    def client(self, node: Node, *, retries: int = 0, timeout: float = 2.0, **kwargs: Any) -> redis.Redis:
+        """A redis-py client through ``node``'s proxy. Retries default to 0: a retried XADD may be
+        applied twice (design §5), so a workload sets them deliberately."""
+        assert node.endpoint is not None, f"{node.name} has no proxy"
+        return redis.Redis(
+            host=node.endpoint.host,
+            port=node.endpoint.port,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), retries),
+            decode_responses=True,
+            **kwargs,
+        )
+
+    @property
+    def data_nodes(self) -> list[Node]:
+        return self.nodes_with_role("data")
+
+    @property
+    def sentinel_nodes(self) -> list[Node]:
+        return self.nodes_with_role("sentinel")
+
+    def node_for_address(self, host: str) -> Node:
+        """Map an address a Sentinel or replica reports (host name or container IP) to our node."""
+        for node in self.nodes:
+            if host == node.name:
+                return node
+        for node in self.nodes:
+            if self.network and node.status() == "running" and node.ip(self.network_name) == host:
+                return node
+        raise LookupError(f"no node of {self.name} has address {host}")
+
+    def sentinel_view(self) -> dict[str, str | None]:
+        """Each reachable Sentinel's idea of the primary (node name), None where it did not answer."""
+        view: dict[str, str | None] = {}
+        for sentinel in self.sentinel_nodes:
+            try:
+                with self.client(sentinel, timeout=1.0) as conn:
+                    addr = conn.execute_command("SENTINEL", "get-master-addr-by-name", MASTER_NAME)
+                view[sentinel.name] = self.node_for_address(addr[0]).name if addr else None
+            except (redis.RedisError, LookupError, OSError):
+                view[sentinel.name] = None
+        return view
+
+    def current_primary(self) -> Node:
+        """The primary the Sentinel majority names; raises LookupError when there is no majority."""
+        votes = Counter(name for name in self.sentinel_view().values() if name)
+        if not votes:
+            raise LookupError(f"no Sentinel of {self.name} answered")
+        name, count = votes.most_common(1)[0]
+        if count < self.quorum:
+            raise LookupError(f"Sentinels of {self.name} disagree on the primary: {dict(votes)}")
+        return self.node(name)
+
+    def role_of(self, node: Node) -> str:
+        """What the node itself says: ``master``, ``slave``, or ``down``."""
+        try:
+            with self.client(node, timeout=1.0) as conn:
+                return str(conn.execute_command("ROLE")[0])
+        except (redis.RedisError, OSError):
+            return "down"
+
+    # readiness -------------------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        infos: dict[str, dict[str, Any]] = {}
+        for node in self.data_nodes:
+            try:
+                with self.client(node, timeout=1.0) as conn:
+                    infos[node.name] = conn.info("replication")
+            except (redis.RedisError, OSError) as exc:
+                raise NotReady(node.name, f"does not answer: {exc}") from None
+        primaries = [name for name, info in infos.items() if info.get("role") == "master"]
+        if len(primaries) != 1:
+            raise NotReady(primaries[0] if primaries else self.data_names[0], f"primaries: {primaries}")
+        primary = primaries[0]
+        if infos[primary].get("connected_slaves", 0) < self.replicas:
+            raise NotReady(primary, f"only {infos[primary].get('connected_slaves')} replicas connected")
+        for name, info in infos.items():
+            if name != primary and info.get("master_link_status") != "up":
+                raise NotReady(name, "replication link is not up")
+        for sentinel in self.sentinel_nodes:
+            self._check_sentinel(sentinel, primary)
+
+    def _check_sentinel(self, sentinel: Node, primary: str) -> None:
+        try:
+            with self.client(sentinel, timeout=1.0) as conn:
+                state = conn.sentinel_master(MASTER_NAME)
+        except (redis.RedisError, OSError) as exc:
+            raise NotReady(sentinel.name, f"does not answer: {exc}") from None
+        if state.get("ip") != primary and self._safe_lookup(state.get("ip")) != primary:
+            raise NotReady(sentinel.name, f"watches {state.get('ip')}, primary is {primary}")
+        if state.get("num-other-sentinels", 0) < self.sentinels - 1:
+            raise NotReady(sentinel.name, f"sees {state.get('num-other-sentinels')} other sentinels")
+        if state.get("num-slaves", 0) < self.replicas:
+            raise NotReady(sentinel.name, f"knows {state.get('num-slaves')} replicas")
+        if state.get("is_odown") or state.get("is_sdown") or state.get("is_failover_in_progress"):
+            raise NotReady(sentinel.name, "primary is down or a failover is in progress")
+
+    def _safe_lookup(self, host: str | None) -> str | None:
+        try:
+            return self.node_for_address(host).name if host else None
+        except LookupError:
+            return None
+
+
+class ValkeySentinelCluster(RedisSentinelCluster):
+    """The same topology on Valkey (a Redis fork with the same protocol and configuration)."""
+
+    broker = "valkey"
+
+
+BROKERS: dict[str, type[Cluster]] = {"redis": RedisSentinelCluster, "valkey": ValkeySentinelCluster}

@@ -1,0 +1,1 @@
+"""Networking: our own Toxiproxy client for client links (partitions between brokers come with faults)."""
