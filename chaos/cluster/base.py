@@ -125,6 +125,9 @@ class Cluster(ABC):
     def check_ready(self) -> None:
         """Return when the cluster serves clients; raise :class:`NotReady` naming the node otherwise."""
 
+    def repair(self) -> None:  # noqa: B027 - optional hook
+        """Nudge a restarted cluster back to health faster than it would heal alone (per-test reset)."""
+
     def after_ready(self) -> None:  # noqa: B027 - optional hook
         """Work that must wait for a formed cluster (e.g. enabling management plugins)."""
 
@@ -271,7 +274,7 @@ class Cluster(ABC):
         self.nodes.append(node)
         container.start()
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, repair: bool = False) -> None:
         """Poll :meth:`check_ready` until it passes; a node that exits or a deadline ends it with its log."""
         deadline = time.monotonic() + timeout
         last: NotReady | None = None
@@ -280,6 +283,8 @@ class Cluster(ABC):
                 if node.status() in ("exited", "dead"):
                     raise ClusterNotReadyError(self._not_ready_message(node.name, "its process exited", node))
             try:
+                if repair:
+                    self.repair()
                 self.check_ready()
                 return
             except NotReady as exc:
@@ -303,7 +308,7 @@ class Cluster(ABC):
             self.toxiproxy.reset()
         for node in self.nodes:
             node.ensure_running()
-        self.wait_ready(timeout or self.ready_timeout)
+        self.wait_ready(timeout or self.ready_timeout, repair=True)
         return time.monotonic() - began
 
     def destroy(self) -> None:

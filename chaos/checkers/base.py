@@ -1,0 +1,163 @@
+"""Running checkers: one pass over the history for all of them, then timelines for the few anomalies.
+
+Each checker keeps state per distinct message, never per op, so memory follows the number of messages
+and not the length of the history. When the history can be read again (a file or a list), a second
+pass collects the events of the first few anomalous message ids and the faults around them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from chaos.checkers.verdict import Verdict
+from chaos.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
+
+TIMELINE_MARGIN_NS = 2_000_000_000
+
+
+class DrainTracker:
+    """Whether the final drain completed: every process that started one finished it ``ok``."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+
+    def observe(self, op: Op) -> None:
+        if op.f == "drain":
+            self._last[op.process] = op.type
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._last) and all(t == OK for t in self._last.values())
+
+    def missing(self) -> str:
+        if not self._last:
+            return "no final drain in the history"
+        unfinished = sorted(p for p, t in self._last.items() if t != OK)
+        return f"final drain incomplete (processes {', '.join(unfinished)})" if unfinished else ""
+
+
+class Checker(ABC):
+    """A checker sees each op once (``observe``) and then gives its verdict."""
+
+    name: str = "checker"
+
+    def __init__(self) -> None:
+        self.drain = DrainTracker()
+
+    def feed(self, op: Op) -> None:
+        if op.f == "drain":
+            self.drain.observe(op)
+        self.observe(op)
+
+    @abstractmethod
+    def observe(self, op: Op) -> None: ...
+
+    @abstractmethod
+    def verdict(self) -> Verdict: ...
+
+
+class SendTracker:
+    """Outcome of each message's send, merging retries: ok > info > open invoke > fail.
+
+    A completion without the message id is matched to the process's open invoke (as in Jepsen).
+    """
+
+    RANK = {OK: 3, INFO: 2, INVOKE: 1, FAIL: 0}
+
+    def __init__(self, send_f: str = "send") -> None:
+        self.send_f = send_f
+        self.status: dict[Any, str] = {}
+        self.ok_time: dict[Any, int] = {}
+        self._open: dict[str, Any] = {}
+
+    def observe(self, op: Op) -> bool:
+        if op.f != self.send_f:
+            return False
+        mid = op.value.get("id") if op.value else None
+        if op.type == INVOKE:
+            self._open[op.process] = mid
+        elif mid is None:
+            mid = self._open.pop(op.process, None)
+        else:
+            self._open.pop(op.process, None)
+        if mid is None:
+            return True
+        current = self.status.get(mid)
+        if current is None or self.RANK[op.type] > self.RANK[current]:
+            self.status[mid] = op.type
+        if op.type == OK and mid not in self.ok_time:
+            self.ok_time[mid] = op.time
+        return True
+
+
+def is_reiterable(history: Iterable[Op]) -> bool:
+    return iter(history) is not history
+
+
+def run_checkers(history: Iterable[Op], checkers: list[Checker], timelines: bool = True) -> list[Verdict]:
+    """Feed every op to every checker in one pass; add timelines when the history can be re-read."""
+    feeds = [c.feed for c in checkers]
+    for op in history:
+        for feed in feeds:
+            feed(op)
+    verdicts = [c.verdict() for c in checkers]
+    if timelines and is_reiterable(history):
+        attach_timelines(history, verdicts)
+    return verdicts
+
+
+def run_checker(history: Iterable[Op], checker: Checker, timelines: bool = True) -> Verdict:
+    return run_checkers(history, [checker], timelines)[0]
+
+
+def attach_timelines(history: Iterable[Op], verdicts: list[Verdict]) -> None:
+    """Second pass: the events of each example id, plus nemesis events within 2 s of them."""
+    wanted: dict[Any, list[dict[str, Any]]] = {}
+    for verdict in verdicts:
+        for anomaly in verdict.anomalies.values():
+            for mid in anomaly.ids:
+                if _hashable(mid):
+                    wanted.setdefault(mid, [])
+    if not wanted:
+        return
+    faults: list[Op] = []
+    for op in history:
+        if op.process == NEMESIS:
+            faults.append(op)
+            continue
+        for mid in _ids_of(op):
+            if mid in wanted:
+                wanted[mid].append(op.to_dict())
+    for events in wanted.values():
+        if not events:
+            continue
+        lo = events[0]["time"] - TIMELINE_MARGIN_NS
+        hi = events[-1]["time"] + TIMELINE_MARGIN_NS
+        around = [f.to_dict() for f in faults if lo <= f.time <= hi]
+        events.extend(around)
+        events.sort(key=lambda e: e["index"])
+    for verdict in verdicts:
+        for anomaly in verdict.anomalies.values():
+            anomaly.timelines = {str(mid): wanted[mid] for mid in anomaly.ids if _hashable(mid) and wanted.get(mid)}
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _ids_of(op: Op) -> Iterator[Any]:
+    value = op.value
+    if not value:
+        return
+    if "id" in value:
+        yield value["id"]
+    if "source" in value:
+        yield value["source"]
+    for key in ("ids", "inputs"):
+        yield from value.get(key) or ()

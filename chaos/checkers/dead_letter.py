@@ -1,0 +1,126 @@
+"""Dead-letter queues: poison goes to the DLQ exactly once, good messages never do, and good messages are
+not held up behind poison.
+
+Sends carry ``kind`` (``poison`` or ``good``); deliveries to the consumer are ``consume_f`` ops; reads of
+the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and ``delivery_count``.
+
+- **poison_not_dead_lettered**: acknowledged poison absent from the DLQ after the drain.
+- **dead_lettered_twice**: a message found in the DLQ more than once.
+- **dead_letter_without_reason**: a DLQ entry with no reason recorded.
+- **good_dead_lettered**: a good message in the DLQ.
+- **over_delivered**: poison delivered to consumers more than ``max_deliveries`` times.
+- **head_of_line**: a good message consumed more than ``max_head_of_line_s`` after it was sent
+  (only with a declared bound; the delay is always measured and reported).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from chaos.checkers.base import Checker, SendTracker
+from chaos.checkers.verdict import Anomaly, Verdict, decide
+from chaos.history import OK, Op
+
+KINDS = (
+    "poison_not_dead_lettered",
+    "dead_lettered_twice",
+    "dead_letter_without_reason",
+    "good_dead_lettered",
+    "over_delivered",
+    "head_of_line",
+)
+
+
+class DeadLetterChecker(Checker):
+    name = "dead_letter"
+
+    def __init__(
+        self,
+        max_deliveries: int | None = None,
+        consume_f: str = "receive",
+        dlq_f: str = "dead_letter",
+        max_head_of_line_s: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.max_deliveries = max_deliveries
+        self.consume_f = consume_f
+        self.dlq_f = dlq_f
+        self.max_head_of_line_s = max_head_of_line_s
+        self.sends = SendTracker()
+        self.kind: dict[Any, str] = {}
+        self.deliveries: Counter[Any] = Counter()
+        self.first_delivery: dict[Any, int] = {}
+        self.dead: Counter[Any] = Counter()
+        self.no_reason: list[Any] = []
+
+    def observe(self, op: Op) -> None:
+        if op.type != OK and op.f in (self.consume_f, self.dlq_f):
+            return
+        value = op.value
+        if op.f == self.consume_f:
+            mid = value.get("id")
+            self.deliveries[mid] += 1
+            self.first_delivery.setdefault(mid, op.time)
+        elif op.f == self.dlq_f:
+            mid = value.get("id")
+            self.dead[mid] += 1
+            if not value.get("reason"):
+                self.no_reason.append(mid)
+        elif self.sends.observe(op) and value.get("kind") and value.get("id") is not None:
+            self.kind[value["id"]] = value["kind"]
+
+    def _delays(self) -> list[float]:
+        delays = []
+        for mid, sent_at in self.sends.ok_time.items():
+            if self.kind.get(mid, "good") == "good" and mid in self.first_delivery:
+                delays.append(max(0, self.first_delivery[mid] - sent_at) / 1e9)
+        return sorted(delays)
+
+    def verdict(self) -> Verdict:
+        anomalies = {k: Anomaly(k) for k in KINDS}
+        drained = self.drain.complete
+        for mid, outcome in self.sends.status.items():
+            poison = self.kind.get(mid) == "poison"
+            if poison and outcome == OK and not self.dead.get(mid) and drained:
+                anomalies["poison_not_dead_lettered"].add(mid)
+            if poison and self.max_deliveries is not None and self.deliveries.get(mid, 0) > self.max_deliveries:
+                anomalies["over_delivered"].add(mid)
+        for mid, times in self.dead.items():
+            if times > 1:
+                anomalies["dead_lettered_twice"].add(mid)
+            if self.kind.get(mid, "good") == "good":
+                anomalies["good_dead_lettered"].add(mid)
+        for mid in self.no_reason:
+            anomalies["dead_letter_without_reason"].add(mid)
+        delays = self._delays()
+        if self.max_head_of_line_s is not None:
+            for mid, sent_at in self.sends.ok_time.items():
+                first = self.first_delivery.get(mid)
+                late = first is not None and (first - sent_at) / 1e9 > self.max_head_of_line_s
+                if self.kind.get(mid, "good") == "good" and late:
+                    anomalies["head_of_line"].add(mid)
+        missing = "" if drained else self.drain.missing()
+        if not missing and not any(k == "poison" for k in self.kind.values()):
+            missing = "no poison message was sent"
+        valid, reason = decide(anomalies, missing)
+        stats = {
+            "poison_sent": sum(1 for k in self.kind.values() if k == "poison"),
+            "dead_lettered": len(self.dead),
+            "max_poison_deliveries": max(
+                (self.deliveries.get(m, 0) for m, k in self.kind.items() if k == "poison"), default=0
+            ),
+            "head_of_line_s": _percentiles(delays),
+            "drain_complete": drained,
+        }
+        return Verdict(self.name, valid, anomalies, stats, reason)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+
+    def at(q: float) -> float:
+        return round(values[min(len(values) - 1, int(q * len(values)))], 4)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(values[-1], 4)}

@@ -1,0 +1,82 @@
+"""Delivery (Jepsen's total-queue): every acknowledged send is consumed, nothing twice, nothing invented.
+
+- **lost**: send ``ok``, never consumed after a completed final drain.
+- **duplicated**: consumed more than once (fails the check unless the profile allows at-least-once).
+- **unexpected**: consumed but never sent, or its send definitely failed.
+- **recovered**: send ``info`` (unknown outcome) that was consumed — fine, reported for the record.
+- **unconfirmed_lost**: send without any acknowledgement (``info`` or no completion) never consumed —
+  reported apart, failing only when the profile says fire-and-forget loss counts (catalogue R4).
+
+"Consumed" is the op ``consume_f`` (``receive`` by default; ``process`` for workloads that separate
+delivery from processing, so delivered-but-never-processed counts as lost).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from chaos.checkers.base import Checker, SendTracker
+from chaos.checkers.verdict import Anomaly, Verdict, decide
+from chaos.history import FAIL, INFO, INVOKE, OK, Op
+
+KINDS = ("lost", "duplicated", "unexpected", "recovered", "unconfirmed_lost")
+
+
+class DeliveryChecker(Checker):
+    name = "delivery"
+
+    def __init__(
+        self,
+        consume_f: str = "receive",
+        send_f: str = "send",
+        allow_duplicates: bool = False,
+        fail_on_unconfirmed_loss: bool = False,
+    ) -> None:
+        super().__init__()
+        self.consume_f = consume_f
+        self.sends = SendTracker(send_f)
+        self.allow_duplicates = allow_duplicates
+        self.fail_on_unconfirmed_loss = fail_on_unconfirmed_loss
+        self.consumed: Counter[object] = Counter()
+
+    def observe(self, op: Op) -> None:
+        if op.f == self.consume_f:
+            if op.type == OK and op.value:
+                self.consumed[op.value.get("id")] += 1
+            return
+        self.sends.observe(op)
+
+    def verdict(self) -> Verdict:
+        anomalies = {kind: Anomaly(kind) for kind in KINDS}
+        anomalies["duplicated"].blocks_validity = not self.allow_duplicates
+        anomalies["recovered"].blocks_validity = False
+        anomalies["unconfirmed_lost"].blocks_validity = self.fail_on_unconfirmed_loss
+        drained = self.drain.complete
+        status = self.sends.status
+        for mid, outcome in status.items():
+            times = self.consumed.get(mid, 0)
+            if outcome == OK:
+                if times == 0 and drained:
+                    anomalies["lost"].add(mid)
+            elif outcome in (INFO, INVOKE):
+                if times:
+                    anomalies["recovered"].add(mid)
+                elif drained:
+                    anomalies["unconfirmed_lost"].add(mid)
+        for mid, times in self.consumed.items():
+            if times > 1:
+                anomalies["duplicated"].add(mid)
+            if status.get(mid, FAIL) == FAIL:
+                anomalies["unexpected"].add(mid)
+        valid, reason = decide(anomalies, "" if drained else self.drain.missing())
+        outcomes = Counter(status.values())
+        stats = {
+            "sent": len(status),
+            "send_ok": outcomes[OK],
+            "send_fail": outcomes[FAIL],
+            "send_info": outcomes[INFO] + outcomes[INVOKE],
+            "consumed_distinct": len(self.consumed),
+            "consumed_total": sum(self.consumed.values()),
+            "drain_complete": drained,
+        }
+        return Verdict(self.name, valid, anomalies, stats, reason)

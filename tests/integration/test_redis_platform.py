@@ -1,0 +1,105 @@
+"""The Redis cluster on real containers: streams through the proxies, toxics, failover, freeze."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from chaos.cluster.redis import RedisSentinelCluster
+from chaos.net.toxiproxy import Timeout
+
+
+def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_every_node_is_reached_through_its_own_proxy_on_loopback(redis_cluster: RedisSentinelCluster) -> None:
+    assert len(redis_cluster.data_nodes) == 3 and len(redis_cluster.sentinel_nodes) == 3
+    ports = set()
+    for node in redis_cluster.nodes:
+        assert node.endpoint is not None and node.endpoint.host == "127.0.0.1"
+        ports.add(node.endpoint.port)
+        with redis_cluster.client(node) as conn:
+            assert conn.ping()
+    assert len(ports) == 6
+    proxies = redis_cluster.toxiproxy.proxies()  # type: ignore[union-attr]
+    assert {p.upstream for p in proxies.values()} == {f"{n.name}:{n.spec.client_port}" for n in redis_cluster.nodes}
+
+
+def test_xadd_xreadgroup_xack_through_the_proxies(redis_cluster: RedisSentinelCluster, unique_name: str) -> None:
+    primary = redis_cluster.current_primary()
+    with redis_cluster.client(primary) as conn:
+        ids = [conn.xadd(unique_name, {"msg": str(i)}) for i in range(200)]
+        conn.xgroup_create(unique_name, "workers", id="0")
+        got = conn.xreadgroup("workers", "c1", {unique_name: ">"}, count=500)
+        entries = got[0][1]
+        assert [fields["msg"] for _, fields in entries] == [str(i) for i in range(200)]
+        assert conn.xack(unique_name, "workers", *[entry_id for entry_id, _ in entries]) == 200
+        assert conn.xpending(unique_name, "workers")["pending"] == 0
+        conn.wait(2, 2000)
+    replica = next(n for n in redis_cluster.data_nodes if n is not primary)
+    with redis_cluster.client(replica) as conn:
+        assert [entry_id for entry_id, _ in conn.xrange(unique_name)] == ids
+
+
+def test_timeout_toxic_blocks_client_traffic_and_removing_it_restores_it(
+    redis_cluster: RedisSentinelCluster, unique_name: str
+) -> None:
+    primary = redis_cluster.current_primary()
+    toxiproxy = redis_cluster.toxiproxy
+    assert toxiproxy is not None and primary.endpoint is not None
+    toxiproxy.add_toxic(primary.endpoint.proxy, Timeout(name="blackhole", timeout=0))
+    with pytest.raises((redis.TimeoutError, redis.ConnectionError)), redis_cluster.client(primary, timeout=1.0) as conn:
+        conn.xadd(unique_name, {"msg": "during"})
+    toxiproxy.remove_toxic(primary.endpoint.proxy, "blackhole")
+    with redis_cluster.client(primary, timeout=1.0) as conn:
+        conn.xadd(unique_name, {"msg": "after"})
+        assert conn.xlen(unique_name) in (1, 2)  # the blocked XADD may have reached the server
+
+
+def test_sigkill_of_the_primary_promotes_a_replica_found_through_current_primary(
+    redis_cluster: RedisSentinelCluster, unique_name: str
+) -> None:
+    old = redis_cluster.current_primary()
+    old.kill()
+    assert old.status() == "exited"
+    new = _wait_for(
+        lambda: _primary_other_than(redis_cluster, old.name), timeout=30, what="Sentinel to promote a replica"
+    )
+    assert redis_cluster.role_of(new) == "master"
+    with redis_cluster.client(new) as conn:
+        assert conn.xadd(unique_name, {"msg": "after failover"})
+
+
+def _primary_other_than(cluster: RedisSentinelCluster, name: str):  # type: ignore[no-untyped-def]
+    try:
+        primary = cluster.current_primary()
+    except LookupError:
+        return None
+    return primary if primary.name != name and cluster.role_of(primary) == "master" else None
+
+
+def test_restarted_old_primary_rejoins_as_a_replica(redis_cluster: RedisSentinelCluster) -> None:
+    # Runs after the failover test in file order; the per-test reset already started the old primary.
+    roles = sorted(redis_cluster.role_of(n) for n in redis_cluster.data_nodes)
+    assert roles == ["master", "slave", "slave"]
+
+
+def test_pause_freezes_a_node_and_resume_thaws_it(redis_cluster: RedisSentinelCluster) -> None:
+    replica = next(n for n in redis_cluster.data_nodes if redis_cluster.role_of(n) == "slave")
+    replica.pause()
+    assert replica.status() == "paused"
+    with pytest.raises(redis.TimeoutError), redis_cluster.client(replica, timeout=0.5) as conn:
+        conn.ping()
+    replica.resume()
+    assert replica.status() == "running"
+    with redis_cluster.client(replica, timeout=1.0) as conn:
+        assert conn.ping()
