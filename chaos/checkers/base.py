@@ -59,16 +59,19 @@ class Checker(ABC):
 
 
 class SendTracker:
-    """Outcome of each message's send, merging retries: ok > info > open invoke > fail.
+    """Outcome of each message's send, merging retries: ok > info > unfinished invoke > fail.
 
-    A completion without the message id is matched to the process's open invoke (as in Jepsen).
+    Each attempt is an invoke and its completion; a completion without the message id is matched to the
+    process's open invoke (as in Jepsen). An attempt still open at the end counts as unknown.
     """
 
     RANK = {OK: 3, INFO: 2, INVOKE: 1, FAIL: 0}
+    BY_RANK = {rank: outcome for outcome, rank in RANK.items()}
 
     def __init__(self, send_f: str = "send") -> None:
         self.send_f = send_f
-        self.status: dict[Any, str] = {}
+        self._best: dict[Any, int] = {}  # best completed outcome's rank (-1: none yet)
+        self._pending: dict[Any, int] = {}  # attempts invoked and not completed
         self.ok_time: dict[Any, int] = {}
         self._open: dict[str, Any] = {}
 
@@ -78,18 +81,32 @@ class SendTracker:
         mid = op.value.get("id") if op.value else None
         if op.type == INVOKE:
             self._open[op.process] = mid
-        elif mid is None:
-            mid = self._open.pop(op.process, None)
-        else:
-            self._open.pop(op.process, None)
+            if mid is not None:
+                self._pending[mid] = self._pending.get(mid, 0) + 1
+                self._best.setdefault(mid, -1)
+            return True
+        opened = self._open.pop(op.process, None)
+        mid = opened if mid is None else mid
         if mid is None:
             return True
-        current = self.status.get(mid)
-        if current is None or self.RANK[op.type] > self.RANK[current]:
-            self.status[mid] = op.type
+        if self._pending.get(mid, 0) > 0:
+            self._pending[mid] -= 1
+        rank = self.RANK[op.type]
+        if rank > self._best.get(mid, -1):
+            self._best[mid] = rank
         if op.type == OK and mid not in self.ok_time:
             self.ok_time[mid] = op.time
         return True
+
+    @property
+    def status(self) -> dict[Any, str]:
+        """Final outcome per message id (computed once, at verdict time)."""
+        out = {}
+        for mid, best in self._best.items():
+            if self._pending.get(mid, 0) > 0:
+                best = max(best, self.RANK[INVOKE])
+            out[mid] = self.BY_RANK.get(best, INVOKE)
+        return out
 
 
 def is_reiterable(history: Iterable[Op]) -> bool:

@@ -80,7 +80,8 @@ class DeadLetterChecker(Checker):
     def verdict(self) -> Verdict:
         anomalies = {k: Anomaly(k) for k in KINDS}
         drained = self.drain.complete
-        for mid, outcome in self.sends.status.items():
+        status = self.sends.status
+        for mid, outcome in status.items():
             poison = self.kind.get(mid) == "poison"
             if poison and outcome == OK and not self.dead.get(mid) and drained:
                 anomalies["poison_not_dead_lettered"].add(mid)

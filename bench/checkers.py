@@ -1,0 +1,115 @@
+"""Benchmark: delivery + order over a generated 1,000,000-op history, against a naive baseline.
+
+The checkers stream the history (state per distinct message); the baseline first materialises every
+record, then builds full Python sets. Both run in fresh subprocesses so peak memory (max RSS) is their
+own. Printed, never asserted. Usage: python -m bench.checkers [--ops N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+from chaos.checkers import DeliveryChecker, OrderChecker, run_checkers
+from chaos.history import INVOKE, OK, Op
+
+GROUPS = 16
+PRODUCERS = 4
+
+
+def generate(ops: int) -> Iterator[Op]:
+    """invoke/ok send then receive per message, interleaved with a lag of 50 messages; a drain at the end."""
+    messages = (ops - 2) // 3
+    t = 0
+    lag = 50
+    for n in range(messages + lag):
+        if n < messages:
+            value = {"id": n, "group": n % GROUPS, "producer": f"p{n % PRODUCERS}", "seq": n // (GROUPS * PRODUCERS)}
+            yield Op(f"p{n % PRODUCERS}", INVOKE, "send", value, time=t)
+            yield Op(f"p{n % PRODUCERS}", OK, "send", value, time=t + 1)
+            t += 2
+        m = n - lag
+        if m >= 0:
+            value = {"id": m, "group": m % GROUPS, "producer": f"p{m % PRODUCERS}", "seq": m // (GROUPS * PRODUCERS)}
+            yield Op(f"c{m % GROUPS}", OK, "receive", value, time=t)
+            t += 1
+    yield Op("c0", INVOKE, "drain", time=t)
+    yield Op("c0", OK, "drain", time=t + 1)
+
+
+def streaming(ops: int) -> dict[str, float]:
+    began = time.perf_counter()
+    delivery, order = run_checkers(generate(ops), [DeliveryChecker(), OrderChecker()], timelines=False)
+    took = time.perf_counter() - began
+    assert delivery.valid is True and order.valid is True, (delivery.summary(), order.summary())
+    return {"seconds": took}
+
+
+def naive(ops: int) -> dict[str, float]:
+    began = time.perf_counter()
+    records = [op.to_dict() for op in generate(ops)]
+    sent = {r["value"]["id"] for r in records if r["f"] == "send" and r["type"] == OK}
+    received = [r["value"]["id"] for r in records if r["f"] == "receive" and r["type"] == OK]
+    lost = sent - set(received)
+    duplicated = [m for m, c in Counter(received).items() if c > 1]
+    streams: dict[tuple[str, int, str], list[int]] = {}
+    for r in records:
+        if r["f"] == "receive":
+            v = r["value"]
+            streams.setdefault((r["process"], v["group"], v["producer"]), []).append(v["seq"])
+    reordered = sum(1 for s in streams.values() for a, b in itertools.pairwise(s) if b < a)
+    took = time.perf_counter() - began
+    assert not lost and not duplicated and not reordered
+    return {"seconds": took}
+
+
+def _child(kind: str, ops: int) -> None:
+    result = (streaming if kind == "streaming" else naive)(ops)
+    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _measure(kind: str, ops: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.checkers", "--child", kind, "--ops", str(ops)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=1_000_000)
+    parser.add_argument("--child", choices=["streaming", "naive"])
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.ops)
+        return
+    ours = _measure("streaming", args.ops)
+    base = _measure("naive", args.ops)
+    print(f"delivery+order over {args.ops:,} ops (goal: <= 3 s)")
+    print(
+        f"  streaming checkers : {ours['seconds']:6.2f} s  {args.ops / ours['seconds']:>12,.0f} ops/s  "
+        f"max RSS {ours['max_rss_mb']:6.0f} MB"
+    )
+    print(
+        f"  naive full sets    : {base['seconds']:6.2f} s  {args.ops / base['seconds']:>12,.0f} ops/s  "
+        f"max RSS {base['max_rss_mb']:6.0f} MB"
+    )
+    print(
+        f"  ratio (naive / ours): time x{base['seconds'] / ours['seconds']:.2f}, "
+        f"memory x{base['max_rss_mb'] / ours['max_rss_mb']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

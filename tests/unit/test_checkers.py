@@ -1,0 +1,320 @@
+"""Each checker proven both ways: it flags the seeded anomaly (naming that message) and passes the clean
+history; missing prerequisites give ``unknown``, never ``True``."""
+
+from __future__ import annotations
+
+from chaos.checkers import (
+    UNKNOWN,
+    AvailabilityChecker,
+    DeadLetterChecker,
+    DeliveryChecker,
+    ExactlyOnceChecker,
+    OrderChecker,
+    combine,
+    run_checker,
+    run_checkers,
+)
+from chaos.history import FAIL, INFO, INVOKE, OK
+from tests.unit.histories import HistoryBuilder
+
+
+def _queue(extra=None) -> HistoryBuilder:  # type: ignore[no-untyped-def]
+    h = HistoryBuilder()
+    for i in range(5):
+        h.send(f"m{i}", group="q", producer="p1", seq=i)
+    for i in range(5):
+        h.receive(f"m{i}", group="q", producer="p1", seq=i)
+    if extra:
+        extra(h)
+    h.drain()
+    return h
+
+
+# delivery --------------------------------------------------------------------------------------------
+def test_delivery_passes_a_clean_history() -> None:
+    verdict = run_checker(_queue().history, DeliveryChecker())
+    assert verdict.valid is True
+    assert verdict.stats["send_ok"] == 5 and verdict.stats["consumed_distinct"] == 5
+
+
+def test_delivery_flags_a_lost_acknowledged_send_with_its_timeline() -> None:
+    verdict = run_checker(_queue(lambda h: h.send("lost-1")).history, DeliveryChecker())
+    assert verdict.valid is False
+    assert verdict.ids("lost") == ["lost-1"]
+    events = verdict.anomaly("lost").timelines["lost-1"]
+    assert [(e["type"], e["f"]) for e in events] == [(INVOKE, "send"), (OK, "send")]
+
+
+def test_delivery_shows_the_fault_around_a_lost_message() -> None:
+    h = _queue()
+    h.fault("kill-leader", start_ms=h.clock_ms + 1, stop_ms=None)
+    h.send("lost-2")
+    h.op("nemesis", INFO, "stop", {"fault": "kill-leader"})
+    h.drain()
+    verdict = run_checker(h.history, DeliveryChecker())
+    kinds = [e["f"] for e in verdict.anomaly("lost").timelines["lost-2"]]
+    assert kinds == ["start", "send", "send", "stop"]
+
+
+def test_delivery_flags_a_duplicate_unless_at_least_once_is_allowed() -> None:
+    history = _queue(lambda h: h.receive("m3")).history
+    assert run_checker(history, DeliveryChecker()).ids("duplicated") == ["m3"]
+    tolerant = run_checker(history, DeliveryChecker(allow_duplicates=True))
+    assert tolerant.valid is True and tolerant.anomaly("duplicated").count == 1
+
+
+def test_delivery_flags_unexpected_reads_never_sent_or_definitely_failed() -> None:
+    verdict = run_checker(
+        _queue(lambda h: (h.receive("ghost"), h.send("f1", FAIL), h.receive("f1"))).history, DeliveryChecker()
+    )
+    assert verdict.valid is False
+    assert sorted(verdict.ids("unexpected")) == ["f1", "ghost"]
+
+
+def test_delivery_counts_a_landed_unknown_send_as_recovered_and_a_missing_one_apart() -> None:
+    verdict = run_checker(
+        _queue(lambda h: (h.send("i1", INFO), h.receive("i1"), h.send("i2", INFO), h.send("i3", INVOKE))).history,
+        DeliveryChecker(),
+    )
+    assert verdict.valid is True
+    assert verdict.ids("recovered") == ["i1"]
+    assert verdict.ids("unconfirmed_lost") == ["i2", "i3"]
+    strict = run_checker(_queue(lambda h: h.send("i2", INFO)).history, DeliveryChecker(fail_on_unconfirmed_loss=True))
+    assert strict.valid is False and strict.ids("unconfirmed_lost") == ["i2"]
+
+
+def test_delivery_retry_that_succeeds_is_an_acknowledged_send() -> None:
+    h = _queue(lambda h: (h.send("r1", INFO), h.send("r1", OK)))
+    verdict = run_checker(h.history, DeliveryChecker())
+    assert verdict.ids("lost") == ["r1"]
+
+
+def test_delivery_matches_a_completion_without_id_to_the_open_invoke() -> None:
+    h = HistoryBuilder()
+    h.op("p1", INVOKE, "send", {"id": "x"})
+    h.op("p1", OK, "send")
+    h.drain()
+    assert run_checker(h.history, DeliveryChecker()).ids("lost") == ["x"]
+
+
+def test_delivery_without_a_complete_drain_is_unknown_not_ok() -> None:
+    h = HistoryBuilder()
+    h.send("m0")
+    assert run_checker(h.history, DeliveryChecker()).valid == UNKNOWN
+    h.drain(outcome=INFO)
+    verdict = run_checker(h.history, DeliveryChecker())
+    assert verdict.valid == UNKNOWN and "drain incomplete" in verdict.reason
+
+
+def test_a_definite_anomaly_is_false_even_without_a_drain() -> None:
+    h = HistoryBuilder()
+    h.send("m0")
+    h.receive("m0")
+    h.receive("m0")
+    assert run_checker(h.history, DeliveryChecker()).valid is False
+
+
+def test_delivery_can_count_processing_instead_of_delivery() -> None:
+    h = _queue(lambda h: [h.receive(f"m{i}", f="process") for i in range(4)])
+    verdict = run_checker(h.history, DeliveryChecker(consume_f="process"))
+    assert verdict.ids("lost") == ["m4"]
+
+
+# order -----------------------------------------------------------------------------------------------
+def test_order_passes_fifo_and_flags_the_message_that_arrives_late() -> None:
+    assert run_checker(_queue().history, OrderChecker()).valid is True
+    h = HistoryBuilder()
+    for i in range(4):
+        h.send(f"m{i}", group="q", producer="p1", seq=i)
+    for i in (0, 2, 1, 3):
+        h.receive(f"m{i}", group="q", producer="p1", seq=i)
+    verdict = run_checker(h.history, OrderChecker())
+    assert verdict.valid is False and verdict.ids("reordered") == ["m1"]
+
+
+def test_order_is_per_group_and_per_producer() -> None:
+    h = HistoryBuilder()
+    h.receive("a1", group="k1", producer="p1", seq=1)
+    h.receive("b0", group="k2", producer="p1", seq=0)
+    h.receive("c0", group="k1", producer="p2", seq=0)
+    assert run_checker(h.history, OrderChecker()).valid is True
+
+
+def test_order_excuses_a_flagged_redelivery_only_when_the_profile_allows_it() -> None:
+    h = HistoryBuilder()
+    h.receive("m1", group="q", producer="p", seq=1)
+    h.receive("m0", group="q", producer="p", seq=0, redelivered=True)
+    assert run_checker(h.history, OrderChecker()).ids("reordered") == ["m0"]
+    assert run_checker(h.history, OrderChecker(allow_requeue_reorder=True)).valid is True
+
+
+def test_order_ignores_second_deliveries_and_is_unknown_without_data() -> None:
+    h = HistoryBuilder()
+    h.receive("m0", group="q", producer="p", seq=0)
+    h.receive("m1", group="q", producer="p", seq=1)
+    h.receive("m0", group="q", producer="p", seq=0)
+    assert run_checker(h.history, OrderChecker()).valid is True
+    assert run_checker(HistoryBuilder().history, OrderChecker()).valid == UNKNOWN
+
+
+# exactly-once ----------------------------------------------------------------------------------------
+def _eos(mutate=None) -> HistoryBuilder:  # type: ignore[no-untyped-def]
+    h = HistoryBuilder()
+    for i in range(4):
+        h.send(f"in{i}")
+    h.op("proc", INVOKE, "txn", {"txn": "t1", "inputs": ["in0", "in1"]})
+    h.op("proc", OK, "txn", {"txn": "t1", "inputs": ["in0", "in1"]})
+    h.op("proc", INVOKE, "txn", {"txn": "t2", "inputs": ["in2", "in3"]})
+    h.op("proc", OK, "txn", {"txn": "t2", "inputs": ["in2", "in3"]})
+    for i, txn in ((0, "t1"), (1, "t1"), (2, "t2"), (3, "t2")):
+        h.receive(f"out{i}", source=f"in{i}", txn=txn)
+    if mutate:
+        mutate(h)
+    h.drain()
+    return h
+
+
+def test_exactly_once_passes_committed_transactions() -> None:
+    verdict = run_checker(_eos().history, ExactlyOnceChecker())
+    assert verdict.valid is True and verdict.stats["txn_committed"] == 2
+
+
+def test_exactly_once_flags_a_lost_input_and_a_duplicated_one() -> None:
+    verdict = run_checker(
+        _eos(lambda h: (h.send("in9"), h.receive("out1b", source="in1", txn="t3"))).history, ExactlyOnceChecker()
+    )
+    assert verdict.valid is False
+    assert verdict.ids("lost") == ["in9"]
+    assert verdict.ids("duplicated") == ["in1"]
+
+
+def test_exactly_once_flags_an_aborted_read_g1a() -> None:
+    def abort(h: HistoryBuilder) -> None:
+        h.op("proc", INVOKE, "txn", {"txn": "t9", "inputs": ["poison"]})
+        h.op("proc", FAIL, "txn", {"txn": "t9", "inputs": ["poison"]})
+        h.receive("out-poison", source="poison", txn="t9")
+
+    verdict = run_checker(_eos(abort).history, ExactlyOnceChecker())
+    assert verdict.valid is False and verdict.ids("aborted_read") == ["out-poison"]
+
+
+def test_exactly_once_reports_a_read_of_an_undecided_transaction_without_failing() -> None:
+    def undecided(h: HistoryBuilder) -> None:
+        h.op("proc", INVOKE, "txn", {"txn": "t7", "inputs": []})
+        h.receive("out-x", source="in0-copy", txn="t7")
+
+    verdict = run_checker(_eos(undecided).history, ExactlyOnceChecker())
+    assert verdict.valid is True and verdict.ids("uncommitted_read") == ["out-x"]
+
+
+# dead letter -----------------------------------------------------------------------------------------
+def _dlq(mutate=None, limit: int = 3) -> HistoryBuilder:  # type: ignore[no-untyped-def]
+    h = HistoryBuilder()
+    h.send("g0", kind="good")
+    h.send("bad0", kind="poison")
+    h.send("g1", kind="good")
+    h.receive("g0")
+    for _ in range(limit):
+        h.receive("bad0")
+    h.receive("g1")
+    h.op("dlq", OK, "dead_letter", {"id": "bad0", "reason": "delivery_limit", "delivery_count": limit})
+    if mutate:
+        mutate(h)
+    h.drain()
+    return h
+
+
+def test_dead_letter_passes_poison_dead_lettered_once() -> None:
+    verdict = run_checker(_dlq().history, DeadLetterChecker(max_deliveries=3))
+    assert verdict.valid is True
+    assert verdict.stats["max_poison_deliveries"] == 3 and verdict.stats["head_of_line_s"]["max"] >= 0
+
+
+def test_dead_letter_flags_each_kind() -> None:
+    cases = {
+        "poison_not_dead_lettered": lambda h: h.send("bad1", kind="poison"),
+        "dead_lettered_twice": lambda h: h.op("dlq", OK, "dead_letter", {"id": "bad0", "reason": "x"}),
+        "dead_letter_without_reason": lambda h: (
+            h.send("bad2", kind="poison"),
+            h.op("dlq", OK, "dead_letter", {"id": "bad2"}),
+        ),
+        "good_dead_lettered": lambda h: h.op("dlq", OK, "dead_letter", {"id": "g1", "reason": "x"}),
+        "over_delivered": lambda h: h.receive("bad0"),
+    }
+    expected = {
+        "poison_not_dead_lettered": "bad1",
+        "dead_lettered_twice": "bad0",
+        "dead_letter_without_reason": "bad2",
+        "good_dead_lettered": "g1",
+        "over_delivered": "bad0",
+    }
+    for kind, mutate in cases.items():
+        verdict = run_checker(_dlq(mutate).history, DeadLetterChecker(max_deliveries=3))
+        assert verdict.valid is False, kind
+        assert verdict.ids(kind) == [expected[kind]], kind
+
+
+def test_dead_letter_measures_head_of_line_delay_and_flags_it_against_a_bound() -> None:
+    h = HistoryBuilder()
+    h.send("bad", kind="poison")
+    h.send("late", kind="good")
+    h.op("c1", OK, "receive", {"id": "late"}, at_ms=h.clock_ms + 5000)
+    h.op("dlq", OK, "dead_letter", {"id": "bad", "reason": "limit"})
+    h.drain()
+    verdict = run_checker(h.history, DeadLetterChecker(max_head_of_line_s=2.0))
+    assert verdict.ids("head_of_line") == ["late"]
+    assert verdict.stats["head_of_line_s"]["max"] >= 5.0
+
+
+def test_dead_letter_without_poison_is_unknown() -> None:
+    h = HistoryBuilder()
+    h.send("g", kind="good")
+    h.receive("g")
+    h.drain()
+    assert run_checker(h.history, DeadLetterChecker()).valid == UNKNOWN
+
+
+# availability ----------------------------------------------------------------------------------------
+def _steady(h: HistoryBuilder, from_ms: int, to_ms: int, every_ms: int = 10) -> None:
+    for t in range(from_ms, to_ms, every_ms):
+        h.op("p1", OK, "send", {"id": f"s{t}"}, at_ms=t)
+
+
+def test_availability_measures_recovery_after_heal() -> None:
+    h = HistoryBuilder()
+    _steady(h, 0, 3000)
+    h.fault("partition", 3000, 4000)
+    _steady(h, 4500, 8000)
+    verdict = run_checker(h.history, AvailabilityChecker())
+    window = verdict.stats["windows"][0]
+    assert verdict.valid is True
+    assert window["rate_during"] == 0 and window["rate_before"] > 50
+    assert 0.4 <= window["first_ok_after_heal_s"] <= 0.6
+
+
+def test_availability_flags_never_recovered_and_slow_recovery() -> None:
+    h = HistoryBuilder()
+    _steady(h, 0, 3000)
+    h.fault("kill", 3000, 4000)
+    h.op("p1", FAIL, "send", {"id": "x"}, at_ms=12000)
+    assert run_checker(h.history, AvailabilityChecker()).ids("never_recovered") == ["kill#0"]
+    h2 = HistoryBuilder()
+    _steady(h2, 0, 3000)
+    h2.fault("kill", 3000, 4000)
+    _steady(h2, 9000, 12000)
+    assert run_checker(h2.history, AvailabilityChecker(max_recovery_s=2)).ids("slow_recovery") == ["kill#0"]
+
+
+def test_availability_flags_a_backlog_that_did_not_drain() -> None:
+    h = HistoryBuilder()
+    _steady(h, 0, 1000)
+    h.op("monitor", OK, "lag", {"lag": 42})
+    assert run_checker(h.history, AvailabilityChecker()).ids("backlog_not_drained") == ["lag=42"]
+
+
+# composition -----------------------------------------------------------------------------------------
+def test_several_checkers_run_in_one_pass_and_combine() -> None:
+    verdicts = run_checkers(_queue(lambda h: h.send("lost")).history, [DeliveryChecker(), OrderChecker()])
+    assert [v.valid for v in verdicts] == [False, True]
+    assert combine(*(v.valid for v in verdicts)) is False
+    assert combine(True, UNKNOWN) == UNKNOWN and combine(True, True) is True
