@@ -13,6 +13,7 @@ import logging
 import socket
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -125,6 +126,9 @@ class Cluster(ABC):
     def check_ready(self) -> None:
         """Return when the cluster serves clients; raise :class:`NotReady` naming the node otherwise."""
 
+    def before_wave(self, wave: int, deadline: float) -> None:  # noqa: B027 - optional hook
+        """Wait, until ``deadline``, for what nodes of ``wave`` need from earlier waves."""
+
     def repair(self) -> None:  # noqa: B027 - optional hook
         """Nudge a restarted cluster back to health faster than it would heal alone (per-test reset)."""
 
@@ -171,8 +175,7 @@ class Cluster(ABC):
             self._check_ports(len(planned))
             self._create_network()
             endpoints = self._start_toxiproxy(planned)
-            for spec in self.node_specs(endpoints):
-                self._start_node(spec, endpoints.get(spec.name))
+            self._start_nodes(self.node_specs(endpoints), endpoints)
             self.wait_ready(self.ready_timeout)
             self.after_ready()
         except BaseException:
@@ -252,7 +255,26 @@ class Cluster(ABC):
                     ) from None
                 time.sleep(0.1)
 
-    def _start_node(self, spec: NodeSpec, endpoint: Endpoint | None) -> None:
+    def _start_nodes(self, specs: list[NodeSpec], endpoints: dict[str, Endpoint]) -> None:
+        """Start nodes wave by wave (``NodeSpec.wave``), the nodes of one wave concurrently.
+
+        On Ctrl-C the pool is drained before the caller tears down, so no container is created after
+        the teardown has listed what to remove.
+        """
+        for wave in sorted({s.wave for s in specs}):
+            if wave > 0:
+                self.before_wave(wave, time.monotonic() + self.ready_timeout)
+            members = [s for s in specs if s.wave == wave]
+            nodes = [self._prepare_node(s, endpoints.get(s.name)) for s in members]
+            self.nodes.extend(nodes)
+            pool = ThreadPoolExecutor(max_workers=len(nodes), thread_name_prefix=f"start-{self.name}")
+            try:
+                for future in [pool.submit(n.create_and_start) for n in nodes]:
+                    future.result()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _prepare_node(self, spec: NodeSpec, endpoint: Endpoint | None) -> Node:
         container = DockerContainer(
             spec.image,
             command=spec.command,
@@ -270,9 +292,7 @@ class Cluster(ABC):
         container.with_network_aliases(spec.name)
         for path, text in spec.files.items():
             container.with_copy_into_container(text.encode(), path, 0o666)
-        node = Node(spec, container, endpoint)
-        self.nodes.append(node)
-        container.start()
+        return Node(spec, container, endpoint)
 
     def wait_ready(self, timeout: float, repair: bool = False) -> None:
         """Poll :meth:`check_ready` until it passes; a node that exits or a deadline ends it with its log."""

@@ -35,6 +35,7 @@ class NodeSpec:
     client_port: int | None = None
     mem_limit: str | None = None
     cap_add: list[str] = field(default_factory=list)
+    wave: int = 0  # nodes of one wave start together; later waves may resolve earlier nodes' names
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.name})"
+
+    def create_and_start(self) -> None:
+        """First start: create the container, copy the config files in, start it."""
+        self._tc.start()
 
     # lifecycle -----------------------------------------------------------------------------------
     def kill(self) -> None:

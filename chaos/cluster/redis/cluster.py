@@ -7,6 +7,7 @@ the Sentinels' answer back to a :class:`~chaos.cluster.node.Node` and so to its 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,7 @@ class RedisSentinelCluster(Cluster):
             files=files,
             client_port=port,
             mem_limit="384m" if role == "data" else "64m",
+            wave=0 if role == "data" else 1,  # Sentinels resolve the data nodes' names at start
         )
 
     # clients ---------------------------------------------------------------------------------------
@@ -207,6 +209,19 @@ class RedisSentinelCluster(Cluster):
                 return str(conn.execute_command("ROLE")[0])
         except (redis.RedisError, OSError):
             return "down"
+
+    def before_wave(self, wave: int, deadline: float) -> None:
+        """Start Sentinels only once every replica is attached: a Sentinel learns replicas from the
+        primary's INFO every 10 s, so one started early can take that long to see them all."""
+        primary = self.data_nodes[0]
+        while time.monotonic() < deadline:
+            try:
+                with self.client(primary, timeout=1.0) as conn:
+                    if conn.info("replication").get("connected_slaves", 0) >= self.replicas:
+                        return
+            except (redis.RedisError, OSError):
+                pass
+            time.sleep(0.05)
 
     def repair(self) -> None:
         """Demote a restarted stale primary at once (Sentinel would take ~10 s to do the same)."""

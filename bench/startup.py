@@ -1,0 +1,107 @@
+"""Benchmark: image build from nothing, cluster up time with cached images, per-test reset, memory per node.
+
+Each figure is printed next to a peer measured in the same run: a single bare broker container started
+to its first answer. Printed, never asserted. Usage:
+    python -m bench.startup [--brokers redis,kafka,rabbitmq] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import socket
+import time
+
+import docker
+from docker.errors import ImageNotFound
+
+from chaos.cluster import Cluster, Platform, cluster_class
+from chaos.engine import engine
+from chaos.images import ImageMode, ImageResolver
+from chaos.images.build import build_images
+from chaos.images.catalogue import build_order, lookup
+
+GOALS = {"redis": 5.0, "valkey": 5.0, "kafka": 20.0, "rabbitmq": 30.0}
+
+
+def rebuild_from_nothing(client: docker.DockerClient, brokers: list[str]) -> float:
+    keys = [lookup(b).key for b in brokers] + ["toxiproxy:2.12.0", "netutils:1"]
+    for spec in reversed(build_order(keys)):
+        with contextlib.suppress(ImageNotFound):
+            client.images.remove(spec.local_tag, force=True)
+    began = time.monotonic()
+    build_images(client, keys)
+    return time.monotonic() - began
+
+
+def bare_container_seconds(platform: Platform, broker: str, cluster: Cluster) -> float:
+    """Peer: one container of the same image with its default command, to its first bytes on the port."""
+    port = cluster.nodes[0].spec.client_port or 0
+    labels = platform.run.labels(cluster="bench-peer", role="peer")
+    began = time.monotonic()
+    container = platform.client.containers.run(
+        cluster.image.ref, detach=True, labels=labels, ports={f"{port}/tcp": ("127.0.0.1", None)}
+    )
+    try:
+        container.reload()
+        host_port = int(container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
+        while time.monotonic() - began < 60:
+            try:
+                with socket.create_connection(("127.0.0.1", host_port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16):
+                        break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return time.monotonic() - began
+    finally:
+        container.remove(force=True)
+
+
+def peak_memory_mb(cluster: Cluster) -> dict[str, float]:
+    out = {}
+    for node in cluster.nodes:
+        stats = node.container.stats(stream=False)["memory_stats"]
+        out[node.name] = stats.get("max_usage", stats.get("usage", 0)) / 2**20
+    return out
+
+
+def measure(platform: Platform, broker: str) -> None:
+    cls = cluster_class(broker)
+    with cls(platform) as cluster:
+        up = cluster.started_in or 0.0
+        clean_reset = cluster.restore()
+        cluster.nodes[-1].kill()
+        cluster.nodes[1].pause()
+        faulted_reset = cluster.restore()
+        memory = peak_memory_mb(cluster)
+        peer = bare_container_seconds(platform, broker, cluster)
+    print(f"{broker} {cluster.version} ({cluster.image.source} image)")
+    print(f"  cluster up (cached images): {up:6.2f} s   goal <= {GOALS.get(broker, 0):.0f} s")
+    print(f"  peer: one bare container  : {peer:6.2f} s   ratio x{up / peer:.1f}")
+    print(f"  per-test reset, healthy   : {clean_reset:6.2f} s   goal <= 2 s")
+    print(f"  reset after kill + pause  : {faulted_reset:6.2f} s   ratio to cluster up x{faulted_reset / up:.2f}")
+    for name, mb in memory.items():
+        print(f"  peak memory {name:<12}: {mb:7.1f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--brokers", default="redis")
+    parser.add_argument("--rebuild", action="store_true", help="remove and rebuild the local images first")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    client = engine()
+    platform = Platform.default(ImageResolver(client, ImageMode.LOCAL))
+    brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]
+    if args.rebuild:
+        took = rebuild_from_nothing(client, brokers)
+        print(f"image build from nothing ({', '.join(brokers)} + toxiproxy + netutils): {took:.0f} s")
+    for broker in brokers:
+        measure(platform, broker)
+
+
+if __name__ == "__main__":
+    main()
