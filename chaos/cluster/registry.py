@@ -7,9 +7,11 @@ from chaos.errors import UsageError
 
 
 def _known() -> dict[str, type[Cluster]]:
+    from chaos.cluster.kafka.cluster import KafkaCluster
+    from chaos.cluster.rabbitmq.cluster import RabbitMQCluster
     from chaos.cluster.redis.cluster import BROKERS as REDIS
 
-    return {**REDIS}
+    return {**REDIS, "kafka": KafkaCluster, "rabbitmq": RabbitMQCluster}
 
 
 def cluster_class(broker: str) -> type[Cluster]:

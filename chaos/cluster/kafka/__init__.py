@@ -1,0 +1,5 @@
+"""Apache Kafka in KRaft mode: three combined broker+controller nodes."""
+
+from chaos.cluster.kafka.cluster import KafkaCluster
+
+__all__ = ["KafkaCluster"]

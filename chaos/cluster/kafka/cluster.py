@@ -1,0 +1,317 @@
+"""Kafka (KRaft, no ZooKeeper): three nodes, each broker and controller, behind Toxiproxy.
+
+Clients only ever see ``127.0.0.1:<proxy port>``: every broker advertises its client listener
+(``EXTERNAL``) at the host port of its own proxy, created before the configs are written. Inter-broker
+(``INTERNAL``) and controller traffic stays on the cluster network, un-proxied, so partitions between
+brokers are done with iptables, not Toxiproxy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+
+from chaos.cluster.base import Cluster, NotReady, PlannedNode
+from chaos.cluster.node import Endpoint, Node, NodeSpec
+from chaos.errors import UsageError
+
+log = logging.getLogger("brokerchaos.cluster")
+LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")  # connection churn under faults is expected
+LIBRDKAFKA_LOG.setLevel(logging.WARNING)
+
+CLIENT_PORT = 9092
+INTERNAL_PORT = 19092
+CONTROLLER_PORT = 9093
+CONFIG_DIR = "/opt/kafka/config/brokerchaos"
+READY_TOPIC = "__brokerchaos_ready"
+KEY_CACHE = Path.home() / ".cache" / "brokerchaos"
+
+# The production checklist: what the seed's safe profile (catalogue K0) assumes of the brokers.
+DEFAULTS = {
+    "default.replication.factor": "3",
+    "min.insync.replicas": "2",
+    "unclean.leader.election.enable": "false",
+    "auto.create.topics.enable": "false",
+    "offsets.topic.replication.factor": "3",
+    "transaction.state.log.replication.factor": "3",
+    "transaction.state.log.min.isr": "2",
+    "num.partitions": "3",
+    "group.initial.rebalance.delay.ms": "0",
+    "log.flush.interval.messages": "9223372036854775807",
+}
+# Keys a user may pass that DescribeConfigs does not list.
+ALLOWED_PREFIXES = ("listener.name.", "log4j", "confluent.")
+
+LOG4J2 = """status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+LOG4J1 = """log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.state.change.logger=WARN
+"""
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+class KafkaCluster(Cluster):
+    """``brokers`` KRaft nodes; ``server_properties`` override any ``server.properties`` key."""
+
+    broker = "kafka"
+    ready_timeout = 90.0
+
+    def __init__(
+        self,
+        *args: Any,
+        brokers: int = 3,
+        server_properties: dict[str, Any] | None = None,
+        heap: str = "512m",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.brokers = brokers
+        self.overrides = {
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (server_properties or {}).items()
+        }
+        self.heap = heap
+        self.cluster_id = new_cluster_id()
+        self._ready_topic_checked = False
+        self._admin: AdminClient | None = None
+        self.validate_known_keys(cached_only=True)
+
+    # topology ------------------------------------------------------------------------------------
+    def node_name(self, broker_id: int) -> str:
+        return f"kafka-{broker_id}"
+
+    def planned_nodes(self) -> list[PlannedNode]:
+        return [PlannedNode(self.node_name(i), "broker", CLIENT_PORT) for i in range(1, self.brokers + 1)]
+
+    def server_properties(self, broker_id: int, endpoint: Endpoint) -> dict[str, str]:
+        name = self.node_name(broker_id)
+        voters = ",".join(f"{i}@{self.node_name(i)}:{CONTROLLER_PORT}" for i in range(1, self.brokers + 1))
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(broker_id),
+            "controller.quorum.voters": voters,
+            "listeners": f"INTERNAL://0.0.0.0:{INTERNAL_PORT},CONTROLLER://0.0.0.0:{CONTROLLER_PORT},"
+            f"EXTERNAL://0.0.0.0:{CLIENT_PORT}",
+            "advertised.listeners": f"INTERNAL://{name}:{INTERNAL_PORT},EXTERNAL://{endpoint.host}:{endpoint.port}",
+            "listener.security.protocol.map": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT",
+            "inter.broker.listener.name": "INTERNAL",
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": self.image_spec.data_dir,
+            **DEFAULTS,
+            **self._fit_to_size(),
+            **self.overrides,
+        }
+        return props
+
+    def _fit_to_size(self) -> dict[str, str]:
+        """A smaller cluster (benchmark peers) cannot honour replication defaults of 3."""
+        if self.brokers >= 3:
+            return {}
+        rf = str(self.brokers)
+        isr = str(max(1, self.brokers - 1))
+        return {
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": rf,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": isr,
+        }
+
+    def node_specs(self, endpoints: dict[str, Endpoint]) -> list[NodeSpec]:
+        specs = []
+        for broker_id in range(1, self.brokers + 1):
+            name = self.node_name(broker_id)
+            props = self.server_properties(broker_id, endpoints[name])
+            conf = f"{CONFIG_DIR}/server.properties"
+            java = (
+                f"java -Xms{self.heap} -Xmx{self.heap} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true "
+                f"-Dlog4j2.configurationFile={CONFIG_DIR}/log4j2.properties "
+                f"-Dlog4j.configuration=file:{CONFIG_DIR}/log4j.properties -cp '/opt/kafka/libs/*'"
+            )
+            script = (
+                f"{java.replace(self.heap, '128m')} kafka.tools.StorageTool format -t {self.cluster_id} "
+                f"-c {conf} --ignore-formatted >/dev/null && exec {java} kafka.Kafka {conf}"
+            )
+            specs.append(
+                NodeSpec(
+                    name=name,
+                    role="broker",
+                    image=self.image.ref,
+                    command=["sh", "-c", script],
+                    user=self.image_spec.user,
+                    files={
+                        conf: "".join(f"{k}={v}\n" for k, v in props.items()),
+                        f"{CONFIG_DIR}/log4j2.properties": LOG4J2,
+                        f"{CONFIG_DIR}/log4j.properties": LOG4J1,
+                    },
+                    client_port=CLIENT_PORT,
+                    mem_limit="1536m",
+                )
+            )
+        return specs
+
+    # clients -------------------------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(str(n.endpoint) for n in self.nodes if n.endpoint)
+
+    def client_config(self, **extra: Any) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 5000, "logger": LIBRDKAFKA_LOG, **extra}
+
+    def admin(self) -> AdminClient:
+        """One admin client per cluster (librdkafka reconnects by itself); keep a reference while a
+        future is pending, or librdkafka destroys the handle under it."""
+        if self._admin is None:
+            self._admin = AdminClient(self.client_config())
+        return self._admin
+
+    def node_by_id(self, broker_id: int) -> Node:
+        return self.node(self.node_name(broker_id))
+
+    def create_topic(self, topic: str, partitions: int = 3, replication: int = 3, **config: str) -> None:
+        futures = self.admin().create_topics(
+            [NewTopic(topic, partitions, replication, config=config)], operation_timeout=30, request_timeout=30
+        )
+        futures[topic].result(timeout=60)
+
+    def _partition(self, topic: str, partition: int) -> Any:
+        meta = self.admin().list_topics(topic, timeout=10)
+        info = meta.topics.get(topic)
+        if info is None or info.error is not None or partition not in info.partitions:
+            raise LookupError(f"{topic}-{partition} is not known to the cluster")
+        return info.partitions[partition]
+
+    # roles ---------------------------------------------------------------------------------------
+    def leader(self, topic: str, partition: int = 0) -> Node:
+        """The node leading ``topic-partition`` now (raises LookupError when it has no leader)."""
+        leader = self._partition(topic, partition).leader
+        if leader < 0:
+            raise LookupError(f"{topic}-{partition} has no leader")
+        return self.node_by_id(leader)
+
+    def isr(self, topic: str, partition: int = 0) -> list[Node]:
+        return [self.node_by_id(i) for i in self._partition(topic, partition).isrs]
+
+    def replicas(self, topic: str, partition: int = 0) -> list[Node]:
+        return [self.node_by_id(i) for i in self._partition(topic, partition).replicas]
+
+    def active_controller(self) -> Node:
+        """The KRaft quorum leader (DescribeCluster only names a random broker under KRaft, so ask the
+        quorum itself from a running node)."""
+        for node in self.nodes:
+            if node.status() != "running":
+                continue
+            code, out = node.exec(
+                [
+                    "java",
+                    "-Xmx128m",
+                    "-cp",
+                    "/opt/kafka/libs/*",
+                    "org.apache.kafka.tools.MetadataQuorumCommand",
+                    "--bootstrap-server",
+                    f"{node.name}:{INTERNAL_PORT}",
+                    "describe",
+                    "--status",
+                ]
+            )
+            found = re.search(r"LeaderId:\s*(\d+)", out)
+            if code == 0 and found:
+                return self.node_by_id(int(found.group(1)))
+        raise LookupError("no running node could describe the metadata quorum")
+
+    # readiness -----------------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        try:
+            meta = self.admin().list_topics(timeout=3)
+        except KafkaException as exc:
+            raise NotReady(self.nodes[0].name, f"metadata request failed: {exc}") from None
+        registered = set(meta.brokers)
+        for broker_id in range(1, self.brokers + 1):
+            if broker_id not in registered:
+                raise NotReady(self.node_name(broker_id), "not registered with the cluster")
+        for topic in meta.topics.values():
+            for p in topic.partitions.values():
+                if p.leader < 0 or len(p.isrs) < len(p.replicas):
+                    raise NotReady(self.node_name(p.replicas[0]), f"{topic.topic}-{p.id} under-replicated")
+        if not self._ready_topic_checked:
+            self._write_and_read_ready_topic(meta)
+            self._ready_topic_checked = True
+
+    def _write_and_read_ready_topic(self, meta: Any) -> None:
+        try:
+            if READY_TOPIC not in meta.topics:
+                self.create_topic(READY_TOPIC, partitions=1, replication=min(3, self.brokers))
+            producer = Producer(self.client_config(acks="all", **{"message.timeout.ms": 10000}))
+            delivered: list[Any] = []
+            producer.produce(READY_TOPIC, b"ready", on_delivery=lambda err, msg: delivered.append(err))
+            producer.flush(15)
+            if not delivered or delivered[0] is not None:
+                raise NotReady(self.nodes[0].name, f"could not write {READY_TOPIC}: {delivered}")
+            consumer = Consumer(
+                self.client_config(**{"group.id": f"bc-ready-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
+            )
+            try:
+                consumer.subscribe([READY_TOPIC])
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    msg = consumer.poll(0.5)
+                    if msg is not None and not msg.error():
+                        return
+            finally:
+                consumer.close()
+            raise NotReady(self.nodes[0].name, f"could not read back {READY_TOPIC}")
+        except KafkaException as exc:
+            raise NotReady(self.nodes[0].name, f"ready topic: {exc}") from None
+
+    def after_ready(self) -> None:
+        self.validate_known_keys(cached_only=False)
+
+    # config validation ---------------------------------------------------------------------------
+    def _key_cache(self) -> Path:
+        return KEY_CACHE / f"kafka-{self.version}-broker-keys.json"
+
+    def validate_known_keys(self, cached_only: bool) -> None:
+        """Reject unknown ``server.properties`` keys (Kafka itself only logs a warning and starts).
+
+        The key list comes from DescribeConfigs on a running broker of this version, cached per version;
+        with a cache the check happens before anything starts."""
+        if not self.overrides:
+            return
+        cache = self._key_cache()
+        if cache.exists():
+            known = set(json.loads(cache.read_text()))
+        elif cached_only:
+            return
+        else:
+            resource = ConfigResource(ResourceType.BROKER, "1")
+            described = self.admin().describe_configs([resource])[resource].result(timeout=30)
+            known = set(described)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(sorted(known)))
+        unknown = [k for k in self.overrides if k not in known and not k.startswith(ALLOWED_PREFIXES)]
+        if unknown:
+            raise UsageError(f"unknown Kafka {self.version} server.properties key {unknown[0]!r}")

@@ -1,0 +1,218 @@
+"""RabbitMQ: three nodes formed into one cluster by classic-config peer discovery.
+
+The nodes share a random Erlang cookie and a random administrator (the default ``guest`` is never
+used). Management is enabled only after the cluster formed, because it slows joins. Clients reach the
+nodes only through their proxies; any node's proxy serves any queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pika
+import pika.exceptions
+
+from chaos.cluster.base import Cluster, NotReady, PlannedNode
+from chaos.cluster.node import Endpoint, Node, NodeSpec
+from chaos.errors import UsageError
+
+log = logging.getLogger("brokerchaos.cluster")
+
+AMQP_PORT = 5672
+PARTITION_HANDLING = ("pause_minority", "autoheal", "ignore")
+HOME = "/var/lib/rabbitmq"
+LOGGERS_QUIET = ("pika",)
+ERL_ARGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
+
+
+class RabbitMQCluster(Cluster):
+    """``nodes`` RabbitMQ nodes; ``extra_config`` adds any ``rabbitmq.conf`` line."""
+
+    broker = "rabbitmq"
+    ready_timeout = 120.0
+
+    def __init__(
+        self,
+        *args: Any,
+        nodes: int = 3,
+        partition_handling: str = "pause_minority",
+        management: bool = True,
+        extra_config: dict[str, str] | None = None,
+        memory: str = "512MB",
+        **kwargs: Any,
+    ) -> None:
+        if partition_handling not in PARTITION_HANDLING:
+            choices = ", ".join(PARTITION_HANDLING)
+            raise UsageError(f"cluster_partition_handling must be one of {choices} (got {partition_handling!r})")
+        super().__init__(*args, **kwargs)
+        self.size = nodes
+        self.partition_handling = partition_handling
+        self.management = management
+        self.extra_config = extra_config or {}
+        self.memory = memory
+        self.username = f"bc-{secrets.token_hex(4)}"
+        self.password = secrets.token_urlsafe(18)
+        self.cookie = secrets.token_hex(20).upper()
+        self._formed = False
+        for noisy in LOGGERS_QUIET:
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+
+    # topology ------------------------------------------------------------------------------------
+    def node_name(self, index: int) -> str:
+        return f"rabbitmq-{index}"
+
+    def erlang_name(self, node: Node | str) -> str:
+        return f"rabbit@{node if isinstance(node, str) else node.name}"
+
+    def planned_nodes(self) -> list[PlannedNode]:
+        return [PlannedNode(self.node_name(i), "broker", AMQP_PORT) for i in range(1, self.size + 1)]
+
+    def rabbitmq_conf(self) -> str:
+        settings = {
+            "cluster_formation.peer_discovery_backend": "classic_config",
+            **{
+                f"cluster_formation.classic_config.nodes.{i}": self.erlang_name(self.node_name(i))
+                for i in range(1, self.size + 1)
+            },
+            "cluster_partition_handling": self.partition_handling,
+            "default_user": self.username,
+            "default_pass": self.password,
+            "loopback_users": "none",
+            "listeners.tcp.default": str(AMQP_PORT),
+            "total_memory_available_override_value": self.memory,
+            "disk_free_limit.absolute": "50MB",
+            "log.console": "true",
+            "log.console.level": "info",
+            "log.file": "false",
+            **self.extra_config,
+        }
+        return "".join(f"{k} = {v}\n" for k, v in settings.items())
+
+    def node_specs(self, endpoints: dict[str, Endpoint]) -> list[NodeSpec]:
+        # The cookie file must belong to the node's user with no group/other bits: write it from the node.
+        start = (
+            f'umask 077; [ -f {HOME}/.erlang.cookie ] || printf %s "$BC_COOKIE" > {HOME}/.erlang.cookie; '
+            "exec rabbitmq-server"
+        )
+        specs = []
+        for i in range(1, self.size + 1):
+            name = self.node_name(i)
+            specs.append(
+                NodeSpec(
+                    name=name,
+                    role="broker",
+                    image=self.image.ref,
+                    command=["sh", "-c", start],
+                    user=self.image_spec.user,
+                    files={"/etc/rabbitmq/brokerchaos.conf": self.rabbitmq_conf()},
+                    env={
+                        "HOME": HOME,
+                        "BC_COOKIE": self.cookie,
+                        "RABBITMQ_NODENAME": self.erlang_name(name),
+                        "RABBITMQ_CONFIG_FILE": "/etc/rabbitmq/brokerchaos.conf",
+                        # No scheduler busy-waiting: three nodes share two cores with the other brokers.
+                        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": ERL_ARGS,
+                        "RABBITMQ_CTL_ERL_ARGS": ERL_ARGS,
+                    },
+                    client_port=AMQP_PORT,
+                    mem_limit="768m",
+                )
+            )
+        return specs
+
+    # clients -------------------------------------------------------------------------------------
+    def parameters(self, node: Node, **overrides: Any) -> pika.ConnectionParameters:
+        assert node.endpoint is not None, f"{node.name} has no proxy"
+        options: dict[str, Any] = {
+            "heartbeat": 10,
+            "blocked_connection_timeout": 10,
+            "socket_timeout": 5,
+            "connection_attempts": 1,
+            "stack_timeout": 10,
+            **overrides,
+        }
+        return pika.ConnectionParameters(
+            host=node.endpoint.host,
+            port=node.endpoint.port,
+            credentials=pika.PlainCredentials(self.username, self.password),
+            **options,
+        )
+
+    def connect(self, node: Node | None = None, **overrides: Any) -> pika.BlockingConnection:
+        """A connection through ``node``'s proxy (default: the first node that accepts)."""
+        candidates = [node] if node else [n for n in self.nodes if n.status() == "running"]
+        last: Exception | None = None
+        for candidate in candidates:
+            try:
+                return pika.BlockingConnection(self.parameters(candidate, **overrides))
+            except pika.exceptions.AMQPError as exc:
+                last = exc
+        raise ConnectionError(f"no RabbitMQ node of {self.name} accepted a connection: {last!r}")
+
+    def ctl(self, *args: str, node: Node | None = None) -> str:
+        """Run ``rabbitmqctl`` on a running node; returns stdout, raises RuntimeError on failure."""
+        candidates = [node] if node else [n for n in self.nodes if n.status() == "running"]
+        last = ""
+        for candidate in candidates:
+            code, out = candidate.exec(["rabbitmqctl", "-q", *args])
+            if code == 0:
+                return out
+            last = f"{candidate.name}: {out.strip()[-300:]}"
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {last}")
+
+    def _queue_info(self, queue: str, vhost: str = "/") -> dict[str, Any]:
+        rows = json.loads(
+            self.ctl("list_queues", "-p", vhost, "--formatter", "json", "name", "type", "leader", "members")
+        )
+        for row in rows:
+            if row.get("name") == queue:
+                return dict(row)
+        raise LookupError(f"queue {queue!r} not found in vhost {vhost!r}")
+
+    def _node_from_erlang(self, erlang: str) -> Node:
+        return self.node(erlang.split("@", 1)[1])
+
+    # roles ---------------------------------------------------------------------------------------
+    def queue_leader(self, queue: str, vhost: str = "/") -> Node:
+        """The node hosting the quorum queue's leader now."""
+        leader = self._queue_info(queue, vhost).get("leader")
+        if not leader:
+            raise LookupError(f"queue {queue!r} has no leader (is it a quorum queue?)")
+        return self._node_from_erlang(str(leader))
+
+    def queue_members(self, queue: str, vhost: str = "/") -> list[Node]:
+        members = self._queue_info(queue, vhost).get("members") or []
+        return [self._node_from_erlang(str(m)) for m in members]
+
+    # readiness -----------------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        for node in self.nodes:
+            try:
+                self.connect(node, socket_timeout=2, stack_timeout=4).close()
+            except ConnectionError as exc:
+                raise NotReady(node.name, f"AMQP through its proxy fails: {exc}") from None
+        try:
+            status = json.loads(self.ctl("cluster_status", "--formatter", "json"))
+        except (RuntimeError, ValueError) as exc:
+            raise NotReady(self.nodes[0].name, str(exc)) from None
+        running = set(status.get("running_nodes", []))
+        for node in self.nodes:
+            if self.erlang_name(node) not in running:
+                raise NotReady(node.name, f"not a running member of the cluster ({sorted(running)})")
+        if status.get("partitions"):
+            raise NotReady(self.nodes[0].name, f"partitions reported: {status['partitions']}")
+
+    def after_ready(self) -> None:
+        if self.management and not self._formed:
+            with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+                outcomes = list(
+                    pool.map(lambda n: n.exec(["rabbitmq-plugins", "-q", "enable", "rabbitmq_management"]), self.nodes)
+                )
+            for node, (code, out) in zip(self.nodes, outcomes, strict=True):
+                if code != 0:
+                    log.warning("enabling management on %s failed: %s", node.name, out.strip()[-200:])
+        self._formed = True

@@ -1,0 +1,110 @@
+"""The Kafka cluster on real containers: KRaft, clients only through the proxies, leader kill."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer
+
+from chaos.cluster.kafka import KafkaCluster
+from chaos.cluster.node import Node
+
+
+def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except LookupError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_clients_are_only_ever_handed_proxy_addresses_on_loopback(kafka_cluster: KafkaCluster) -> None:
+    meta = kafka_cluster.admin().list_topics(timeout=10)
+    advertised = {(b.host, b.port) for b in meta.brokers.values()}
+    proxies = {(n.endpoint.host, n.endpoint.port) for n in kafka_cluster.nodes if n.endpoint}
+    assert len(meta.brokers) == 3
+    assert advertised == proxies
+    assert all(host == "127.0.0.1" for host, _ in advertised)
+
+
+def test_roles_name_the_nodes_leading_and_replicating_a_partition(
+    kafka_cluster: KafkaCluster, unique_name: str
+) -> None:
+    kafka_cluster.create_topic(unique_name, partitions=3, replication=3)
+    leader = kafka_cluster.leader(unique_name, 0)
+    assert isinstance(leader, Node) and leader in kafka_cluster.nodes
+    assert sorted(n.name for n in kafka_cluster.isr(unique_name, 0)) == ["kafka-1", "kafka-2", "kafka-3"]
+    assert kafka_cluster.active_controller() in kafka_cluster.nodes
+
+
+def test_acks_all_writes_survive_a_sigkill_of_the_partition_leader(
+    kafka_cluster: KafkaCluster, unique_name: str
+) -> None:
+    topic = unique_name
+    kafka_cluster.create_topic(topic, partitions=3, replication=3)
+    acked: set[str] = set()
+    errors: list[KafkaError] = []
+
+    def delivered(err: KafkaError | None, msg: object) -> None:
+        if err is None:
+            acked.add(msg.value().decode())  # type: ignore[attr-defined]
+        else:
+            errors.append(err)
+
+    producer = Producer(
+        kafka_cluster.client_config(
+            acks="all", **{"enable.idempotence": True, "message.timeout.ms": 60000, "linger.ms": 5}
+        )
+    )
+    old_leader = kafka_cluster.leader(topic, 0)
+    acked_at_kill = 0
+    for i in range(10_000):
+        producer.produce(topic, key=f"key-{i % 64}", value=str(i), on_delivery=delivered)
+        producer.poll(0)
+        if i % 500 == 499:
+            producer.flush(30)  # spread the stream over time, so the kill lands mid-stream
+        if i == 3000:
+            acked_at_kill = len(acked)
+            old_leader.kill()
+    new_leader = _wait_for(
+        lambda: (lambda n: n if n is not old_leader else None)(kafka_cluster.leader(topic, 0)),
+        timeout=30,
+        what="a new leader of partition 0",
+    )
+    assert new_leader is not old_leader
+    assert producer.flush(90) == 0
+    assert len(acked) > acked_at_kill + 5000, "producing did not resume after the kill"
+    assert not errors, errors[:3]
+
+    old_leader.start()
+    kafka_cluster.wait_ready(90)
+    assert old_leader in kafka_cluster.isr(topic, 0)
+
+    consumer = Consumer(
+        kafka_cluster.client_config(
+            **{
+                "group.id": f"verify-{uuid.uuid4().hex[:6]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+    )
+    consumer.subscribe([topic])
+    read: set[str] = set()
+    deadline = time.monotonic() + 60
+    try:
+        while not acked <= read and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=1000, timeout=1.0):
+                if not msg.error():
+                    read.add(msg.value().decode())
+    finally:
+        consumer.close()
+    missing = acked - read
+    assert not missing, f"{len(missing)} acknowledged messages not read back, e.g. {sorted(missing)[:5]}"
