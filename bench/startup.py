@@ -63,7 +63,7 @@ def bare_container_seconds(platform: Platform, broker: str, cluster: Cluster) ->
 def peak_memory_mb(cluster: Cluster) -> dict[str, float]:
     out = {}
     for node in cluster.nodes:
-        stats = node.container.stats(stream=False)["memory_stats"]
+        stats = node.container.stats(stream=False, one_shot=True)["memory_stats"]
         out[node.name] = stats.get("max_usage", stats.get("usage", 0)) / 2**20
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import time
 from abc import ABC, abstractmethod
@@ -73,6 +74,17 @@ class NotReady(Exception):
         super().__init__(f"{node}: {reason}")
         self.node = node
         self.reason = reason
+
+
+ERROR_LINE = re.compile(r"error|exception|invalid|fatal|failed|unknown", re.IGNORECASE)
+
+
+def log_excerpt(text: str, causes: int = 6, tail: int = 12) -> str:
+    """The first error-looking lines of the log's end (usually the cause) and then its last lines."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    last = lines[-tail:]
+    first_errors = [line for line in lines[:-tail] if ERROR_LINE.search(line)][:causes]
+    return "\n".join([*first_errors, *(["..."] if first_errors else []), *last])
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -318,8 +330,8 @@ class Cluster(ABC):
         )
 
     def _not_ready_message(self, node: str, what: str, culprit: Node | None) -> str:
-        tail = culprit.logs(tail=15).rstrip() if culprit else ""
-        return f"{self.broker} cluster {self.name!r}: node {node} {what}\n--- last lines of {node}'s log ---\n{tail}"
+        excerpt = log_excerpt(culprit.logs(tail=300)) if culprit else ""
+        return f"{self.broker} cluster {self.name!r}: node {node} {what}\n--- last lines of {node}'s log ---\n{excerpt}"
 
     def restore(self, timeout: float | None = None) -> float:
         """Per-test reset: remove toxics, re-enable proxies, thaw/start every node, wait until healthy."""

@@ -309,7 +309,8 @@ class KafkaCluster(Cluster):
         else:
             resource = ConfigResource(ResourceType.BROKER, "1")
             described = self.admin().describe_configs([resource])[resource].result(timeout=30)
-            known = set(described)
+            # The broker echoes keys it does not know among its settings, with no value: drop those.
+            known = {k for k, entry in described.items() if not (k in self.overrides and entry.value is None)}
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(sorted(known)))
         unknown = [k for k in self.overrides if k not in known and not k.startswith(ALLOWED_PREFIXES)]
