@@ -102,6 +102,8 @@ class Cluster(ABC):
 
     broker: ClassVar[str]
     ready_timeout: ClassVar[float] = 90.0
+    # Constructor arguments for the one-node variant (a benchmark peer measured in the same run).
+    single_node: ClassVar[dict[str, object]] = {}
 
     def __init__(
         self,

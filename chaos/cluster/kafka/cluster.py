@@ -12,10 +12,12 @@ import base64
 import json
 import logging
 import re
+import socket
+import struct
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
@@ -80,6 +82,7 @@ class KafkaCluster(Cluster):
 
     broker = "kafka"
     ready_timeout = 90.0
+    single_node: ClassVar[dict[str, object]] = {"brokers": 1}
 
     def __init__(
         self,
@@ -244,7 +247,28 @@ class KafkaCluster(Cluster):
         raise LookupError("no running node could describe the metadata quorum")
 
     # readiness -----------------------------------------------------------------------------------
+    @staticmethod
+    def answers(node: Node, timeout: float = 1.0) -> bool:
+        """Whether the broker itself answers an ApiVersions request through its proxy.
+
+        Cluster metadata alone is not enough: a restarted broker stays "registered" until its session
+        times out, while it is still booting."""
+        if node.endpoint is None:
+            return False
+        client_id = b"brokerchaos"
+        body = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id  # ApiVersions v0, correlation 1
+        try:
+            with socket.create_connection((node.endpoint.host, node.endpoint.port), timeout=timeout) as sock:
+                sock.sendall(struct.pack(">i", len(body)) + body)
+                header = sock.recv(8)
+        except OSError:
+            return False
+        return len(header) == 8 and struct.unpack(">ii", header)[1] == 1
+
     def check_ready(self) -> None:
+        for node in self.nodes:
+            if not self.answers(node):
+                raise NotReady(node.name, "does not answer ApiVersions through its proxy")
         try:
             meta = self.admin().list_topics(timeout=3)
         except KafkaException as exc:

@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import pika
 import pika.exceptions
@@ -34,6 +34,7 @@ class RabbitMQCluster(Cluster):
 
     broker = "rabbitmq"
     ready_timeout = 120.0
+    single_node: ClassVar[dict[str, object]] = {"nodes": 1, "management": False}
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -55,6 +55,7 @@ class RedisSentinelCluster(Cluster):
 
     broker = "redis"
     ready_timeout = 30.0
+    single_node: ClassVar[dict[str, object]] = {"replicas": 0, "sentinels": 1}
 
     def __init__(
         self,
