@@ -23,9 +23,10 @@ from docker.errors import APIError, NotFound
 from docker.models.networks import Network
 
 from chaos.cluster.node import DockerContainer, Endpoint, Node, NodeSpec
-from chaos.errors import BrokerChaosError, ClusterNotReadyError, PortTakenError
+from chaos.errors import BrokerChaosError, ClusterNotReadyError, PortTakenError, UsageError
 from chaos.images import ImageResolver
 from chaos.images.catalogue import ImageSpec
+from chaos.net.helpers import NetHelpers
 from chaos.net.toxiproxy import ProxyInfo, ToxiproxyClient
 from chaos.resources import CLUSTER_LABEL, OWNER, OWNER_LABEL, RUN_LABEL, RunContext, current_run
 
@@ -125,6 +126,7 @@ class Cluster(ABC):
         self.network: Network | None = None
         self.toxiproxy: ToxiproxyClient | None = None
         self._toxiproxy_container: DockerContainer | None = None
+        self._net: NetHelpers | None = None
         self.started_in: float | None = None
 
     # hooks for the broker folders ---------------------------------------------------------------
@@ -142,6 +144,17 @@ class Cluster(ABC):
 
     def before_wave(self, wave: int, deadline: float) -> None:  # noqa: B027 - optional hook
         """Wait, until ``deadline``, for what nodes of ``wave`` need from earlier waves."""
+
+    @property
+    def members(self) -> list[Node]:
+        """The nodes that hold data and vote (what "a minority" or "a majority" is counted over)."""
+        return list(self.nodes)
+
+    def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:
+        """Nodes playing ``role`` now (e.g. the leader of ``subject``); broker folders override this."""
+        if role == "any":
+            return list(self.nodes)
+        raise UsageError(f"{self.broker} has no role {role!r}")
 
     def repair(self) -> None:  # noqa: B027 - optional hook
         """Nudge a restarted cluster back to health faster than it would heal alone (per-test reset)."""
@@ -161,8 +174,22 @@ class Cluster(ABC):
     def _container_name(self, node: str) -> str:
         return f"{self.network_name}-{node}"
 
-    def _labels(self, role: str) -> dict[str, str]:
-        return self.platform.run.labels(cluster=self.name, role=role, broker=self.broker)
+    def _labels(self, role: str, node: str = "") -> dict[str, str]:
+        extra = {"node": node} if node else {}
+        return self.platform.run.labels(cluster=self.name, role=role, broker=self.broker, **extra)
+
+    @property
+    def net(self) -> NetHelpers:
+        """Helpers in the nodes' network namespaces (iptables, tc), created on first use."""
+        if self._net is None:
+            image = self.platform.images.resolve("netutils").ref
+            self._net = NetHelpers(self.platform.client, image, self.network_name, self._labels)
+        return self._net
+
+    def toxiproxy_ip(self) -> str:
+        """Toxiproxy's address on the cluster network: client traffic reaches nodes from there."""
+        wrapped = self.platform.client.containers.get(self._container_name("toxiproxy"))
+        return str(wrapped.attrs["NetworkSettings"]["Networks"][self.network_name]["IPAddress"])
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -294,7 +321,7 @@ class Cluster(ABC):
             command=spec.command,
             env=spec.env,
             name=self._container_name(spec.name),
-            labels=self._labels(spec.role),
+            labels=self._labels(spec.role, spec.name),
             hostname=spec.name,
             user=spec.user,
             mem_limit=spec.mem_limit,
@@ -340,6 +367,8 @@ class Cluster(ABC):
         began = time.monotonic()
         if self.toxiproxy is not None:
             self.toxiproxy.reset()
+        if self._net is not None:
+            self._net.heal_everything([n for n in self.nodes if n.status() == "running"])
         for node in self.nodes:
             node.ensure_running()
         self.wait_ready(timeout or self.ready_timeout, repair=True)
@@ -348,6 +377,9 @@ class Cluster(ABC):
     def destroy(self) -> None:
         """Remove every container and the network of this cluster (by label, so partial starts too)."""
         client = self.platform.client
+        if self._net is not None:
+            self._net.close()
+            self._net = None
         selector = {
             "label": [
                 f"{OWNER_LABEL}={OWNER}",

@@ -53,9 +53,12 @@ class Endpoint:
 class Node:
     """A running broker node. Lifecycle methods act on the real container (signals, freeze)."""
 
-    def __init__(self, spec: NodeSpec, container: DockerContainer, endpoint: Endpoint | None) -> None:
+    def __init__(self, spec: NodeSpec, container: DockerContainer | Container, endpoint: Endpoint | None) -> None:
+        """``container`` is the testcontainers wrapper of a node we start, or the docker-py container of
+        a node we attached to (see :func:`chaos.cluster.attach.attach`)."""
         self.spec = spec
-        self._tc = container
+        self._tc = container if isinstance(container, DockerContainer) else None
+        self._container = None if isinstance(container, DockerContainer) else container
         self.endpoint = endpoint
 
     @property
@@ -68,13 +71,17 @@ class Node:
 
     @property
     def container(self) -> Container:
-        return self._tc.get_wrapped_container()
+        if self._container is None:
+            assert self._tc is not None
+            self._container = self._tc.get_wrapped_container()
+        return self._container
 
     def __repr__(self) -> str:
         return f"Node({self.name})"
 
     def create_and_start(self) -> None:
         """First start: create the container, copy the config files in, start it."""
+        assert self._tc is not None, "an attached node is already running"
         self._tc.start()
 
     # lifecycle -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ resume."""
 
 from __future__ import annotations
 
+from chaos.cluster.base import Cluster
 from chaos.cluster.node import Node
 from chaos.faults.base import Fault, Target
 
@@ -37,3 +38,28 @@ class NodeFault(Fault):
         for node in self._hit:
             node.ensure_running()
         self._hit.clear()
+
+
+class RollingRestart(Fault):
+    """Restart members one at a time (SIGTERM, start), waiting for the cluster to be healthy between.
+
+    Applying it performs the whole roll; healing only makes sure every node is running again."""
+
+    name = "rolling-restart"
+
+    def __init__(self, cluster: Cluster, stop_timeout: int = 30, health_timeout: float = 120.0) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.stop_timeout = stop_timeout
+        self.health_timeout = health_timeout
+
+    def _apply(self) -> None:
+        for node in self.cluster.members:
+            self.targets.append(node.name)
+            node.stop(self.stop_timeout)
+            node.start()
+            self.cluster.wait_ready(self.health_timeout)
+
+    def _heal(self) -> None:
+        for node in self.cluster.nodes:
+            node.ensure_running()

@@ -222,6 +222,20 @@ class KafkaCluster(Cluster):
     def replicas(self, topic: str, partition: int = 0) -> list[Node]:
         return [self.node_by_id(i) for i in self._partition(topic, partition).replicas]
 
+    def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:
+        """``leader`` / ``follower`` of ``subject`` ("topic-partition", e.g. "orders-0"), ``controller``."""
+        if role == "controller":
+            return [self.active_controller()]
+        if role in ("leader", "follower"):
+            if not subject or "-" not in subject:
+                raise UsageError(f"Kafka role {role!r} needs a subject like 'orders-0' (got {subject!r})")
+            topic, _, partition = subject.rpartition("-")
+            leader = self.leader(topic, int(partition))
+            if role == "leader":
+                return [leader]
+            return [n for n in self.isr(topic, int(partition)) if n is not leader]
+        return super().role_nodes(role, subject)
+
     def active_controller(self) -> Node:
         """The KRaft quorum leader (DescribeCluster only names a random broker under KRaft, so ask the
         quorum itself from a running node)."""

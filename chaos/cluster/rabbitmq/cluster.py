@@ -189,6 +189,17 @@ class RabbitMQCluster(Cluster):
         members = self._queue_info(queue, vhost).get("members") or []
         return [self._node_from_erlang(str(m)) for m in members]
 
+    def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:
+        """``leader`` / ``follower`` of the quorum queue ``subject``."""
+        if role in ("leader", "follower"):
+            if not subject:
+                raise UsageError(f"RabbitMQ role {role!r} needs a queue name as subject")
+            leader = self.queue_leader(subject)
+            if role == "leader":
+                return [leader]
+            return [n for n in self.queue_members(subject) if n is not leader]
+        return super().role_nodes(role, subject)
+
     # readiness -----------------------------------------------------------------------------------
     def check_ready(self) -> None:
         for node in self.nodes:

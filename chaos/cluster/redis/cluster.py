@@ -171,6 +171,21 @@ class RedisSentinelCluster(Cluster):
     def sentinel_nodes(self) -> list[Node]:
         return self.nodes_with_role("sentinel")
 
+    @property
+    def members(self) -> list[Node]:
+        return self.data_nodes
+
+    def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:
+        """``primary`` (as the Sentinels say), ``replica``, ``sentinel``."""
+        if role == "primary":
+            return [self.current_primary()]
+        if role == "replica":
+            primary = self.current_primary()
+            return [n for n in self.data_nodes if n is not primary]
+        if role == "sentinel":
+            return self.sentinel_nodes
+        return super().role_nodes(role, subject)
+
     def node_for_address(self, host: str) -> Node:
         """Map an address a Sentinel or replica reports (host name or container IP) to our node."""
         for node in self.nodes:
