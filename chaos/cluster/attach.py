@@ -75,5 +75,8 @@ class AttachedCluster(Cluster):
             self._net.close()
             self._net = None
 
+    def __enter__(self) -> AttachedCluster:
+        return self  # already running: nothing to start
+
     def __exit__(self, *exc: Any) -> None:
         self.destroy()

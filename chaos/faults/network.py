@@ -58,7 +58,8 @@ class Partition(Fault):
                 rule = _drop_rule(self.cluster.toxiproxy_ip(), ALL)
                 scripts[node] = f"{scripts[node]} && {rule}" if node in scripts else rule
         self._touched = list(scripts)
-        self.targets = sorted(n.name for n in scripts)
+        cut_off = [n.name for n in self._minority(nodes)]
+        self.targets = sorted(cut_off or (n.name for n in scripts))
         net.run_all(scripts)
 
     def _minority(self, nodes: list[Node]) -> list[Node]:
