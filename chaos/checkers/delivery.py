@@ -31,8 +31,11 @@ class DeliveryChecker(Checker):
         send_f: str = "send",
         allow_duplicates: bool = False,
         fail_on_unconfirmed_loss: bool = False,
+        ignore_kinds: tuple[str, ...] = ("poison",),
     ) -> None:
         super().__init__()
+        self.ignore_kinds = ignore_kinds
+        self.ignored: set[object] = set()
         self.consume_f = consume_f
         self.sends = SendTracker(send_f)
         self.allow_duplicates = allow_duplicates
@@ -44,7 +47,8 @@ class DeliveryChecker(Checker):
             if op.type == OK and op.value:
                 self.consumed[op.value.get("id")] += 1
             return
-        self.sends.observe(op)
+        if self.sends.observe(op) and op.value.get("kind") in self.ignore_kinds:
+            self.ignored.add(op.value.get("id"))
 
     def verdict(self) -> Verdict:
         anomalies = {kind: Anomaly(kind) for kind in KINDS}
@@ -54,6 +58,8 @@ class DeliveryChecker(Checker):
         drained = self.drain.complete
         status = self.sends.status
         for mid, outcome in status.items():
+            if mid in self.ignored:
+                continue  # poison: the dead-letter checker's business
             times = self.consumed.get(mid, 0)
             if outcome == OK:
                 if times == 0 and drained:

@@ -105,6 +105,9 @@ class Cluster(ABC):
     ready_timeout: ClassVar[float] = 90.0
     # Constructor arguments for the one-node variant (a benchmark peer measured in the same run).
     single_node: ClassVar[dict[str, object]] = {}
+    # Role names the fault families use for "the leader" and "a follower" (see role_nodes).
+    leader_role: ClassVar[str] = "leader"
+    follower_role: ClassVar[str] = "follower"
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from chaos.faults.base import Fault
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 
 log = logging.getLogger("brokerchaos.workloads")
@@ -45,6 +46,10 @@ class Workload(ABC):
         self.received = 0
         self.started_at = 0.0
         self.errors: list[str] = []
+        self._crash_requests: set[str] = set()
+        self._crashed: list[str] = []
+        self._consumer_count = consumers
+        self._lock = threading.Lock()
 
     # subclass hooks ------------------------------------------------------------------------------
     @abstractmethod
@@ -68,6 +73,9 @@ class Workload(ABC):
     def consuming(self) -> bool:
         return self._consuming.is_set()
 
+    def consumer_index(self, process: str) -> int:
+        return int(process.rsplit("-", 1)[1]) - 1
+
     def _spawn(self, name: str, target: object, index: int) -> None:
         def guarded() -> None:
             try:
@@ -79,6 +87,44 @@ class Workload(ABC):
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+
+    # consumer crashes ---------------------------------------------------------------------------
+    def should_crash(self, process: str) -> bool:
+        """Consumers call this between receiving and processing: True means die right here."""
+        if process in self._crash_requests:
+            with self._lock:
+                self._crash_requests.discard(process)
+                self._crashed.append(process)
+            log.info("%s crashes mid-batch (delivered, not processed, not acknowledged)", process)
+            return True
+        return False
+
+    def crash_one_consumer(self) -> str | None:
+        with self._lock:
+            alive = [
+                t.name
+                for t in self._threads
+                if t.name.startswith("consumer")
+                and t.is_alive()
+                and t.name not in self._crash_requests
+                and t.name not in self._crashed
+            ]
+            if not alive:
+                return None
+            victim = alive[0]
+            self._crash_requests.add(victim)
+        return victim
+
+    def replace_crashed(self) -> None:
+        """A restarted consumer process comes back under a new name (as a new pod would)."""
+        with self._lock:
+            crashed, self._crashed = self._crashed, []
+        for _ in crashed:
+            self._consumer_count += 1
+            self._spawn(f"consumer-{self._consumer_count}", self.consume, self._consumer_count - 1)
+
+    def consumer_crash(self) -> ConsumerCrash:
+        return ConsumerCrash(self)
 
     def start(self) -> None:
         self.started_at = time.monotonic()
@@ -116,40 +162,74 @@ class Workload(ABC):
             self.stop_producing()
             self.wait_producers()
 
-    def drain(self, timeout: float = 60.0, quiet_s: float = 1.0) -> bool:
-        """After producers stopped and faults healed: consume until the backlog stays empty for ``quiet_s``."""
+    def drain(self, timeout: float = 60.0, quiet_s: float = 1.0, stall_s: float = 6.0) -> bool:
+        """After producers stopped and faults healed: consume until the backlog is empty for ``quiet_s``.
+
+        A backlog that does not move for ``stall_s`` with every fault healed will not move: the drain ends
+        there and says so (what is left was acknowledged and never processed — the checkers call it lost).
+        Only a backlog that cannot be measured, or a crashed client thread, leaves the drain incomplete.
+        """
         self.stop_producing()
         self.wait_producers()
         self._draining.set()
         self.history.record("drain", INVOKE, "drain")
         deadline = time.monotonic() + timeout
-        empty_since: float | None = None
-        complete = False
+        steady_since = time.monotonic()
+        last: int | None = None
+        outcome = "timeout"
         while time.monotonic() < deadline:
             backlog = self.backlog()
-            if backlog == 0:
-                empty_since = empty_since or time.monotonic()
-                if time.monotonic() - empty_since >= quiet_s:
-                    complete = True
-                    break
-            else:
-                empty_since = None
+            if backlog != last:
+                steady_since, last = time.monotonic(), backlog
+            steady = time.monotonic() - steady_since
+            if backlog == 0 and steady >= quiet_s:
+                outcome = "empty"
+                break
+            if backlog is not None and backlog > 0 and steady >= stall_s:
+                outcome = "stalled"
+                break
             time.sleep(0.1)
         self._consuming.clear()
         for thread in self._threads:
             thread.join(5.0)
-        outcome = OK if complete and not self.errors else INFO
+        self.observe_after_drain()
+        complete = outcome in ("empty", "stalled") and not self.errors
         self.history.record(
-            "drain", outcome, "drain", {"backlog": self.backlog()}, error="; ".join(self.errors) or None
+            "drain",
+            OK if complete else INFO,
+            "drain",
+            {"backlog": last, "outcome": outcome},
+            error="; ".join(self.errors) or None,
         )
-        log.info(
-            "drain %s: %d sent ok, %d received", "complete" if complete else "INCOMPLETE", self.sent_ok, self.received
-        )
+        log.info("drain %s (backlog %s): %d sent ok, %d received", outcome, last, self.sent_ok, self.received)
         return complete
+
+    def observe_after_drain(self) -> None:  # noqa: B027 - optional hook
+        """Record broker-side state the checkers need (e.g. what a dead-letter queue holds)."""
 
     def rate(self) -> float:
         elapsed = max(time.monotonic() - self.started_at, 1e-9)
         return self.sent_ok / elapsed
 
 
-__all__ = ["FAIL", "INFO", "INVOKE", "OK", "LoadBudget", "Workload"]
+class ConsumerCrash(Fault):
+    """Crash a consumer mid-batch (after receive, before processing and ack); heal starts a new one."""
+
+    name = "crash-consumer"
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__()
+        self.workload = workload
+
+    def _apply(self) -> None:
+        victim = self.workload.crash_one_consumer()
+        self.targets = [victim] if victim else []
+
+    def _heal(self) -> None:
+        deadline = time.monotonic() + 5
+        while self.targets and self.targets[0] not in self.workload._crashed and time.monotonic() < deadline:
+            time.sleep(0.05)  # the consumer dies at its next delivery
+        self.workload.replace_crashed()
+
+
+__all__ = ["FAIL", "INFO", "INVOKE", "OK", "ConsumerCrash", "LoadBudget", "Workload"]

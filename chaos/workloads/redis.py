@@ -1,26 +1,35 @@
-"""Redis Streams workload: XADD through the primary's proxy, XREADGROUP + XACK in a consumer group.
+"""Redis Streams workload: XADD through the primary's proxy; a consumer group reads, processes, acks.
 
 Every entry carries its message id, producer and sequence, so a retried XADD that lands twice shows up
 as a duplicate rather than disappearing. Errors are classified: a refused connection, a read-only
 replica or a server error means the XADD definitely did not happen (``fail``); a timeout or a dropped
 connection after sending means we cannot know (``info``).
+
+Consumers follow the profile: ack after processing (safe), before processing, or ``NOACK``; reclaim
+other consumers' idle pending entries with XAUTOCLAIM or not; dead-letter an entry to
+``<stream>:dlq`` once its delivery count passes ``max_deliveries`` (0: retry poison forever).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from chaos.cluster.redis import RedisSentinelCluster
+from chaos.brokers import BrokerKit
+from chaos.cluster.base import Cluster, Platform
+from chaos.cluster.redis import RedisPersistence, RedisSentinelCluster, ValkeySentinelCluster
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
+from chaos.settings import ProfileError, at_least, choice
 from chaos.workloads.base import LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 
 GROUP = "brokerchaos"
+RECLAIM_IDLE_MS = 1000
 
 
 def classify(exc: Exception) -> str:
@@ -34,8 +43,30 @@ def classify(exc: Exception) -> str:
     return INFO
 
 
+@dataclass(frozen=True)
+class RedisClusterSettings:
+    replicas: int = at_least(2, 0)
+    sentinels: int = at_least(3, 1)
+    appendonly: bool = True
+    appendfsync: str = choice("always", "always", "everysec", "no")
+    save: str = ""
+    min_replicas_to_write: int = at_least(0, 0)
+    extra: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RedisClientSettings:
+    retries: int = at_least(0, 0)
+    timeout_s: float = at_least(1.0, 0.1)
+    ack: str = choice("after_processing", "after_processing", "before_processing", "noack")
+    reclaim: bool = True
+    max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
+
+
 class RedisStreamsWorkload(Workload):
-    """Producers XADD to one stream; consumers of one group read with ``>`` and XACK after processing."""
+    """Producers XADD to one stream; consumers of one group read, process, and acknowledge."""
+
+    consume_f = "process"
 
     def __init__(
         self,
@@ -45,27 +76,36 @@ class RedisStreamsWorkload(Workload):
         budget: LoadBudget | None = None,
         producers: int = 1,
         consumers: int = 1,
-        retries: int = 0,
-        timeout: float = 1.0,
+        client: RedisClientSettings | None = None,
+        poison_every: int = 0,
+        process_ms: float = 0.0,
     ) -> None:
         super().__init__(history, budget or LoadBudget(), producers, consumers)
         self.cluster = cluster
         self.stream = stream
-        self.retries = retries
-        self.timeout = timeout
+        self.dlq = f"{stream}:dlq"
+        self.settings = client or RedisClientSettings()
+        self.poison_every = poison_every
+        self.process_ms = process_ms
         with self._primary_client() as conn:
             conn.xgroup_create(stream, GROUP, id="0", mkstream=True)
 
+    @property
+    def retries(self) -> int:
+        return self.settings.retries
+
     def _primary_client(self) -> redis.Redis:
         primary = self.cluster.current_primary()
-        return self.cluster.client(primary, retries=self.retries, timeout=self.timeout)
+        return self.cluster.client(primary, retries=self.settings.retries, timeout=self.settings.timeout_s)
 
     def _connect(self) -> tuple[redis.Redis | None, str | None]:
         try:
             primary = self.cluster.current_primary()
         except LookupError:
             return None, None
-        return self.cluster.client(primary, retries=self.retries, timeout=self.timeout), primary.name
+        return self.cluster.client(
+            primary, retries=self.settings.retries, timeout=self.settings.timeout_s
+        ), primary.name
 
     # producing -------------------------------------------------------------------------------------
     def produce(self, index: int) -> None:
@@ -73,7 +113,8 @@ class RedisStreamsWorkload(Workload):
         conn, node = self._connect()
         seq = 0
         while self.producing and not self.out_of_budget(seq):
-            value = {"id": f"{process}-{seq}", "group": self.stream, "producer": process, "seq": seq}
+            kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+            value = {"id": f"{process}-{seq}", "group": self.stream, "producer": process, "seq": seq, "kind": kind}
             seq += 1
             if conn is None:
                 self.history.record(process, INVOKE, "send", value)
@@ -83,7 +124,9 @@ class RedisStreamsWorkload(Workload):
                 continue
             self.history.record(process, INVOKE, "send", value, node=node)
             try:
-                entry = conn.xadd(self.stream, {k: str(v) for k, v in value.items()})
+                fields = {k: str(v) for k, v in value.items()}
+                fields["payload"] = "{not json" if kind == "poison" else '{"ok": true}'
+                entry = conn.xadd(self.stream, fields)
             except (redis.RedisError, OSError) as exc:
                 self.history.record(process, classify(exc), "send", value, node=node, error=repr(exc)[:200])
                 conn.close()
@@ -98,65 +141,184 @@ class RedisStreamsWorkload(Workload):
 
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:
-        """Read, process, XACK. After every (re)connect, first re-read this consumer's own pending
-        entries (id ``0``): an XACK lost in a fault leaves them there, and they must not be stranded."""
+        """Read, process, ack as the profile says. After every (re)connect this consumer first re-reads
+        its own pending entries (id ``0``); with ``reclaim`` it also XAUTOCLAIMs others' idle ones."""
         process = f"consumer-{index + 1}"
         conn, node = self._connect()
         own_pending_first = True
+        last_reclaim = 0.0
         while self.consuming:
             if conn is None:
                 time.sleep(0.1)
                 conn, node = self._connect()
                 own_pending_first = True
                 continue
-            start = "0" if own_pending_first else ">"
             try:
-                batches = conn.xreadgroup(GROUP, process, {self.stream: start}, count=200, block=100)
-                entries = [e for _, batch in batches or [] for e in batch]
-                if own_pending_first and not entries:
+                entries, redelivered = self._next_batch(conn, process, own_pending_first, last_reclaim)
+                if redelivered == "reclaim":
+                    last_reclaim = time.monotonic()
+                if own_pending_first and redelivered == "own" and not entries:
                     own_pending_first = False
-                for entry_id, fields in entries:
-                    value = _value(fields, entry_id)
-                    if start == "0":
-                        value["redelivered"] = True
-                    self.history.record(process, OK, "receive", value, node=node)
-                    self.received += 1
-                if entries:
-                    conn.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
+                if not self._handle(conn, process, node, entries, redelivered != ""):
+                    return  # crashed mid-batch
             except (redis.RedisError, OSError):
                 conn.close()
                 time.sleep(0.05)
                 conn, node = self._connect()
                 own_pending_first = True
-        if conn is not None:
-            conn.close()
+
+    def _next_batch(
+        self, conn: redis.Redis, process: str, own_first: bool, last_reclaim: float
+    ) -> tuple[list[tuple[str, dict[str, str]]], str]:
+        if own_first and self.settings.ack != "noack":
+            batches = conn.xreadgroup(GROUP, process, {self.stream: "0"}, count=200)
+            return [e for _, b in batches or [] for e in b], "own"
+        if self.settings.reclaim and time.monotonic() - last_reclaim > RECLAIM_IDLE_MS / 2000:
+            claimed = conn.xautoclaim(self.stream, GROUP, process, RECLAIM_IDLE_MS, "0-0", count=100)
+            entries = [e for e in claimed[1] if e and e[1] is not None]
+            if entries:
+                return entries, "reclaim"
+        noack = self.settings.ack == "noack"
+        batches = conn.xreadgroup(GROUP, process, {self.stream: ">"}, count=100, block=100, noack=noack)
+        return [e for _, b in batches or [] for e in b], ""
+
+    def _handle(self, conn: redis.Redis, process: str, node: str | None, entries: list[Any], redelivered: bool) -> bool:
+        for entry_id, fields in entries:
+            value = _value(fields, entry_id)
+            if redelivered:
+                value["redelivered"] = True
+            self.history.record(process, OK, "receive", value, node=node)
+            self.received += 1
+            if self.should_crash(process):
+                return False
+            if self.settings.ack == "before_processing":
+                conn.xack(self.stream, GROUP, entry_id)
+            if value.get("kind") == "poison":
+                self._poison(conn, entry_id, value)
+                continue
+            if self.process_ms:
+                time.sleep(self.process_ms / 1000)
+            self.history.record(process, OK, "process", value, node=node)
+            if self.settings.ack == "after_processing":
+                conn.xack(self.stream, GROUP, entry_id)
+        return True
+
+    def _poison(self, conn: redis.Redis, entry_id: str, value: dict[str, Any]) -> None:
+        """The handler fails on a malformed payload: leave it pending, or dead-letter it past the limit."""
+        limit = self.settings.max_deliveries
+        if not limit or self.settings.ack != "after_processing":
+            return
+        pending = conn.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
+        deliveries = int(pending[0]["times_delivered"]) if pending else 0
+        if deliveries >= limit:
+            conn.xadd(self.dlq, {"id": value["id"], "reason": "delivery_limit", "delivery_count": str(deliveries)})
+            conn.xack(self.stream, GROUP, entry_id)
 
     def backlog(self) -> int | None:
-        """Entries not yet delivered to the group plus delivered-but-unacknowledged ones."""
+        """Entries not yet delivered plus those delivered but unacknowledged."""
         try:
             with self._primary_client() as conn:
                 groups = {g["name"]: g for g in conn.xinfo_groups(self.stream)}
+                last = conn.xinfo_stream(self.stream)["last-generated-id"]
         except (redis.RedisError, OSError, LookupError):
             return None
         group = groups.get(GROUP)
         if group is None:
             return None
         lag = group.get("lag")
-        if lag is None:  # Redis cannot compute it (e.g. after XDEL): compare ids instead
-            try:
-                with self._primary_client() as conn:
-                    last = conn.xinfo_stream(self.stream)["last-generated-id"]
-            except (redis.RedisError, OSError, LookupError):
-                return None
-            lag = 0 if last == group.get("last-delivered-id") else None
-            if lag is None:
-                return None
+        if lag is None:  # Redis cannot compute it (e.g. after a failover): compare ids instead
+            lag = 0 if last == group.get("last-delivered-id") else 1
         return int(group.get("pending", 0)) + int(lag)
+
+    def observe_after_drain(self) -> None:
+        """Record what the dead-letter stream holds (the broker's word, not the consumer's intent)."""
+        try:
+            with self._primary_client() as conn:
+                for _, fields in conn.xrange(self.dlq):
+                    value = {
+                        "id": fields.get("id"),
+                        "reason": fields.get("reason"),
+                        "delivery_count": int(fields.get("delivery_count", 0)),
+                    }
+                    self.history.record("dlq-reader", OK, "dead_letter", value)
+        except (redis.RedisError, OSError, LookupError) as exc:
+            self.history.record("dlq-reader", INFO, "dead_letter", error=repr(exc)[:200])
 
 
 def _value(fields: dict[str, Any], entry_id: str) -> dict[str, Any]:
-    value: dict[str, Any] = dict(fields)
+    value: dict[str, Any] = {k: v for k, v in fields.items() if k != "payload"}
     if "seq" in value:
         value["seq"] = int(value["seq"])
     value["entry"] = entry_id
     return value
+
+
+# the kit ------------------------------------------------------------------------------------------
+def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
+    s: RedisClusterSettings = profile.cluster
+    cls = ValkeySentinelCluster if profile.broker == "valkey" else RedisSentinelCluster
+    extra = dict(s.extra or {})
+    if s.min_replicas_to_write:
+        extra["min-replicas-to-write"] = str(s.min_replicas_to_write)
+    return cls(
+        platform,
+        version=profile.version,
+        name=f"{profile.broker}-{profile.name}"[:40],
+        proxy_base_port=proxy_base_port,
+        persistence=RedisPersistence(s.appendonly, s.appendfsync, s.save),
+        replicas=s.replicas,
+        sentinels=s.sentinels,
+        extra_config=extra,
+    )
+
+
+def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
+    w = profile.workload
+    return RedisStreamsWorkload(
+        cluster,  # type: ignore[arg-type]
+        subject,
+        history,
+        LoadBudget(max_messages=w.messages, max_seconds=w.duration_s, rate=w.rate),
+        producers=w.producers,
+        consumers=w.consumers,
+        client=profile.client,
+        poison_every=w.poison_every,
+        process_ms=w.process_ms,
+    )
+
+
+def _check(profile: Any) -> None:
+    if profile.client.ack == "noack" and profile.guarantees.dead_letter:
+        raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")
+    if profile.cluster.replicas == 0 and "isolate-leader-clients-stay" in profile.faults.families:
+        raise ProfileError("faults.families: isolating the primary needs replicas to fail over to (cluster.replicas)")
+
+
+_FAMILIES = frozenset(
+    {
+        "kill-leader",
+        "stop-leader",
+        "pause-leader",
+        "kill-follower",
+        "isolate-leader",
+        "isolate-leader-clients-stay",
+        "link-blackhole",
+        "link-reset",
+        "link-latency",
+        "proxy-down",
+        "crash-consumer",
+        "packet-loss",
+    }
+)
+KIT = BrokerKit(
+    broker="redis",
+    image="redis",
+    cluster_settings=RedisClusterSettings,
+    client_settings=RedisClientSettings,
+    make_cluster=_make_cluster,
+    make_workload=_make_workload,
+    default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
+    families=_FAMILIES,
+    check=_check,
+)
+VALKEY_KIT = BrokerKit(**{**KIT.__dict__, "broker": "valkey", "image": "valkey"})

@@ -83,6 +83,8 @@ class KafkaCluster(Cluster):
     broker = "kafka"
     ready_timeout = 90.0
     single_node: ClassVar[dict[str, object]] = {"brokers": 1}
+    leader_role = "leader"
+    follower_role = "follower"
 
     def __init__(
         self,

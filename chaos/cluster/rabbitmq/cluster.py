@@ -35,6 +35,8 @@ class RabbitMQCluster(Cluster):
     broker = "rabbitmq"
     ready_timeout = 120.0
     single_node: ClassVar[dict[str, object]] = {"nodes": 1, "management": False}
+    leader_role = "leader"
+    follower_role = "follower"
 
     def __init__(
         self,

@@ -56,6 +56,8 @@ class RedisSentinelCluster(Cluster):
     broker = "redis"
     ready_timeout = 30.0
     single_node: ClassVar[dict[str, object]] = {"replicas": 0, "sentinels": 1}
+    leader_role = "primary"
+    follower_role = "replica"
 
     def __init__(
         self,

@@ -1,0 +1,94 @@
+"""Fault families: the named kinds of fault a schedule draws from, built for one cluster and workload.
+
+Families are generic; what "the leader" means comes from the cluster (``leader_role`` /
+``follower_role`` resolved by the broker folder) and the workload's subject (topic-partition, queue).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chaos.cluster.base import Cluster
+from chaos.faults.base import Fault, Target
+from chaos.faults.link import ClientLinkFault, ProxyDown
+from chaos.faults.network import PacketLoss, Partition
+from chaos.faults.process import NodeFault, RollingRestart
+from chaos.faults.targets import everyone, minority, one_random, role
+from chaos.net.partition import Grudge, bridge, halves, isolate, majorities_ring
+from chaos.net.toxiproxy import Latency, ResetPeer, Timeout, Toxic
+
+
+@dataclass
+class FaultContext:
+    cluster: Cluster
+    workload: Any
+    rng: random.Random
+    subject: str | None
+
+    def leader(self) -> Target:
+        return role(self.cluster, self.cluster.leader_role, self.subject)
+
+    def follower(self) -> Target:
+        return one_random(role(self.cluster, self.cluster.follower_role, self.subject), self.rng)
+
+
+def isolating(target: Target) -> Callable[[list[str], random.Random], Grudge]:
+    """A partition shape that cuts off whatever ``target`` names at apply time."""
+
+    def shape(nodes: list[str], rng: random.Random) -> Grudge:
+        return isolate(*[n.name for n in target()])(nodes, rng)
+
+    shape.__name__ = "isolate"
+    return shape
+
+
+class BothWays(ClientLinkFault):
+    """A client-link toxic in both directions (a blackhole drops requests and responses)."""
+
+    def __init__(self, cluster: Cluster, target: Target, make: Callable[[str], Toxic]) -> None:
+        super().__init__(cluster, target, make("downstream"))
+        self._upstream = ClientLinkFault(cluster, target, make("upstream"))
+        self.name = f"{self.name}-both"
+
+    def _apply(self) -> None:
+        super()._apply()
+        self._upstream.apply()
+
+    def _heal(self) -> None:
+        self._upstream.heal()
+        super()._heal()
+
+
+def _members(ctx: FaultContext) -> Callable[[], list[Any]]:
+    return lambda: [n for n in ctx.cluster.members if n.status() == "running"]
+
+
+FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
+    "kill-leader": lambda c: NodeFault(c.leader(), "kill"),
+    "stop-leader": lambda c: NodeFault(c.leader(), "stop"),
+    "pause-leader": lambda c: NodeFault(c.leader(), "pause"),
+    "kill-follower": lambda c: NodeFault(c.follower(), "kill"),
+    "kill-minority": lambda c: NodeFault(minority(c.cluster, c.rng), "kill"),
+    "kill-all": lambda c: NodeFault(everyone(c.cluster), "kill"),
+    "rolling-restart": lambda c: RollingRestart(c.cluster),
+    "isolate-leader": lambda c: Partition(c.cluster, isolating(c.leader()), c.rng, _members(c), cut_clients=True),
+    "isolate-leader-clients-stay": lambda c: Partition(c.cluster, isolating(c.leader()), c.rng),
+    "isolate-follower": lambda c: Partition(c.cluster, isolating(c.follower()), c.rng, _members(c)),
+    "halves": lambda c: Partition(c.cluster, halves, c.rng, _members(c), cut_clients=True),
+    "majorities-ring": lambda c: Partition(c.cluster, majorities_ring, c.rng, _members(c)),
+    "bridge": lambda c: Partition(c.cluster, bridge, c.rng, _members(c)),
+    "packet-loss": lambda c: PacketLoss(c.cluster, _members(c), 0.2),
+    "link-blackhole": lambda c: BothWays(c.cluster, c.leader(), lambda s: Timeout(stream=s, timeout=0)),  # type: ignore[arg-type]
+    "link-responses-lost": lambda c: ClientLinkFault(c.cluster, lambda: list(c.cluster.nodes), Timeout(timeout=0)),
+    "link-reset": lambda c: ClientLinkFault(c.cluster, c.leader(), ResetPeer(timeout=0)),
+    "link-latency": lambda c: ClientLinkFault(c.cluster, c.leader(), Latency(latency=300, jitter=100)),
+    "proxy-down": lambda c: ProxyDown(c.cluster, c.leader()),
+    "crash-consumer": lambda c: c.workload.consumer_crash(),
+}
+
+
+def build(family: str, ctx: FaultContext) -> Fault:
+    return FAMILIES[family](ctx)

@@ -1,0 +1,164 @@
+"""Profiles: the user's broker settings, client settings and the guarantees they expect, in TOML.
+
+    name = "redis-safe"            # top-level keys
+    broker = "redis"
+    version = "7.0.15"             # optional: the catalogue default otherwise
+    catalogue = "S0"               # optional: the row of ../shared/catalogue.md this profile is
+    expect = "pass"                # or "fail" (a catalogue row the suite must catch)
+    expect_anomalies = ["lost"]    # what the suite must report when expect = "fail"
+
+    [cluster]    broker-side settings (the broker's own section)
+    [client]     producer/consumer settings (the broker's own section)
+    [workload]   load: messages, rate, producers, consumers, poison
+    [faults]     families the schedule draws from
+    [guarantees] what is checked
+
+Everything is validated on load; the first problem is reported as one line naming the file and key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.settings import ProfileError, at_least, parse_table
+
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "suites" / "profiles"
+TOP_LEVEL = {"name", "broker", "version", "catalogue", "description", "expect", "expect_anomalies", "meta_skip"}
+TABLES = {"cluster", "client", "workload", "faults", "guarantees"}
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    messages: int = at_least(4000, 1)  # per producer, an upper bound
+    rate: float = at_least(300.0, 1)  # messages/s per producer
+    producers: int = at_least(1, 1)
+    consumers: int = at_least(2, 1)
+    poison_every: int = at_least(0, 0)  # every Nth message is poison (0: none)
+    duration_s: float = at_least(12.0, 2)  # workload phase; faults play inside it
+    process_ms: float = at_least(0.0, 0)  # time a consumer spends processing one message
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    families: list[str] = field(default_factory=list)
+    max_steps: int = at_least(2, 1)
+
+
+@dataclass(frozen=True)
+class Guarantees:
+    no_loss: bool = True
+    no_duplicates: bool = False
+    order: bool = True
+    allow_requeue_reorder: bool = False
+    dead_letter: bool = False
+    max_poison_deliveries: int = at_least(5, 1)
+    exactly_once: bool = False
+    unconfirmed_loss_is_loss: bool = False
+    recovery: bool = True
+    max_recovery_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    broker: str
+    version: str | None
+    catalogue: str | None
+    description: str
+    expect: str
+    expect_anomalies: list[str]
+    cluster: Any
+    client: Any
+    workload: WorkloadSettings
+    faults: FaultSettings
+    guarantees: Guarantees
+    path: Path | None = None
+    meta_skip: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["path"] = str(self.path) if self.path else None
+        return out
+
+
+def load_profile(path: Path | str) -> Profile:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ProfileError(f"profile {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {path} is not valid TOML: {exc}") from None
+    try:
+        return parse_profile(data, path)
+    except ProfileError as exc:
+        raise ProfileError(f"profile {path}: {exc}") from None
+
+
+def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
+    from chaos.brokers import kit_for
+
+    for key in data:
+        if key not in TOP_LEVEL | TABLES:
+            raise ProfileError(f"unknown key {key} (top level: {', '.join(sorted(TOP_LEVEL | TABLES))})")
+    for key in ("name", "broker"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ProfileError(f"{key} is required and must be a string")
+    kit = kit_for(data["broker"])
+    expect = data.get("expect", "pass")
+    if expect not in ("pass", "fail"):
+        raise ProfileError(f"expect must be 'pass' or 'fail' (got {expect!r})")
+    anomalies = data.get("expect_anomalies", [])
+    if not isinstance(anomalies, list) or not all(isinstance(a, str) for a in anomalies):
+        raise ProfileError("expect_anomalies must be a list of strings")
+    if expect == "fail" and not anomalies:
+        raise ProfileError("expect = 'fail' needs expect_anomalies (what the suite must report)")
+    version = data.get("version")
+    if version is not None:
+        from chaos.images.catalogue import lookup
+
+        lookup(kit.image, str(version))
+    faults = parse_table(FaultSettings, data.get("faults"), "faults")
+    unknown = [f for f in faults.families if f not in kit.families]
+    if unknown:
+        raise ProfileError(
+            f"faults.families: {unknown[0]!r} is not a {kit.broker} fault family "
+            f"(known: {', '.join(sorted(kit.families))})"
+        )
+    profile = Profile(
+        name=data["name"],
+        broker=data["broker"],
+        version=str(version) if version is not None else None,
+        catalogue=data.get("catalogue"),
+        description=str(data.get("description", "")),
+        expect=expect,
+        expect_anomalies=anomalies,
+        cluster=parse_table(kit.cluster_settings, data.get("cluster"), "cluster"),
+        client=parse_table(kit.client_settings, data.get("client"), "client"),
+        workload=parse_table(WorkloadSettings, data.get("workload"), "workload"),
+        faults=faults if faults.families else dataclasses.replace(faults, families=list(kit.default_families)),
+        guarantees=parse_table(Guarantees, data.get("guarantees"), "guarantees"),
+        path=path,
+        meta_skip=str(data.get("meta_skip", "")),
+    )
+    kit.check(profile)
+    if profile.guarantees.dead_letter and profile.workload.poison_every == 0:
+        raise ProfileError("guarantees.dead_letter needs poison messages (workload.poison_every > 0)")
+    return profile
+
+
+def shipped_profiles() -> list[Path]:
+    return sorted(PROFILE_DIR.glob("*.toml"))
+
+
+def default_profiles() -> list[Path]:
+    """What ``pytest suites/`` runs without --profile: the safe profile of each broker."""
+    return [PROFILE_DIR / f"{b}-safe.toml" for b in ("kafka", "rabbitmq", "redis")]

@@ -1,0 +1,78 @@
+"""Typed settings tables validated from TOML: one clear error naming the key, never a traceback.
+
+A settings class is a dataclass whose fields carry their type (bool, int, float, str, list[str],
+dict[str, str]) and optionally ``choices`` or ``minimum`` in the field metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from chaos.errors import UsageError
+
+T = TypeVar("T")
+
+
+class ProfileError(UsageError):
+    """A profile that cannot be used; the message names the file and the key."""
+
+
+def choice(default: Any, *choices: Any) -> Any:
+    return dataclasses.field(default=default, metadata={"choices": choices})
+
+
+def at_least(default: Any, minimum: float) -> Any:
+    return dataclasses.field(default=default, metadata={"minimum": minimum})
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (item,) = get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if hint is Any:
+        return True
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def parse_table(cls: type[T], table: Any, where: str) -> T:
+    """Build ``cls`` from a TOML table; unknown keys, wrong types and bad values name ``where.key``."""
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise ProfileError(f"{where} must be a table")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in table:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ProfileError(f"unknown key {where}.{key} (known: {known})")
+    values = {}
+    for name, value in table.items():
+        hint = hints[name]
+        if not _type_ok(value, hint):
+            raise ProfileError(f"{where}.{name} must be {_type_name(hint)} (got {value!r})")
+        choices = fields[name].metadata.get("choices")
+        if choices and value not in choices:
+            raise ProfileError(f"{where}.{name} must be one of {', '.join(map(str, choices))} (got {value!r})")
+        minimum = fields[name].metadata.get("minimum")
+        if minimum is not None and value < minimum:
+            raise ProfileError(f"{where}.{name} must be >= {minimum} (got {value!r})")
+        values[name] = value
+    return cls(**values)
