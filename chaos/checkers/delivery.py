@@ -2,6 +2,8 @@
 
 - **lost**: send ``ok``, never consumed after a completed final drain.
 - **duplicated**: consumed more than once (fails the check unless the profile allows at-least-once).
+  Where the broker names the record (Kafka ``partition:offset`` as ``record``, a Redis stream ``entry``),
+  distinct records count, so a redelivery of the same record is not a duplicate but a second write is.
 - **unexpected**: consumed but never sent, or its send definitely failed.
 - **recovered**: send ``info`` (unknown outcome) that was consumed — fine, reported for the record.
 - **unconfirmed_lost**: send without any acknowledgement (``info`` or no completion) never consumed —
@@ -41,11 +43,19 @@ class DeliveryChecker(Checker):
         self.allow_duplicates = allow_duplicates
         self.fail_on_unconfirmed_loss = fail_on_unconfirmed_loss
         self.consumed: Counter[object] = Counter()
+        self._records: set[tuple[object, object]] = set()
 
     def observe(self, op: Op) -> None:
         if op.f == self.consume_f:
             if op.type == OK and op.value:
-                self.consumed[op.value.get("id")] += 1
+                value = op.value
+                record = value.get("record") or value.get("entry")
+                if record is not None:  # count distinct log records: a redelivery is not a second write
+                    key = (value.get("id"), record)
+                    if key in self._records:
+                        return
+                    self._records.add(key)
+                self.consumed[value.get("id")] += 1
             return
         if self.sends.observe(op) and op.value.get("kind") in self.ignore_kinds:
             self.ignored.add(op.value.get("id"))

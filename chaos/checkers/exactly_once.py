@@ -2,8 +2,8 @@
 
 History shape: inputs are ``send`` ops (value ``id``); each transaction is a ``txn`` op (value ``txn``,
 ``inputs``) completing ``ok`` (committed), ``fail`` (aborted) or ``info`` (unknown); a read_committed
-consumer of the output records ``receive`` ops with value ``id`` (the output record), ``source`` (the
-input it came from) and ``txn``.
+consumer of the output records ``receive`` ops with value ``record`` (the output record, e.g.
+``partition:offset``; ``id`` when absent), ``source`` (the input it came from) and ``txn``.
 
 - **lost**: an acknowledged input never appears in the output (needs a completed drain).
 - **duplicated**: an input appears in more than one distinct output record (the processor wrote twice).
@@ -40,9 +40,10 @@ class ExactlyOnceChecker(Checker):
             if op.type == OK:
                 self.reads += 1
                 value = op.value
-                self.outputs_of[value.get("source")].add(value.get("id"))
+                record = value.get("record", value.get("id"))  # e.g. "partition:offset"
+                self.outputs_of[value.get("source")].add(record)
                 if value.get("txn") is not None:
-                    self.read_txn[value.get("id")] = value.get("txn")
+                    self.read_txn[record] = value.get("txn")
             return
         if op.f == self.txn_f:
             txn = op.value.get("txn")

@@ -82,16 +82,19 @@ def execute(
         def fault(step: Any, rng: Any) -> Any:
             return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject))
 
-        with workload.running():
-            problems += play(schedule, fault, history, workload.started_at)
-            remaining = workload.started_at + duration - time.monotonic()
-            if remaining > 0:
-                time.sleep(remaining)
         try:
-            cluster.restore(timeout=120)
-        except BrokerChaosError as exc:
-            problems.append(f"cluster did not recover after the faults: {exc}")
-        workload.drain(timeout=60)
+            with workload.running():
+                problems += play(schedule, fault, history, workload.started_at)
+                remaining = workload.started_at + duration - time.monotonic()
+                if remaining > 0:
+                    time.sleep(remaining)
+            try:
+                cluster.restore(timeout=120)
+            except BrokerChaosError as exc:
+                problems.append(f"cluster did not recover after the faults: {exc}")
+            workload.drain(timeout=60)
+        finally:
+            workload.stop()
         rate = workload.rate()
         verdicts = run_checkers(history, checkers_for(profile.guarantees, workload.consume_f))
     cells = guarantee_cells(profile.guarantees, verdicts)

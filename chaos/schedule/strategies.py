@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 LEAD_IN_S = 2.0
 TAIL_S = 2.0
-MIN_FAULT_S = 1.5
+MIN_FAULT_S = 3.0
 
 
 @dataclass(frozen=True)

@@ -153,14 +153,28 @@ class Workload(ABC):
             if ahead > 0:
                 time.sleep(min(ahead, 0.5))
 
+    fault_subject: str | None = None  # what "the leader" is the leader of (topic-partition, queue)
+
     @contextlib.contextmanager
     def running(self) -> Iterator[Workload]:
+        """Produce and consume for the block; producers stop when it ends. If it ends with an exception,
+        consumers stop too (no drain will follow) so no thread outlives the run."""
         self.start()
         try:
             yield self
+        except BaseException:
+            self.stop()
+            raise
         finally:
             self.stop_producing()
             self.wait_producers()
+
+    def stop(self) -> None:
+        """Stop every client thread now (no drain)."""
+        self._producing.clear()
+        self._consuming.clear()
+        for thread in self._threads:
+            thread.join(5.0)
 
     def drain(self, timeout: float = 60.0, quiet_s: float = 1.0, stall_s: float = 6.0) -> bool:
         """After producers stopped and faults healed: consume until the backlog is empty for ``quiet_s``.

@@ -29,6 +29,12 @@ LOGGERS_QUIET = ("pika",)
 ERL_ARGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
 
 
+def _node_of_pid(pid: str) -> str:
+    """``<rabbit@rabbitmq-1.1675.0>`` -> ``rabbit@rabbitmq-1`` (the node a classic queue lives on)."""
+    inner = pid.strip("<>")
+    return inner.rsplit(".", 3)[0] if "@" in inner else ""
+
+
 class RabbitMQCluster(Cluster):
     """``nodes`` RabbitMQ nodes; ``extra_config`` adds any ``rabbitmq.conf`` line."""
 
@@ -184,13 +190,16 @@ class RabbitMQCluster(Cluster):
     # roles ---------------------------------------------------------------------------------------
     def queue_leader(self, queue: str, vhost: str = "/") -> Node:
         """The node hosting the quorum queue's leader now."""
-        leader = self._queue_info(queue, vhost).get("leader")
+        info = self._queue_info(queue, vhost)
+        leader = info.get("leader") or _node_of_pid(str(info.get("pid") or ""))  # classic: the hosting node
         if not leader:
             raise LookupError(f"queue {queue!r} has no leader (is it a quorum queue?)")
         return self._node_from_erlang(str(leader))
 
     def queue_members(self, queue: str, vhost: str = "/") -> list[Node]:
         members = self._queue_info(queue, vhost).get("members") or []
+        if not members:  # a classic queue lives on one node
+            return [self.queue_leader(queue, vhost)]
         return [self._node_from_erlang(str(m)) for m in members]
 
     def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:

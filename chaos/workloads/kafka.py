@@ -1,0 +1,414 @@
+"""Kafka workload on confluent-kafka: keyed produce through the proxies, a consumer group that processes
+and commits as the profile says, transactions, and a dead-letter topic.
+
+Send outcomes: a delivery report without error is ``ok``; ``_MSG_TIMED_OUT`` and errors after the
+leader appended (``NOT_ENOUGH_REPLICAS_AFTER_APPEND``) are ``info`` (possibly persisted); other errors
+are ``fail``. A fatal (idempotent or transactional) producer error recreates the producer. With
+``transactional``, messages are produced in small transactions; a poison message makes the producer
+abort its transaction, and every message of it is then a definite ``fail`` — a read_uncommitted
+consumer that reads one anyway shows an aborted read (G1a).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from chaos.brokers import BrokerKit
+from chaos.cluster.base import Cluster, Platform
+from chaos.cluster.kafka import KafkaCluster
+from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
+from chaos.settings import ProfileError, at_least, choice
+from chaos.workloads.base import LoadBudget, Workload
+
+log = logging.getLogger("brokerchaos.workloads")
+LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")
+
+MAYBE_APPENDED = {
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    KafkaError._TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._TRANSPORT,
+}
+TXN_SIZE = 10
+
+
+def classify(err: KafkaError) -> str:
+    return INFO if err.code() in MAYBE_APPENDED else FAIL
+
+
+@dataclass(frozen=True)
+class KafkaClusterSettings:
+    server_properties: dict[str, str] | None = None
+    partitions: int = at_least(3, 1)
+    replication: int = at_least(3, 1)
+    topic_config: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class KafkaClientSettings:
+    acks: str = choice("all", "all", "1", "0")
+    idempotence: bool = True
+    retries: int = at_least(1000, 0)
+    request_timeout_ms: int = at_least(5000, 100)
+    delivery_timeout_ms: int = at_least(30000, 1000)
+    max_in_flight: int = at_least(5, 1)
+    isolation_level: str = choice("read_committed", "read_committed", "read_uncommitted")
+    commit: str = choice("after_processing", "after_processing", "before_processing", "auto")
+    auto_commit_interval_ms: int = at_least(1000, 10)
+    auto_offset_reset: str = choice("earliest", "earliest", "latest")
+    transactional: bool = False
+    max_retries: int = at_least(3, 0)  # processing attempts of one message before the dead-letter topic
+    retry_backoff_ms: int = at_least(50, 0)
+    dead_letter_topic: bool = True
+
+
+class KafkaWorkload(Workload):
+    """Producers write keyed JSON messages; a consumer group processes and commits them."""
+
+    consume_f = "process"
+
+    def __init__(
+        self,
+        cluster: KafkaCluster,
+        topic: str,
+        history: Recorder,
+        budget: LoadBudget,
+        client: KafkaClientSettings,
+        settings: KafkaClusterSettings,
+        producers: int = 1,
+        consumers: int = 2,
+        poison_every: int = 0,
+        process_ms: float = 0.0,
+    ) -> None:
+        super().__init__(history, budget, producers, consumers)
+        self.cluster = cluster
+        self.topic = topic
+        self.dlq = f"{topic}.dlq"
+        self.client = client
+        self.poison_every = poison_every
+        self.process_ms = process_ms
+        self.group = f"bc-group-{uuid.uuid4().hex[:6]}"
+        config = dict(settings.topic_config or {})
+        cluster.create_topic(topic, settings.partitions, settings.replication, **config)
+        cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
+        self._attempts: dict[str, int] = {}
+        self._attempt_lock = threading.Lock()
+
+    @property
+    def fault_subject(self) -> str:
+        return f"{self.topic}-0"
+
+    # producing -------------------------------------------------------------------------------------
+    def _producer(self, process: str) -> Producer:
+        c = self.client
+        config: dict[str, Any] = self.cluster.client_config(
+            acks=c.acks,
+            **{
+                "enable.idempotence": c.idempotence,
+                "retries": c.retries,
+                "request.timeout.ms": c.request_timeout_ms,
+                "message.timeout.ms": c.delivery_timeout_ms,
+                "max.in.flight.requests.per.connection": c.max_in_flight,
+                "linger.ms": 5,
+            },
+        )
+        if c.transactional:
+            config["transactional.id"] = f"{self.group}-{process}"
+        producer = Producer(config)
+        if c.transactional:
+            producer.init_transactions(30)
+        return producer
+
+    def produce(self, index: int) -> None:
+        process = f"producer-{index + 1}"
+        if self.client.transactional:
+            self._produce_transactions(process)
+            return
+        producer = self._producer(process)
+        fatal = threading.Event()
+        seq = 0
+        while self.producing and not self.out_of_budget(seq):
+            value = self._message(process, seq)
+            seq += 1
+            self.history.record(process, INVOKE, "send", value)
+            try:
+                producer.produce(
+                    self.topic,
+                    key=value["key"],
+                    value=json.dumps(value),
+                    on_delivery=self._report(process, value, fatal),
+                )
+            except (BufferError, KafkaException) as exc:
+                self.history.record(process, FAIL, "send", value, error=repr(exc)[:200])
+            producer.poll(0)
+            if fatal.is_set():
+                producer.flush(10)
+                producer = self._producer(process)  # a fatal error poisons the producer instance
+                fatal.clear()
+            self.pace(seq)
+        remaining = producer.flush(self.client.delivery_timeout_ms / 1000 + 5)
+        if remaining:
+            log.warning("%s: %d deliveries never reported", process, remaining)
+
+    def _message(self, process: str, seq: int, txn: str | None = None) -> dict[str, Any]:
+        kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+        value = {"id": f"{process}-{seq}", "key": f"k{seq % 16}", "producer": process, "seq": seq, "kind": kind}
+        value["group"] = value["key"]
+        if txn:
+            value["txn"] = txn
+        return value
+
+    def _report(self, process: str, value: dict[str, Any], fatal: threading.Event) -> Any:
+        def delivered(err: KafkaError | None, msg: Any) -> None:
+            if err is None:
+                self.history.record(
+                    process, OK, "send", {**value, "partition": msg.partition(), "offset": msg.offset()}
+                )
+                self.sent_ok += 1
+                return
+            if err.fatal():
+                fatal.set()
+            self.history.record(process, classify(err), "send", value, error=err.str()[:200])
+
+        return delivered
+
+    def _produce_transactions(self, process: str) -> None:
+        """Small transactions; one holding a poison message is aborted (its records are definite fails)."""
+        producer = self._producer(process)
+        seq = 0
+        while self.producing and not self.out_of_budget(seq):
+            txn = f"{process}-t{seq // TXN_SIZE}"
+            batch = [self._message(process, seq + i, txn) for i in range(TXN_SIZE)]
+            seq += TXN_SIZE
+            ids = [m["id"] for m in batch]
+            self.history.record(process, INVOKE, "txn", {"txn": txn, "inputs": ids})
+            for m in batch:
+                self.history.record(process, INVOKE, "send", m)
+            try:
+                producer.begin_transaction()
+                for m in batch:
+                    producer.produce(self.topic, key=m["key"], value=json.dumps(m))
+                producer.flush(30)
+                if any(m["kind"] == "poison" for m in batch):
+                    producer.abort_transaction(30)
+                    outcome = FAIL
+                else:
+                    producer.commit_transaction(30)
+                    outcome = OK
+                    self.sent_ok += len(batch)
+            except KafkaException as exc:
+                error = exc.args[0]
+                outcome = INFO
+                if error.txn_requires_abort():
+                    try:
+                        producer.abort_transaction(30)
+                        outcome = FAIL
+                    except KafkaException:
+                        outcome = INFO
+                elif error.fatal():
+                    producer = self._producer(process)
+            self.history.record(process, outcome, "txn", {"txn": txn, "inputs": ids})
+            for m in batch:
+                self.history.record(process, outcome, "send", m)
+            self.pace(seq)
+
+    # consuming -------------------------------------------------------------------------------------
+    def _consumer(self) -> Consumer:
+        c = self.client
+        return Consumer(
+            self.cluster.client_config(
+                **{
+                    "group.id": self.group,
+                    "enable.auto.commit": c.commit == "auto",
+                    "auto.commit.interval.ms": c.auto_commit_interval_ms,
+                    "auto.offset.reset": c.auto_offset_reset,
+                    "isolation.level": c.isolation_level,
+                    "session.timeout.ms": 6000,
+                    "heartbeat.interval.ms": 1000,
+                }
+            )
+        )
+
+    def consume(self, index: int) -> None:
+        process = f"consumer-{index + 1}"
+        consumer = self._consumer()
+        consumer.subscribe([self.topic])
+        try:
+            while self.consuming:
+                try:
+                    batch = consumer.consume(num_messages=100, timeout=0.2)
+                except KafkaException:
+                    time.sleep(0.1)
+                    continue
+                for msg in batch:
+                    if msg.error():
+                        continue
+                    value = json.loads(msg.value())
+                    value.update(partition=msg.partition(), offset=msg.offset(), source=value["id"])
+                    value["record"] = f"{msg.partition()}:{msg.offset()}"
+                    self.history.record(process, OK, "receive", value)
+                    self.received += 1
+                    if self.should_crash(process):
+                        return  # close() below; with auto-commit it commits what was consumed
+                    if self.client.commit == "before_processing":
+                        self._commit(consumer, msg)
+                    self._process(process, value)
+                    if self.client.commit == "after_processing":
+                        self._commit(consumer, msg)
+        finally:
+            consumer.close()
+
+    def _commit(self, consumer: Consumer, msg: Any) -> None:
+        # A rebalance or a fault may refuse the commit: the message is then redelivered (at-least-once).
+        with contextlib.suppress(KafkaException):
+            consumer.commit(message=msg, asynchronous=False)
+
+    def _process(self, process: str, value: dict[str, Any]) -> None:
+        """The handler: poison fails every attempt; after ``max_retries`` it goes to the dead-letter topic."""
+        if value.get("kind") != "poison":
+            if self.process_ms:
+                time.sleep(self.process_ms / 1000)
+            self.history.record(process, OK, "process", value)
+            return
+        if not self.client.dead_letter_topic:
+            return
+        for attempt in range(1, self.client.max_retries + 1):
+            time.sleep(self.client.retry_backoff_ms / 1000 * attempt)
+            if attempt == self.client.max_retries:
+                self._dead_letter(value, attempt)
+
+    def _dead_letter(self, value: dict[str, Any], attempts: int) -> None:
+        producer = Producer(self.cluster.client_config(acks="all", **{"enable.idempotence": True}))
+        headers = {"reason": "handler_failed", "delivery_count": str(attempts)}
+        producer.produce(self.dlq, key=value["id"], value=json.dumps(value), headers=list(headers.items()))
+        producer.flush(10)
+
+    def backlog(self) -> int | None:
+        """Consumer-group lag: high watermark minus committed offset, over all partitions."""
+        probe = Consumer(self.cluster.client_config(**{"group.id": self.group, "enable.auto.commit": False}))
+        try:
+            meta = probe.list_topics(self.topic, timeout=5)
+            parts = [TopicPartition(self.topic, p) for p in meta.topics[self.topic].partitions]
+            committed = probe.committed(parts, timeout=5)
+            lag = 0
+            for tp in committed:
+                low, high = probe.get_watermark_offsets(tp, timeout=5)
+                position = tp.offset if tp.offset >= 0 else low
+                lag += max(0, high - position)
+            return lag
+        except (KafkaException, KeyError):
+            return None
+        finally:
+            probe.close()
+
+    def observe_after_drain(self) -> None:
+        reader = Consumer(
+            self.cluster.client_config(
+                **{"group.id": f"bc-dlq-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"}
+            )
+        )
+        reader.subscribe([self.dlq])
+        deadline = time.monotonic() + 8
+        quiet = 0
+        try:
+            while time.monotonic() < deadline and quiet < 4:
+                msgs = reader.consume(num_messages=500, timeout=0.5)
+                quiet = 0 if msgs else quiet + 1
+                for msg in msgs:
+                    if msg.error():
+                        continue
+                    headers = {k: v.decode() for k, v in (msg.headers() or [])}
+                    self.history.record(
+                        "dlq-reader",
+                        OK,
+                        "dead_letter",
+                        {
+                            "id": msg.key().decode(),
+                            "reason": headers.get("reason"),
+                            "delivery_count": int(headers.get("delivery_count", 0)),
+                        },
+                    )
+        finally:
+            reader.close()
+
+
+# the kit ------------------------------------------------------------------------------------------
+def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
+    return KafkaCluster(
+        platform,
+        version=profile.version,
+        name=f"kafka-{profile.name}"[:40],
+        proxy_base_port=proxy_base_port,
+        server_properties=profile.cluster.server_properties or {},
+    )
+
+
+def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
+    w = profile.workload
+    return KafkaWorkload(
+        cluster,  # type: ignore[arg-type]
+        subject,
+        history,
+        LoadBudget(max_messages=w.messages, max_seconds=w.duration_s, rate=w.rate),
+        profile.client,
+        profile.cluster,
+        producers=w.producers,
+        consumers=w.consumers,
+        poison_every=w.poison_every,
+        process_ms=w.process_ms,
+    )
+
+
+def _check(profile: Any) -> None:
+    c = profile.client
+    if c.idempotence and c.acks != "all":
+        raise ProfileError("client.idempotence = true requires client.acks = 'all' (set idempotence = false)")
+    if c.transactional and not c.idempotence:
+        raise ProfileError("client.transactional = true requires client.idempotence = true")
+    if profile.guarantees.exactly_once and not c.transactional:
+        raise ProfileError("guarantees.exactly_once needs client.transactional = true")
+
+
+KIT = BrokerKit(
+    broker="kafka",
+    image="kafka",
+    cluster_settings=KafkaClusterSettings,
+    client_settings=KafkaClientSettings,
+    make_cluster=_make_cluster,
+    make_workload=_make_workload,
+    default_families=("kill-leader", "isolate-leader", "link-responses-lost", "crash-consumer"),
+    families=frozenset(
+        {
+            "kill-leader",
+            "stop-leader",
+            "pause-leader",
+            "kill-follower",
+            "kill-minority",
+            "isolate-leader",
+            "isolate-leader-clients-stay",
+            "isolate-follower",
+            "halves",
+            "majorities-ring",
+            "bridge",
+            "packet-loss",
+            "link-blackhole",
+            "link-responses-lost",
+            "link-reset",
+            "link-latency",
+            "crash-consumer",
+            "rolling-restart",
+            "kill-all",
+        }
+    ),
+    check=_check,
+)

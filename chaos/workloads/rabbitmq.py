@@ -1,0 +1,316 @@
+"""RabbitMQ workload on pika: publish through any node's proxy, consume, process, acknowledge.
+
+pika's BlockingConnection is not thread-safe: every thread has its own connection. With publisher
+confirms, ``basic_publish`` returns once the broker confirmed (``ok``); a nack or an unroutable return is
+a definite ``fail``; a connection lost mid-publish is ``info``. Without confirms every publish is
+``info`` (unconfirmed): the checker reports loss of those apart (catalogue R4).
+
+Poison handling follows the profile: ``dead_letter`` nacks with requeue and lets the quorum queue's
+``x-delivery-limit`` dead-letter it through a DLX; ``requeue`` nacks with requeue and no limit
+(catalogue R5: endless redelivery); ``reject`` dead-letters at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+
+from chaos.brokers import BrokerKit
+from chaos.cluster.base import Cluster, Platform
+from chaos.cluster.rabbitmq import RabbitMQCluster
+from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
+from chaos.settings import ProfileError, at_least, choice
+from chaos.workloads.base import LoadBudget, Workload
+
+log = logging.getLogger("brokerchaos.workloads")
+PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
+
+
+@dataclass(frozen=True)
+class RabbitMQClusterSettings:
+    partition_handling: str = choice("pause_minority", "pause_minority", "autoheal", "ignore")
+    management: bool = False
+    extra: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RabbitMQClientSettings:
+    queue_type: str = choice("quorum", "quorum", "classic")
+    durable: bool = True
+    persistent: bool = True
+    confirms: bool = True
+    ack: str = choice("after_processing", "after_processing", "before_processing", "auto")
+    prefetch: int = at_least(50, 1)
+    poison: str = choice("dead_letter", "dead_letter", "requeue", "reject")
+    delivery_limit: int = at_least(3, 1)
+    dead_letter_strategy: str = choice("at-least-once", "at-least-once", "at-most-once")
+
+
+class RabbitMQWorkload(Workload):
+    consume_f = "process"
+
+    def __init__(
+        self,
+        cluster: RabbitMQCluster,
+        queue: str,
+        history: Recorder,
+        budget: LoadBudget,
+        client: RabbitMQClientSettings,
+        producers: int = 1,
+        consumers: int = 2,
+        poison_every: int = 0,
+        process_ms: float = 0.0,
+    ) -> None:
+        super().__init__(history, budget, producers, consumers)
+        self.cluster = cluster
+        self.queue = queue
+        self.dlq = f"{queue}.dlq"
+        self.dlx = f"{queue}.dlx"
+        self.client = client
+        self.poison_every = poison_every
+        self.process_ms = process_ms
+        self._declare()
+
+    @property
+    def fault_subject(self) -> str:
+        return self.queue
+
+    def _arguments(self) -> dict[str, Any]:
+        c = self.client
+        args: dict[str, Any] = {"x-queue-type": c.queue_type}
+        if c.poison in ("dead_letter", "reject"):
+            args["x-dead-letter-exchange"] = self.dlx
+        if c.queue_type == "quorum" and c.poison == "dead_letter":
+            args["x-delivery-limit"] = c.delivery_limit
+        if c.queue_type == "quorum" and c.dead_letter_strategy == "at-least-once" and "x-dead-letter-exchange" in args:
+            args["x-dead-letter-strategy"] = "at-least-once"
+            args["x-overflow"] = "reject-publish"
+        return args
+
+    def _declare(self) -> None:
+        conn = self.cluster.connect()
+        try:
+            ch = conn.channel()
+            ch.exchange_declare(self.dlx, "fanout", durable=True)
+            ch.queue_declare(self.dlq, durable=True, arguments={"x-queue-type": "quorum"})
+            ch.queue_bind(self.dlq, self.dlx)
+            ch.queue_declare(self.queue, durable=self.client.durable, arguments=self._arguments())
+        finally:
+            conn.close()
+
+    def _connect(self, attempt: int) -> pika.BlockingConnection | None:
+        running = [n for n in self.cluster.nodes if n.status() == "running"]
+        for offset in range(len(running)):
+            node = running[(attempt + offset) % len(running)]
+            try:
+                return self.cluster.connect(node)
+            except ConnectionError:
+                continue
+        return None
+
+    # producing -------------------------------------------------------------------------------------
+    def produce(self, index: int) -> None:
+        process = f"producer-{index + 1}"
+        attempt = index
+        conn, channel = None, None
+        seq = 0
+        while self.producing and not self.out_of_budget(seq):
+            if channel is None:
+                conn = self._connect(attempt)
+                attempt += 1
+                if conn is None:
+                    time.sleep(0.2)
+                    continue
+                channel = conn.channel()
+                if self.client.confirms:
+                    channel.confirm_delivery()
+            kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+            value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq, "kind": kind}
+            seq += 1
+            self.history.record(process, INVOKE, "send", value)
+            props = pika.BasicProperties(delivery_mode=2 if self.client.persistent else 1, message_id=value["id"])
+            try:
+                channel.basic_publish("", self.queue, json.dumps(value).encode(), props, mandatory=True)
+            except (pika.exceptions.NackError, pika.exceptions.UnroutableError) as exc:
+                self.history.record(process, FAIL, "send", value, error=repr(exc)[:200])
+                continue
+            except PIKA_ERRORS as exc:
+                self.history.record(process, INFO, "send", value, error=repr(exc)[:200])
+                channel = None
+                _close(conn)
+                continue
+            if self.client.confirms:
+                self.history.record(process, OK, "send", value)
+                self.sent_ok += 1
+            else:
+                self.history.record(process, INFO, "send", value, error="unconfirmed (no publisher confirms)")
+            self.pace(seq)
+        _close(conn)
+
+    # consuming -------------------------------------------------------------------------------------
+    def consume(self, index: int) -> None:
+        process = f"consumer-{index + 1}"
+        attempt = index
+        while self.consuming:
+            conn = self._connect(attempt)
+            attempt += 1
+            if conn is None:
+                time.sleep(0.2)
+                continue
+            try:
+                if not self._consume_on(conn, process):
+                    return  # crashed: the connection dies with unacknowledged deliveries
+            except PIKA_ERRORS:
+                time.sleep(0.1)
+            finally:
+                _close(conn)
+
+    def _consume_on(self, conn: pika.BlockingConnection, process: str) -> bool:
+        channel = conn.channel()
+        channel.basic_qos(prefetch_count=self.client.prefetch)
+        auto_ack = self.client.ack == "auto"
+        for method, _props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
+            if not self.consuming:
+                return True
+            if method is None:
+                continue
+            value = json.loads(body)
+            value["redelivered"] = bool(method.redelivered)
+            self.history.record(process, OK, "receive", value)
+            self.received += 1
+            if self.should_crash(process):
+                return False
+            if self.client.ack == "before_processing":
+                channel.basic_ack(method.delivery_tag)
+            if value.get("kind") == "poison":
+                if not auto_ack and self.client.ack != "before_processing":
+                    channel.basic_nack(method.delivery_tag, requeue=self.client.poison != "reject")
+                continue
+            if self.process_ms:
+                time.sleep(self.process_ms / 1000)
+            self.history.record(process, OK, "process", value)
+            if self.client.ack == "after_processing":
+                channel.basic_ack(method.delivery_tag)
+        return True
+
+    def backlog(self) -> int | None:
+        """Ready plus unacknowledged messages, as the broker counts them."""
+        try:
+            out = self.cluster.ctl("list_queues", "--formatter", "json", "name", "messages")
+        except RuntimeError:
+            return None
+        for row in json.loads(out):
+            if row.get("name") == self.queue:
+                return int(row.get("messages", 0))
+        return None
+
+    def observe_after_drain(self) -> None:
+        conn = self._connect(0)
+        if conn is None:
+            self.history.record("dlq-reader", INFO, "dead_letter", error="no node accepted a connection")
+            return
+        try:
+            channel = conn.channel()
+            while True:
+                method, props, body = channel.basic_get(self.dlq, auto_ack=True)
+                if method is None:
+                    break
+                value = json.loads(body)
+                headers = props.headers or {}
+                deaths = headers.get("x-death") or [{}]
+                reason = headers.get("x-first-death-reason") or deaths[0].get("reason")
+                count = headers.get("x-delivery-count") or deaths[0].get("count", 0)
+                self.history.record(
+                    "dlq-reader",
+                    OK,
+                    "dead_letter",
+                    {"id": value["id"], "reason": str(reason) if reason else None, "delivery_count": int(count)},
+                )
+        except PIKA_ERRORS as exc:
+            self.history.record("dlq-reader", INFO, "dead_letter", error=repr(exc)[:200])
+        finally:
+            _close(conn)
+
+
+def _close(conn: pika.BlockingConnection | None) -> None:
+    if conn is not None and conn.is_open:
+        with contextlib.suppress(PIKA_ERRORS):
+            conn.close()
+
+
+# the kit ------------------------------------------------------------------------------------------
+def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
+    s: RabbitMQClusterSettings = profile.cluster
+    return RabbitMQCluster(
+        platform,
+        version=profile.version,
+        name=f"rabbitmq-{profile.name}"[:40],
+        proxy_base_port=proxy_base_port,
+        partition_handling=s.partition_handling,
+        management=s.management,
+        extra_config=s.extra or {},
+    )
+
+
+def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
+    w = profile.workload
+    return RabbitMQWorkload(
+        cluster,  # type: ignore[arg-type]
+        subject,
+        history,
+        LoadBudget(max_messages=w.messages, max_seconds=w.duration_s, rate=w.rate),
+        profile.client,
+        producers=w.producers,
+        consumers=w.consumers,
+        poison_every=w.poison_every,
+        process_ms=w.process_ms,
+    )
+
+
+def _check(profile: Any) -> None:
+    c = profile.client
+    if c.queue_type == "quorum" and not c.durable:
+        raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
+    if c.poison == "dead_letter" and c.queue_type != "quorum":
+        raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
+
+
+KIT = BrokerKit(
+    broker="rabbitmq",
+    image="rabbitmq",
+    cluster_settings=RabbitMQClusterSettings,
+    client_settings=RabbitMQClientSettings,
+    make_cluster=_make_cluster,
+    make_workload=_make_workload,
+    default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
+    families=frozenset(
+        {
+            "kill-leader",
+            "stop-leader",
+            "pause-leader",
+            "kill-follower",
+            "kill-minority",
+            "isolate-leader",
+            "isolate-follower",
+            "halves",
+            "majorities-ring",
+            "bridge",
+            "packet-loss",
+            "link-blackhole",
+            "link-reset",
+            "link-latency",
+            "proxy-down",
+            "crash-consumer",
+            "rolling-restart",
+            "kill-all",
+        }
+    ),
+    check=_check,
+)
