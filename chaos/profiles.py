@@ -55,6 +55,7 @@ class Guarantees:
     order: bool = True
     allow_requeue_reorder: bool = False
     dead_letter: bool = False
+    dead_letter_duplicates_allowed: bool = False  # at-least-once consumers may dead-letter a poison twice
     max_poison_deliveries: int = at_least(5, 1)
     exactly_once: bool = False
     unconfirmed_loss_is_loss: bool = False

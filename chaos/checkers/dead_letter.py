@@ -5,7 +5,8 @@ Sends carry ``kind`` (``poison`` or ``good``); deliveries to the consumer are ``
 the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and ``delivery_count``.
 
 - **poison_not_dead_lettered**: acknowledged poison absent from the DLQ after the drain.
-- **dead_lettered_twice**: a message found in the DLQ more than once.
+- **dead_lettered_twice**: a message found in the DLQ more than once (reported without failing when the
+  profile accepts at-least-once dead-lettering).
 - **dead_letter_without_reason**: a DLQ entry with no reason recorded.
 - **good_dead_lettered**: a good message in the DLQ.
 - **over_delivered**: poison delivered to consumers more than ``max_deliveries`` times.
@@ -41,8 +42,10 @@ class DeadLetterChecker(Checker):
         consume_f: str = "receive",
         dlq_f: str = "dead_letter",
         max_head_of_line_s: float | None = None,
+        allow_duplicates: bool = False,
     ) -> None:
         super().__init__()
+        self.allow_duplicates = allow_duplicates
         self.max_deliveries = max_deliveries
         self.consume_f = consume_f
         self.dlq_f = dlq_f
@@ -79,6 +82,7 @@ class DeadLetterChecker(Checker):
 
     def verdict(self) -> Verdict:
         anomalies = {k: Anomaly(k) for k in KINDS}
+        anomalies["dead_lettered_twice"].blocks_validity = not self.allow_duplicates
         drained = self.drain.complete
         status = self.sends.status
         for mid, outcome in status.items():

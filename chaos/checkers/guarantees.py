@@ -27,7 +27,12 @@ def checkers_for(guarantees: Any, consume_f: str = "process") -> list[Checker]:
     if guarantees.order:
         checkers.append(OrderChecker(allow_requeue_reorder=guarantees.allow_requeue_reorder))
     if guarantees.dead_letter:
-        checkers.append(DeadLetterChecker(max_deliveries=guarantees.max_poison_deliveries))
+        checkers.append(
+            DeadLetterChecker(
+                max_deliveries=guarantees.max_poison_deliveries,
+                allow_duplicates=guarantees.dead_letter_duplicates_allowed,
+            )
+        )
     if guarantees.exactly_once:
         checkers.append(ExactlyOnceChecker())
     if guarantees.recovery:

@@ -45,6 +45,7 @@ class Workload(ABC):
         self.sent_ok = 0
         self.received = 0
         self.started_at = 0.0
+        self.producing_s = 0.0
         self.errors: list[str] = []
         self._crash_requests: set[str] = set()
         self._crashed: list[str] = []
@@ -136,6 +137,8 @@ class Workload(ABC):
             self._spawn(f"producer-{i + 1}", self.produce, i)
 
     def stop_producing(self) -> None:
+        if self._producing.is_set():
+            self.producing_s = time.monotonic() - self.started_at
         self._producing.clear()
 
     def wait_producers(self, timeout: float = 30.0) -> None:
@@ -222,8 +225,9 @@ class Workload(ABC):
         """Record broker-side state the checkers need (e.g. what a dead-letter queue holds)."""
 
     def rate(self) -> float:
-        elapsed = max(time.monotonic() - self.started_at, 1e-9)
-        return self.sent_ok / elapsed
+        """Acknowledged sends per second while producers ran."""
+        elapsed = self.producing_s or (time.monotonic() - self.started_at)
+        return self.sent_ok / max(elapsed, 1e-9)
 
 
 class ConsumerCrash(Fault):

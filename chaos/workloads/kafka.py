@@ -250,28 +250,40 @@ class KafkaWorkload(Workload):
                 except KafkaException:
                     time.sleep(0.1)
                     continue
-                for msg in batch:
-                    if msg.error():
-                        continue
-                    value = json.loads(msg.value())
-                    value.update(partition=msg.partition(), offset=msg.offset(), source=value["id"])
-                    value["record"] = f"{msg.partition()}:{msg.offset()}"
-                    self.history.record(process, OK, "receive", value)
-                    self.received += 1
-                    if self.should_crash(process):
-                        return  # close() below; with auto-commit it commits what was consumed
-                    if self.client.commit == "before_processing":
-                        self._commit(consumer, msg)
-                    self._process(process, value)
-                    if self.client.commit == "after_processing":
-                        self._commit(consumer, msg)
+                good = [m for m in batch if not m.error()]
+                if good and self.client.commit == "before_processing":
+                    self._commit(consumer)
+                try:
+                    for msg in good:
+                        value = json.loads(msg.value())
+                        value.update(partition=msg.partition(), offset=msg.offset(), source=value["id"])
+                        value["record"] = f"{msg.partition()}:{msg.offset()}"
+                        self.history.record(process, OK, "receive", value)
+                        self.received += 1
+                        if self.should_crash(process):
+                            return  # close() below; with auto-commit it commits what was consumed
+                        self._process(process, value)
+                except KafkaException:
+                    # Not committed: rewind to the last commit so the batch is consumed again.
+                    self._rewind(consumer)
+                    continue
+                if good and self.client.commit == "after_processing":
+                    self._commit(consumer)
         finally:
             consumer.close()
 
-    def _commit(self, consumer: Consumer, msg: Any) -> None:
-        # A rebalance or a fault may refuse the commit: the message is then redelivered (at-least-once).
+    def _rewind(self, consumer: Consumer) -> None:
         with contextlib.suppress(KafkaException):
-            consumer.commit(message=msg, asynchronous=False)
+            for tp in consumer.committed(consumer.assignment(), timeout=10):
+                if tp.offset >= 0:
+                    consumer.seek(tp)
+
+    def _commit(self, consumer: Consumer) -> None:
+        """Commit the positions of everything consumed so far (one synchronous commit per batch).
+
+        A rebalance or a fault may refuse it: the batch is then redelivered (at-least-once)."""
+        with contextlib.suppress(KafkaException):
+            consumer.commit(asynchronous=False)
 
     def _process(self, process: str, value: dict[str, Any]) -> None:
         """The handler: poison fails every attempt; after ``max_retries`` it goes to the dead-letter topic."""
@@ -288,10 +300,27 @@ class KafkaWorkload(Workload):
                 self._dead_letter(value, attempt)
 
     def _dead_letter(self, value: dict[str, Any], attempts: int) -> None:
-        producer = Producer(self.cluster.client_config(acks="all", **{"enable.idempotence": True}))
-        headers = {"reason": "handler_failed", "delivery_count": str(attempts)}
-        producer.produce(self.dlq, key=value["id"], value=json.dumps(value), headers=list(headers.items()))
-        producer.flush(10)
+        """Write to the dead-letter topic and wait for its acknowledgement before the offset is committed:
+        a poison message must not be skipped because the dead-letter write was lost in a fault."""
+        producer = Producer(
+            self.cluster.client_config(acks="all", **{"enable.idempotence": True, "message.timeout.ms": 10000})
+        )
+        headers = [("reason", b"handler_failed"), ("delivery_count", str(attempts).encode())]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            outcome: list[KafkaError | None] = []
+            producer.produce(
+                self.dlq,
+                key=value["id"],
+                value=json.dumps(value),
+                headers=headers,
+                on_delivery=lambda err, msg, out=outcome: out.append(err),
+            )
+            producer.flush(15)
+            if outcome and outcome[0] is None:
+                return
+            time.sleep(0.2)
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "dead-letter write not acknowledged"))
 
     def backlog(self) -> int | None:
         """Consumer-group lag: high watermark minus committed offset, over all partitions."""
