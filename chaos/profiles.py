@@ -27,7 +27,17 @@ from typing import Any
 from chaos.settings import ProfileError, at_least, parse_table
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "suites" / "profiles"
-TOP_LEVEL = {"name", "broker", "version", "catalogue", "description", "expect", "expect_anomalies", "meta_skip"}
+TOP_LEVEL = {
+    "name",
+    "broker",
+    "version",
+    "catalogue",
+    "description",
+    "expect",
+    "expect_anomalies",
+    "meta_skip",
+    "twin",
+}
 TABLES = {"cluster", "client", "workload", "faults", "guarantees"}
 
 
@@ -46,6 +56,7 @@ class WorkloadSettings:
 class FaultSettings:
     families: list[str] = field(default_factory=list)
     max_steps: int = at_least(2, 1)
+    lead_in_s: float = at_least(2.0, 0.2)  # steady load before the first fault
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,8 @@ class Profile:
     faults: FaultSettings
     guarantees: Guarantees
     path: Path | None = None
-    meta_skip: str = ""
+    meta_skip: str = ""  # why the meta-suite cannot prove this row here (reported, never silent)
+    twin: str = ""  # the safe profile that must pass under this row's faults (default: <broker>-safe)
 
     @property
     def id(self) -> str:
@@ -149,6 +161,7 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         guarantees=parse_table(Guarantees, data.get("guarantees"), "guarantees"),
         path=path,
         meta_skip=str(data.get("meta_skip", "")),
+        twin=str(data.get("twin", "")),
     )
     kit.check(profile)
     if profile.guarantees.dead_letter and profile.workload.poison_every == 0:

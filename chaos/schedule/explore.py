@@ -152,7 +152,7 @@ def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, see
         print_blob=False,
     )
     @hypothesis_seed(seed)
-    @given(schedules([family], workload_s, steps))
+    @given(schedules([family], workload_s, steps, profile.faults.lead_in_s))
     def one(schedule: Schedule) -> None:
         if exploration.failing is not None and not budget.shrink:
             return  # one counterexample is enough for a nightly gate

@@ -31,17 +31,24 @@ Schedule = list[Step]
 
 
 @st.composite
-def schedules(draw: st.DrawFn, families: list[str], workload_s: float, max_steps: int) -> Schedule:
-    """Up to ``max_steps`` faults from ``families`` fitted into ``workload_s`` seconds."""
-    room = workload_s - LEAD_IN_S - TAIL_S
+def schedules(
+    draw: st.DrawFn, families: list[str], workload_s: float, max_steps: int, lead_in_s: float = LEAD_IN_S
+) -> Schedule:
+    """Up to ``max_steps`` faults from ``families`` fitted into ``workload_s`` seconds.
+
+    Hypothesis tries the simplest example first, and a smoke run has one example: so the simplest
+    schedule here is the harshest one (one fault, as long as it fits, right after the lead-in)."""
+    room = workload_s - lead_in_s - TAIL_S
     steps_wanted = draw(st.integers(1, max(1, min(max_steps, int(room // (MIN_FAULT_S + 0.5))))))
+    room = max(room, MIN_FAULT_S)
     slot = room / steps_wanted
     schedule: Schedule = []
     for index in range(steps_wanted):
         family = draw(st.sampled_from(sorted(families)))
-        duration = draw(st.floats(MIN_FAULT_S, max(MIN_FAULT_S, slot * 0.8)).map(lambda x: round(x, 1)))
+        longest = max(MIN_FAULT_S, slot * 0.8)
+        duration = draw(st.floats(0, longest - MIN_FAULT_S).map(lambda x, top=longest: round(top - x, 1)))
         slack = max(0.0, slot - duration)
         offset = draw(st.floats(0, slack).map(lambda x: round(x, 1))) if slack else 0.0
         seed = draw(st.integers(0, 2**31 - 1))
-        schedule.append(Step(family, round(LEAD_IN_S + index * slot + offset, 1), duration, seed))
+        schedule.append(Step(family, round(lead_in_s + index * slot + offset, 1), duration, seed))
     return schedule

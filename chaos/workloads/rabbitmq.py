@@ -94,16 +94,18 @@ class RabbitMQWorkload(Workload):
             args["x-overflow"] = "reject-publish"
         return args
 
-    def _declare(self) -> None:
-        conn = self.cluster.connect()
+    def _declare(self, channel: Any = None) -> None:
+        """Declare (idempotently) the queue and its dead-letter plumbing, as an application does on every
+        connect: a non-durable queue lost with its node comes back empty, and that loss shows."""
+        conn = None if channel is not None else self.cluster.connect()
         try:
-            ch = conn.channel()
+            ch = channel or conn.channel()  # type: ignore[union-attr]
             ch.exchange_declare(self.dlx, "fanout", durable=True)
             ch.queue_declare(self.dlq, durable=True, arguments={"x-queue-type": "quorum"})
             ch.queue_bind(self.dlq, self.dlx)
             ch.queue_declare(self.queue, durable=self.client.durable, arguments=self._arguments())
         finally:
-            conn.close()
+            _close(conn)
 
     def _connect(self, attempt: int) -> pika.BlockingConnection | None:
         running = [n for n in self.cluster.nodes if n.status() == "running"]
@@ -128,9 +130,16 @@ class RabbitMQWorkload(Workload):
                 if conn is None:
                     time.sleep(0.2)
                     continue
-                channel = conn.channel()
-                if self.client.confirms:
-                    channel.confirm_delivery()
+                try:
+                    channel = conn.channel()
+                    self._declare(channel)
+                    if self.client.confirms:
+                        channel.confirm_delivery()
+                except PIKA_ERRORS:
+                    channel = None
+                    _close(conn)
+                    time.sleep(0.2)
+                    continue
             kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
             value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq, "kind": kind}
             seq += 1
@@ -174,6 +183,7 @@ class RabbitMQWorkload(Workload):
 
     def _consume_on(self, conn: pika.BlockingConnection, process: str) -> bool:
         channel = conn.channel()
+        self._declare(channel)
         channel.basic_qos(prefetch_count=self.client.prefetch)
         auto_ack = self.client.ack == "auto"
         for method, _props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
@@ -209,7 +219,7 @@ class RabbitMQWorkload(Workload):
         for row in json.loads(out):
             if row.get("name") == self.queue:
                 return int(row.get("messages", 0))
-        return None
+        return 0  # the queue is gone with its node (non-durable): nothing left to drain
 
     def observe_after_drain(self) -> None:
         conn = self._connect(0)

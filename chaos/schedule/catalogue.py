@@ -1,0 +1,91 @@
+"""Proving a catalogue row both ways: the unsafe profile is caught with its expected anomaly, and its
+safe twin passes under the same fault families. Used by the meta-suite and ``bench/detection.py``."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaos.brokers import kit_for
+from chaos.cluster import Cluster, Platform
+from chaos.profiles import PROFILE_DIR, Profile, load_profile
+from chaos.schedule.budget import Budget
+from chaos.schedule.explore import Exploration, explore
+
+log = logging.getLogger("brokerchaos.catalogue")
+
+
+def twin_of(row: Profile) -> Profile:
+    """The row's safe twin, with the row's fault families."""
+    twin = load_profile(PROFILE_DIR / f"{row.twin or row.broker + '-safe'}.toml")
+    return dataclasses.replace(twin, faults=dataclasses.replace(twin.faults, families=list(row.faults.families)))
+
+
+def found(exploration: Exploration, kinds: list[str]) -> dict[str, int]:
+    """Counts of the expected anomaly kinds in any example that failed its guarantees."""
+    counts: dict[str, int] = {}
+    for result in exploration.results:
+        for verdict in result.verdicts:
+            for kind in kinds:
+                anomaly = verdict.anomalies.get(kind)
+                if anomaly is not None and anomaly.count:
+                    counts[kind] = counts.get(kind, 0) + anomaly.count
+    return counts
+
+
+@dataclass
+class Clusters:
+    """One running cluster at a time, reused while consecutive runs need the same profile settings."""
+
+    platform: Platform
+    current: tuple[str, Cluster] | None = None
+
+    def get(self, profile: Profile) -> Cluster:
+        key = f"{profile.broker}:{profile.version}:{profile.cluster!r}"
+        if self.current and self.current[0] == key:
+            return self.current[1]
+        self.close()
+        cluster = kit_for(profile.broker).make_cluster(self.platform, profile, None)
+        cluster.start()
+        self.current = (key, cluster)
+        return cluster
+
+    def close(self) -> None:
+        if self.current:
+            self.current[1].destroy()
+            self.current = None
+
+
+@dataclass
+class RunOutcome:
+    profile: str
+    families: list[str]
+    exploration: list[Exploration] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def all_pass(self) -> bool:
+        return all(e.failing is None and e.results for e in self.exploration)
+
+    def anomalies(self, kinds: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for e in self.exploration:
+            for k, v in found(e, kinds).items():
+                counts[k] = counts.get(k, 0) + v
+        return counts
+
+    def fault_seconds(self) -> float:
+        return sum(s.duration_s for e in self.exploration for r in e.results for s in r.schedule)
+
+
+def run_profile(profile: Profile, clusters: Clusters, budget: Budget, seed: int, directory: Path) -> RunOutcome:
+    began = time.monotonic()
+    outcome = RunOutcome(profile.name, list(profile.faults.families))
+    cluster = clusters.get(profile)
+    for family in profile.faults.families:
+        outcome.exploration.append(explore(profile, family, cluster, budget, seed, directory / family))
+    outcome.seconds = time.monotonic() - began
+    return outcome

@@ -1,0 +1,44 @@
+"""The meta-suite: every catalogue row that can be exposed here is caught with its expected anomaly, and
+its safe twin passes under the very same faults. Rows that cannot be exposed on this machine say why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos.cluster import Platform
+from chaos.profiles import Profile, load_profile, shipped_profiles
+from chaos.schedule.budget import BUDGETS
+from chaos.schedule.catalogue import Clusters, RunOutcome, run_profile, twin_of
+
+ROWS = [p for p in (load_profile(path) for path in shipped_profiles()) if p.expect == "fail"]
+SEED = 20261127
+_twins: dict[tuple[str, tuple[str, ...]], RunOutcome] = {}
+
+
+@pytest.fixture(scope="module")
+def clusters(platform: Platform) -> Iterator[Clusters]:
+    pool = Clusters(platform)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{p.catalogue}-{p.name}" for p in ROWS])
+def test_catalogue_row_is_caught_and_its_safe_twin_passes(row: Profile, clusters: Clusters, run_dir: Path) -> None:
+    if row.meta_skip:
+        pytest.skip(f"{row.catalogue} cannot be exposed here: {' '.join(row.meta_skip.split())}")
+    unsafe = run_profile(row, clusters, BUDGETS["smoke"], SEED, run_dir / "catalogue" / row.name)
+    anomalies = unsafe.anomalies(row.expect_anomalies)
+    assert anomalies, (
+        f"{row.catalogue} ({row.name}) was not caught: expected one of {row.expect_anomalies}; "
+        f"results under {run_dir / 'catalogue' / row.name}"
+    )
+    twin = twin_of(row)
+    key = (twin.name, tuple(twin.faults.families))
+    if key not in _twins:
+        _twins[key] = run_profile(twin, clusters, BUDGETS["smoke"], SEED, run_dir / "catalogue" / f"twin-{twin.name}")
+    assert _twins[key].all_pass, f"the safe twin {twin.name} failed under {row.faults.families}"
