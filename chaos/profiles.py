@@ -50,6 +50,7 @@ class WorkloadSettings:
     poison_every: int = at_least(0, 0)  # every Nth message is poison (0: none)
     duration_s: float = at_least(12.0, 2)  # workload phase; faults play inside it
     process_ms: float = at_least(0.0, 0)  # time a consumer spends processing one message
+    consumers_start_after_s: float = at_least(0.0, 0)  # the consumer group (re)starts after writes
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ of successful operations before and during the fault and, after the heal, the ti
 and to the steady rate again (``recover_fraction`` of the rate before, over a one-second window). Lag
 observations (``lag`` ops with value ``lag``) tell whether the backlog drained at the end.
 
-- **never_recovered**: no success after a heal although the history goes on ``grace_s`` past it.
+- **never_recovered**: no success after a heal although clients kept trying for ``grace_s`` past it.
 - **slow_recovery**: back to steady rate later than ``max_recovery_s`` (only with a declared bound).
 - **backlog_not_drained**: the last lag observation is above zero.
 """
@@ -52,6 +52,7 @@ class AvailabilityChecker(Checker):
         self._open: dict[str, FaultWindow] = {}
         self.first_time: int | None = None
         self.last_time = 0
+        self.last_attempt = 0  # the last invoke of a measured op: producers stopped after it
         self.last_lag: int | None = None
 
     def observe(self, op: Op) -> None:
@@ -66,8 +67,11 @@ class AvailabilityChecker(Checker):
                 self.windows.append(window)
             elif op.f == "stop" and name in self._open:
                 self._open.pop(name).stop = op.time
-        elif op.type == OK and op.f in self.fs:
-            self.ok_buckets[op.time // BUCKET_NS] += 1
+        elif op.f in self.fs:
+            if op.type == OK:
+                self.ok_buckets[op.time // BUCKET_NS] += 1
+            elif op.type == "invoke":
+                self.last_attempt = max(self.last_attempt, op.time)
         elif op.f == "lag" and op.type == OK:
             self.last_lag = int(op.value.get("lag", 0))
 
@@ -105,11 +109,14 @@ class AvailabilityChecker(Checker):
             first_ok = self._first_ok_after(stop)
             steady = self._steady_after(stop, before * self.recover_fraction)
             label = f"{window.fault}#{index}"
-            if first_ok is None and self.last_time - stop >= self.grace_ns:
+            # Only time in which clients still tried counts: a run that stops producing right after a heal
+            # cannot show whether service came back.
+            observed_for = self.last_attempt - stop
+            if first_ok is None and observed_for >= self.grace_ns:
                 anomalies["never_recovered"].add(label)
             recovery_s = None if steady is None else max(0.0, (steady - stop) / 1e9)
             too_slow = self.max_recovery_s is not None and (recovery_s is None or recovery_s > self.max_recovery_s)
-            observed_long_enough = steady is not None or self.last_time - stop >= self.grace_ns
+            observed_long_enough = steady is not None or observed_for >= self.grace_ns
             if too_slow and observed_long_enough:
                 anomalies["slow_recovery"].add(label)
             windows.append(

@@ -19,9 +19,10 @@ log = logging.getLogger("brokerchaos.catalogue")
 
 
 def twin_of(row: Profile) -> Profile:
-    """The row's safe twin, with the row's fault families."""
+    """The row's safe twin under the row's conditions: its faults and its load (the twin keeps its own
+    broker settings, client settings and guarantees — the only difference is the unsafe setting)."""
     twin = load_profile(PROFILE_DIR / f"{row.twin or row.broker + '-safe'}.toml")
-    return dataclasses.replace(twin, faults=dataclasses.replace(twin.faults, families=list(row.faults.families)))
+    return dataclasses.replace(twin, faults=row.faults, workload=row.workload)
 
 
 def found(exploration: Exploration, kinds: list[str]) -> dict[str, int]:

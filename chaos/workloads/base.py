@@ -51,6 +51,7 @@ class Workload(ABC):
         self._crashed: list[str] = []
         self._consumer_count = consumers
         self._lock = threading.Lock()
+        self.consumers_start_after_s = 0.0
 
     # subclass hooks ------------------------------------------------------------------------------
     @abstractmethod
@@ -132,9 +133,15 @@ class Workload(ABC):
         self._producing.set()
         self._consuming.set()
         for i in range(self.consumers):
-            self._spawn(f"consumer-{i + 1}", self.consume, i)
+            self._spawn(f"consumer-{i + 1}", self._delayed_consume, i)
         for i in range(self.producers):
             self._spawn(f"producer-{i + 1}", self.produce, i)
+
+    def _delayed_consume(self, index: int) -> None:
+        deadline = self.started_at + self.consumers_start_after_s
+        while time.monotonic() < deadline and self.consuming:
+            time.sleep(0.05)
+        self.consume(index)
 
     def stop_producing(self) -> None:
         if self._producing.is_set():
@@ -179,7 +186,7 @@ class Workload(ABC):
         for thread in self._threads:
             thread.join(5.0)
 
-    def drain(self, timeout: float = 60.0, quiet_s: float = 1.0, stall_s: float = 6.0) -> bool:
+    def drain(self, timeout: float = 60.0, quiet_s: float = 3.0, stall_s: float = 6.0) -> bool:
         """After producers stopped and faults healed: consume until the backlog is empty for ``quiet_s``.
 
         A backlog that does not move for ``stall_s`` with every fault healed will not move: the drain ends

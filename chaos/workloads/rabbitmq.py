@@ -219,7 +219,9 @@ class RabbitMQWorkload(Workload):
         for row in json.loads(out):
             if row.get("name") == self.queue:
                 return int(row.get("messages", 0))
-        return 0  # the queue is gone with its node (non-durable): nothing left to drain
+        # Not listed: a restarting cluster has not recovered it yet, or it is gone for good (non-durable).
+        # Unknown either way; consumers re-declare it on connect, and then it is listed again.
+        return None
 
     def observe_after_drain(self) -> None:
         conn = self._connect(0)

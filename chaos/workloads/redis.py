@@ -161,11 +161,11 @@ class RedisStreamsWorkload(Workload):
                     own_pending_first = False
                 if not self._handle(conn, process, node, entries, redelivered != ""):
                     return  # crashed mid-batch
-            except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                self._ensure_group(conn)  # the primary lost the stream (no persistence): start over
-            except (redis.RedisError, OSError):
+            except (redis.RedisError, OSError) as exc:
+                if isinstance(exc, redis.ResponseError) and "NOGROUP" in str(exc):
+                    self._ensure_group(conn)  # the primary lost the stream (no persistence): start over
+                    continue
+                # A dropped link, or a demoted primary (READONLY): find the primary again.
                 conn.close()
                 time.sleep(0.05)
                 conn, node = self._connect()

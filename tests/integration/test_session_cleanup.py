@@ -14,7 +14,7 @@ from chaos.cluster import Platform
 from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE = "suites/redis/test_smoke.py::test_no_acknowledged_entry_is_lost_when_the_primary_link_fails[blackhole]"
+SMOKE = "suites/redis/test_redis_streams.py::test_no_acknowledged_entry_is_lost[redis-safe/link-blackhole]"
 
 
 def _leftovers(platform: Platform, run_id: str) -> tuple[list[str], list[str]]:
@@ -51,7 +51,7 @@ def test_a_session_interrupted_with_sigint_leaves_nothing(platform: Platform) ->
     assert proc.stdout is not None
     deadline = time.monotonic() + 120
     for line in proc.stdout:
-        if "fault link-timeout" in line and "applied" in line:
+        if "fault link-timeout" in line and "applied in" in line:
             break  # mid-test, with a fault in force
         assert time.monotonic() < deadline, "the suite never reached its fault"
     assert _leftovers(platform, run_id)[0], "the cluster should be up"

@@ -277,6 +277,7 @@ def test_dead_letter_without_poison_is_unknown() -> None:
 # availability ----------------------------------------------------------------------------------------
 def _steady(h: HistoryBuilder, from_ms: int, to_ms: int, every_ms: int = 10) -> None:
     for t in range(from_ms, to_ms, every_ms):
+        h.op("p1", INVOKE, "send", {"id": f"s{t}"}, at_ms=t)
         h.op("p1", OK, "send", {"id": f"s{t}"}, at_ms=t)
 
 
@@ -296,13 +297,22 @@ def test_availability_flags_never_recovered_and_slow_recovery() -> None:
     h = HistoryBuilder()
     _steady(h, 0, 3000)
     h.fault("kill", 3000, 4000)
-    h.op("p1", FAIL, "send", {"id": "x"}, at_ms=12000)
+    h.op("p1", INVOKE, "send", {"id": "x"}, at_ms=12000)
+    h.op("p1", FAIL, "send", {"id": "x"}, at_ms=12001)
     assert run_checker(h.history, AvailabilityChecker()).ids("never_recovered") == ["kill#0"]
     h2 = HistoryBuilder()
     _steady(h2, 0, 3000)
     h2.fault("kill", 3000, 4000)
     _steady(h2, 9000, 12000)
     assert run_checker(h2.history, AvailabilityChecker(max_recovery_s=2)).ids("slow_recovery") == ["kill#0"]
+
+
+def test_availability_cannot_judge_recovery_once_clients_stopped_trying() -> None:
+    h = HistoryBuilder()
+    _steady(h, 0, 3000)
+    h.fault("kill", 3000, 4000)
+    h.op("c1", OK, "receive", {"id": "s10"}, at_ms=12000)  # the drain goes on, producers are gone
+    assert run_checker(h.history, AvailabilityChecker()).anomaly("never_recovered").count == 0
 
 
 def test_availability_flags_a_backlog_that_did_not_drain() -> None:

@@ -30,9 +30,9 @@ ERL_ARGS = "+sbwt none +sbwtdcpu none +sbwtdio none"
 
 
 def _node_of_pid(pid: str) -> str:
-    """``<rabbit@rabbitmq-1.1675.0>`` -> ``rabbit@rabbitmq-1`` (the node a classic queue lives on)."""
-    inner = pid.strip("<>")
-    return inner.rsplit(".", 3)[0] if "@" in inner else ""
+    """``<rabbit@rabbitmq-1.1795769553.895.0>`` -> ``rabbit@rabbitmq-1``."""
+    inner = pid.strip().strip("<>")
+    return inner.split(".", 1)[0] if "@" in inner else ""
 
 
 class RabbitMQCluster(Cluster):
@@ -184,6 +184,15 @@ class RabbitMQCluster(Cluster):
                 return dict(row)
         raise LookupError(f"queue {queue!r} not found in vhost {vhost!r}")
 
+    def _classic_queue_node(self, queue: str, vhost: str) -> str:
+        """A classic queue lives on the node of its process; only the plain-text listing names it
+        (``<rabbit@rabbitmq-1.1795.895.0>``; JSON prints the pid without its node)."""
+        for line in self.ctl("list_queues", "-p", vhost, "name", "pid").splitlines():
+            name, _, pid = line.partition("\t")
+            if name == queue:
+                return _node_of_pid(pid.strip())
+        return ""
+
     def _node_from_erlang(self, erlang: str) -> Node:
         return self.node(erlang.split("@", 1)[1])
 
@@ -191,7 +200,7 @@ class RabbitMQCluster(Cluster):
     def queue_leader(self, queue: str, vhost: str = "/") -> Node:
         """The node hosting the quorum queue's leader now."""
         info = self._queue_info(queue, vhost)
-        leader = info.get("leader") or _node_of_pid(str(info.get("pid") or ""))  # classic: the hosting node
+        leader = info.get("leader") or self._classic_queue_node(queue, vhost)
         if not leader:
             raise LookupError(f"queue {queue!r} has no leader (is it a quorum queue?)")
         return self._node_from_erlang(str(leader))

@@ -1,0 +1,60 @@
+"""Profiles are validated on load: one clear error naming the key; every shipped profile loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaos.errors import UsageError
+from chaos.profiles import default_profiles, load_profile, parse_profile, shipped_profiles
+from chaos.settings import ProfileError
+
+BASE = {"name": "p", "broker": "kafka"}
+
+
+def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> None:
+    profiles = [load_profile(p) for p in shipped_profiles()]
+    assert {p.catalogue for p in profiles} >= {f"K{i}" for i in range(9)} | {f"R{i}" for i in range(8)} | {
+        f"S{i}" for i in range(7)
+    }
+    assert [load_profile(p).expect for p in default_profiles()] == ["pass", "pass", "pass"]
+    assert all(p.expect_anomalies for p in profiles if p.expect == "fail")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({**BASE, "colour": "red"}, "unknown key colour"),
+        ({**BASE, "client": {"ackz": "all"}}, "unknown key client.ackz"),
+        ({**BASE, "client": {"acks": 1}}, "client.acks must be str"),
+        ({**BASE, "client": {"acks": "2"}}, "client.acks must be one of all, 1, 0"),
+        ({**BASE, "workload": {"rate": -5}}, "workload.rate must be >= 1"),
+        ({**BASE, "client": {"acks": "1"}}, "idempotence = true requires client.acks = 'all'"),
+        ({**BASE, "guarantees": {"exactly_once": True}}, "exactly_once needs client.transactional"),
+        ({**BASE, "faults": {"families": ["meteor"]}}, "'meteor' is not a kafka fault family"),
+        ({**BASE, "expect": "fail"}, "needs expect_anomalies"),
+        ({**BASE, "broker": "kafkaesque"}, "unknown broker 'kafkaesque'"),
+        ({**BASE, "version": "0.8"}, "unknown kafka version '0.8'"),
+        ({"broker": "redis"}, "name is required"),
+        ({**BASE, "broker": "rabbitmq", "client": {"queue_type": "quorum", "durable": False}}, "quorum queue"),
+        ({**BASE, "broker": "redis", "guarantees": {"dead_letter": True}}, "needs poison messages"),
+    ],
+)
+def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(UsageError, match=None) as caught:
+        parse_profile(data)
+    assert message in str(caught.value)
+
+
+def test_a_broken_file_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "x"\nbroker = "redis"\n[client]\nack = "sometimes"\n')
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert str(caught.value).startswith(f"profile {path}: client.ack must be one of")
+    path.write_text("name = ")
+    with pytest.raises(ProfileError, match="not valid TOML"):
+        load_profile(path)
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_profile(tmp_path / "missing.toml")

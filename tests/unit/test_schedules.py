@@ -1,0 +1,45 @@
+"""Fault schedules fit the workload: a lead-in, non-overlapping steps, a tail for recovery."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chaos.schedule.budget import BUDGETS
+from chaos.schedule.strategies import MIN_FAULT_S, TAIL_S, Schedule, schedules
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.data(),
+    st.lists(st.sampled_from(["kill-leader", "isolate-leader", "crash-consumer"]), min_size=1, unique=True),
+    st.floats(10, 90),
+    st.integers(1, 6),
+    st.floats(0.5, 3),
+)
+def test_schedules_fit_inside_the_workload(
+    data: st.DataObject, families: list[str], workload_s: float, max_steps: int, lead_in: float
+) -> None:
+    schedule: Schedule = data.draw(schedules(families, workload_s, max_steps, lead_in))
+    assert 1 <= len(schedule) <= max_steps
+    assert schedule[0].start_s >= lead_in - 0.05
+    for step, following in itertools.pairwise(schedule):
+        assert step.start_s + step.duration_s <= following.start_s + 0.1
+    last = schedule[-1]
+    assert last.start_s + last.duration_s <= workload_s - TAIL_S + 0.2
+    assert all(s.family in families and s.duration_s >= MIN_FAULT_S - 0.05 for s in schedule)
+
+
+def test_the_simplest_schedule_is_the_harshest() -> None:
+    from hypothesis import find
+
+    simplest = find(schedules(["kill-leader"], 12, 1), lambda s: True)
+    assert simplest[0].start_s == 2.0 and simplest[0].duration_s >= 6
+
+
+def test_budgets_are_ordered() -> None:
+    smoke, nightly, soak = BUDGETS["smoke"], BUDGETS["nightly"], BUDGETS["soak"]
+    assert smoke.examples <= nightly.examples <= soak.examples
+    assert not smoke.shrink and not nightly.shrink and BUDGETS["replay"].shrink
