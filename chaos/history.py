@@ -84,22 +84,12 @@ class Recorder(Protocol):
     ) -> Op: ...
 
 
-class MemoryHistory:
-    """A history kept in a list: for tests, generated histories and small runs."""
+class _History:
+    """``record`` for both kinds of history: stamp index and time under one lock, then store."""
 
-    def __init__(self, ops: Iterable[Op] = ()) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.ops: list[Op] = []
-        for op in ops:
-            self.append(op)
-
-    def append(self, op: Op) -> Op:
-        with self._lock:
-            op.index = len(self.ops)
-            if not op.time:
-                op.time = op.index
-            self.ops.append(op)
-        return op
+        self._next = 0
 
     def record(
         self,
@@ -113,9 +103,36 @@ class MemoryHistory:
         if type not in TYPES:
             raise ValueError(f"op type must be one of {TYPES} (got {type!r})")
         with self._lock:
-            op = Op(process, type, f, value or {}, node, error, time.monotonic_ns(), len(self.ops))
-            self.ops.append(op)
+            op = Op(process, type, f, value or {}, node, error, time.monotonic_ns(), self._next)
+            self._store(op)
+            self._next += 1
         return op
+
+    def _store(self, op: Op) -> None:
+        raise NotImplementedError
+
+
+class MemoryHistory(_History):
+    """A history kept in a list: for tests, generated histories and small runs."""
+
+    def __init__(self, ops: Iterable[Op] = ()) -> None:
+        super().__init__()
+        self.ops: list[Op] = []
+        for op in ops:
+            self.append(op)
+
+    def append(self, op: Op) -> Op:
+        """Add a prepared op (generated histories): it gets the next index, and a time if it has none."""
+        with self._lock:
+            op.index = self._next
+            if not op.time:
+                op.time = op.index
+            self._store(op)
+            self._next += 1
+        return op
+
+    def _store(self, op: Op) -> None:
+        self.ops.append(op)
 
     def __iter__(self) -> Iterator[Op]:
         return iter(list(self.ops))
@@ -124,15 +141,14 @@ class MemoryHistory:
         return len(self.ops)
 
 
-class JsonlHistory:
+class JsonlHistory(_History):
     """A history streamed to a JSONL file as it happens; iterating reads it back lazily (re-iterable)."""
 
     def __init__(self, path: Path | str, buffer_bytes: int = 1 << 16) -> None:
+        super().__init__()
         self.path = Path(path)
-        self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
         self._buffer_bytes = buffer_bytes
-        self._next = 0
 
     def open(self) -> JsonlHistory:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,24 +161,10 @@ class JsonlHistory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def record(
-        self,
-        process: str,
-        type: str,
-        f: str,
-        value: dict[str, Any] | None = None,
-        node: str | None = None,
-        error: str | None = None,
-    ) -> Op:
-        if type not in TYPES:
-            raise ValueError(f"op type must be one of {TYPES} (got {type!r})")
+    def _store(self, op: Op) -> None:
         if self._file is None:
             raise RuntimeError(f"history {self.path} is not open for writing")
-        with self._lock:
-            op = Op(process, type, f, value or {}, node, error, time.monotonic_ns(), self._next)
-            self._next += 1
-            self._file.write(orjson.dumps(op.to_dict()) + b"\n")
-        return op
+        self._file.write(orjson.dumps(op.to_dict()) + b"\n")
 
     def flush(self) -> None:
         with self._lock:

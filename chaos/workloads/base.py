@@ -14,6 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from chaos.faults.base import Fault
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
@@ -28,6 +29,11 @@ class LoadBudget:
     max_messages: int = 10_000
     max_seconds: float = 60.0
     rate: float | None = None
+
+
+def budget_for(workload: Any) -> LoadBudget:
+    """The load bounds a profile's ``[workload]`` table sets."""
+    return LoadBudget(max_messages=workload.messages, max_seconds=workload.duration_s, rate=workload.rate)
 
 
 class Workload(ABC):

@@ -25,9 +25,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.kafka import KafkaCluster
+from chaos.faults.families import FAMILIES
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
-from chaos.workloads.base import LoadBudget, Workload
+from chaos.workloads.base import LoadBudget, Workload, budget_for
 
 log = logging.getLogger("brokerchaos.workloads")
 LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")
@@ -388,7 +389,7 @@ def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: s
         cluster,  # type: ignore[arg-type]
         subject,
         history,
-        LoadBudget(max_messages=w.messages, max_seconds=w.duration_s, rate=w.rate),
+        budget_for(w),
         profile.client,
         profile.cluster,
         producers=w.producers,
@@ -416,28 +417,6 @@ KIT = BrokerKit(
     make_cluster=_make_cluster,
     make_workload=_make_workload,
     default_families=("kill-leader", "isolate-leader", "link-responses-lost", "crash-consumer"),
-    families=frozenset(
-        {
-            "kill-leader",
-            "stop-leader",
-            "pause-leader",
-            "kill-follower",
-            "kill-minority",
-            "isolate-leader",
-            "isolate-leader-clients-stay",
-            "isolate-follower",
-            "halves",
-            "majorities-ring",
-            "bridge",
-            "packet-loss",
-            "link-blackhole",
-            "link-responses-lost",
-            "link-reset",
-            "link-latency",
-            "crash-consumer",
-            "rolling-restart",
-            "kill-all",
-        }
-    ),
+    families=frozenset(FAMILIES) - {"proxy-down"},
     check=_check,
 )

@@ -25,9 +25,10 @@ import pika.exceptions
 from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.rabbitmq import RabbitMQCluster
+from chaos.faults.families import FAMILIES
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
-from chaos.workloads.base import LoadBudget, Workload
+from chaos.workloads.base import LoadBudget, Workload, budget_for
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
@@ -277,7 +278,7 @@ def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: s
         cluster,  # type: ignore[arg-type]
         subject,
         history,
-        LoadBudget(max_messages=w.messages, max_seconds=w.duration_s, rate=w.rate),
+        budget_for(w),
         profile.client,
         producers=w.producers,
         consumers=w.consumers,
@@ -302,27 +303,6 @@ KIT = BrokerKit(
     make_cluster=_make_cluster,
     make_workload=_make_workload,
     default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
-    families=frozenset(
-        {
-            "kill-leader",
-            "stop-leader",
-            "pause-leader",
-            "kill-follower",
-            "kill-minority",
-            "isolate-leader",
-            "isolate-follower",
-            "halves",
-            "majorities-ring",
-            "bridge",
-            "packet-loss",
-            "link-blackhole",
-            "link-reset",
-            "link-latency",
-            "proxy-down",
-            "crash-consumer",
-            "rolling-restart",
-            "kill-all",
-        }
-    ),
+    families=frozenset(FAMILIES) - {"isolate-leader-clients-stay", "link-responses-lost"},
     check=_check,
 )

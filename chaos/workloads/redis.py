@@ -24,7 +24,7 @@ from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.redis import RedisPersistence, RedisSentinelCluster, ValkeySentinelCluster
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
-from chaos.workloads.base import LoadBudget, Workload
+from chaos.workloads.base import LoadBudget, Workload, budget_for
 
 log = logging.getLogger("brokerchaos.workloads")
 
@@ -291,7 +291,7 @@ def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: s
         cluster,  # type: ignore[arg-type]
         subject,
         history,
-        LoadBudget(max_messages=w.messages, max_seconds=w.duration_s, rate=w.rate),
+        budget_for(w),
         producers=w.producers,
         consumers=w.consumers,
         client=profile.client,
