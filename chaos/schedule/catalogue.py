@@ -22,7 +22,10 @@ def twin_of(row: Profile) -> Profile:
     """The row's safe twin under the row's conditions: its faults and its load (the twin keeps its own
     broker settings, client settings and guarantees — the only difference is the unsafe setting)."""
     twin = load_profile(PROFILE_DIR / f"{row.twin or row.broker + '-safe'}.toml")
-    return dataclasses.replace(twin, faults=row.faults, workload=row.workload)
+    # Without poison in the row's load there is no dead-letter behaviour to check.
+    dead_letter = twin.guarantees.dead_letter and row.workload.poison_every > 0
+    guarantees = dataclasses.replace(twin.guarantees, dead_letter=dead_letter)
+    return dataclasses.replace(twin, faults=row.faults, workload=row.workload, guarantees=guarantees)
 
 
 def found(exploration: Exploration, kinds: list[str]) -> dict[str, int]:

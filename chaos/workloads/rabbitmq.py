@@ -212,17 +212,28 @@ class RabbitMQWorkload(Workload):
         return True
 
     def backlog(self) -> int | None:
-        """Ready plus unacknowledged messages, as the broker counts them."""
+        """Messages not yet processed: the larger of the broker's listing (ready + unacknowledged) and the
+        queue's own ready count (a passive declare answered by its leader).
+
+        Right after a whole-cluster restart the listing says 0 for a quorum queue that still holds its
+        messages; the leader's count does not. Unknown (None) while either cannot be read."""
         try:
             out = self.cluster.ctl("list_queues", "--formatter", "json", "name", "messages")
         except RuntimeError:
             return None
-        for row in json.loads(out):
-            if row.get("name") == self.queue:
-                return int(row.get("messages", 0))
-        # Not listed: a restarting cluster has not recovered it yet, or it is gone for good (non-durable).
-        # Unknown either way; consumers re-declare it on connect, and then it is listed again.
-        return None
+        listed = next((int(r.get("messages", 0)) for r in json.loads(out) if r.get("name") == self.queue), None)
+        if listed is None:
+            return None  # not recovered yet, or gone for good; consumers re-declare it on connect
+        conn = self._connect(0)
+        if conn is None:
+            return None
+        try:
+            ready = conn.channel().queue_declare(self.queue, passive=True).method.message_count
+        except PIKA_ERRORS:
+            return None
+        finally:
+            _close(conn)
+        return max(listed, int(ready))
 
     def observe_after_drain(self) -> None:
         conn = self._connect(0)
