@@ -102,6 +102,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Re-render a run directory's summary.md and index.html."""
+    from pathlib import Path
+
+    from chaos.errors import UsageError
+    from chaos.report import render_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "matrix.json").exists():
+        raise UsageError(f"{run_dir} is not a run directory (no matrix.json)")
+    summary, index = render_run(run_dir)
+    print(summary.read_text().splitlines()[2].strip("*"))
+    print(f"report: {index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brokerchaos", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -127,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--proxy-base-port", type=int, default=None, help="fixed host ports from here on")
     up.add_argument("--hold", type=float, default=0, help="seconds to keep the cluster (default: until Ctrl-C)")
     up.set_defaults(run=cmd_up)
+
+    report = sub.add_parser("report", help="re-render a run's summary.md and index.html")
+    report.add_argument("run_dir", help="reports/<run id> (or reports/latest)")
+    report.set_defaults(run=cmd_report)
 
     clean = sub.add_parser("cleanup", help="remove every container/network/volume labelled by brokerchaos")
     clean.add_argument("--run", default=None, help="only this run id")

@@ -1,0 +1,157 @@
+"""Render a run directory (``reports/<run id>/``) into ``summary.md`` and ``index.html``.
+
+Inputs are what the suites wrote: ``matrix.json`` (profile, fault, guarantee) and, per example,
+``results.json`` (verdicts with the first anomalous ids and their timelines). Rendering reads only
+those, so ``brokerchaos report DIR`` re-renders any run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+WORD = {True: "pass", False: "FAIL", "unknown": "unknown"}
+
+
+def _load_matrix(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "matrix.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _examples(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    found = []
+    for path in sorted(run_dir.glob("suites/*/example-*/results.json")):
+        found.append((path.parent, json.loads(path.read_text())))
+    return found
+
+
+def _verdict_line(matrix: list[dict[str, Any]]) -> str:
+    failed = [c for c in matrix if c["valid"] is False]
+    unknown = [c for c in matrix if c["valid"] == "unknown"]
+    if not matrix:
+        return "UNKNOWN: no guarantee was checked"
+    if failed:
+        return f"FAIL: {len(failed)} of {len(matrix)} guarantee checks violated" + (
+            f", {len(unknown)} unknown" if unknown else ""
+        )
+    if unknown:
+        return f"UNKNOWN: {len(unknown)} of {len(matrix)} guarantee checks could not be decided"
+    return f"PASS: all {len(matrix)} guarantee checks held"
+
+
+def _grid(matrix: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, str]], dict[tuple[str, str, str], Any]]:
+    guarantees = sorted({c["guarantee"] for c in matrix})
+    rows = sorted({(c["profile"], c["fault"]) for c in matrix})
+    cells = {(c["profile"], c["fault"], c["guarantee"]): c["valid"] for c in matrix}
+    return guarantees, rows, cells
+
+
+def _findings(examples: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+    out = []
+    for directory, result in examples:
+        for verdict in result["verdicts"]:
+            for kind, anomaly in verdict["anomalies"].items():
+                if not anomaly.get("fails_check", True):
+                    continue
+                out.append(
+                    {
+                        "profile": result["profile"],
+                        "fault": result["family"],
+                        "checker": verdict["checker"],
+                        "kind": kind,
+                        "count": anomaly["count"],
+                        "ids": anomaly["ids"],
+                        "timelines": anomaly.get("timelines", {}),
+                        "directory": directory,
+                    }
+                )
+    return out
+
+
+def summary_markdown(run_dir: Path) -> str:
+    matrix = _load_matrix(run_dir)
+    guarantees, rows, cells = _grid(matrix)
+    lines = [f"# brokerchaos run {run_dir.name}", "", f"**{_verdict_line(matrix)}**", ""]
+    if rows:
+        lines.append("| profile / fault | " + " | ".join(guarantees) + " |")
+        lines.append("|---|" + "---|" * len(guarantees))
+        for profile, fault in rows:
+            row = [
+                WORD.get(cells.get((profile, fault, g)), "-") if (profile, fault, g) in cells else "-"
+                for g in guarantees
+            ]
+            lines.append(f"| {profile} / {fault} | " + " | ".join(row) + " |")
+        lines.append("")
+    findings = _findings(_examples(run_dir))
+    if findings:
+        lines += ["## Anomalies", ""]
+        for f in findings:
+            ids = ", ".join(map(str, f["ids"]))
+            lines.append(f"- **{f['kind']}** ({f['count']}) in {f['profile']} / {f['fault']}: {ids}")
+            lines.append(f"  evidence: `{f['directory'] / 'history.jsonl'}`")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell_html(value: Any) -> str:
+    word = WORD.get(value, "-")
+    return f'<td class="{word.lower()}">{html.escape(word)}</td>'
+
+
+def index_html(run_dir: Path) -> str:
+    matrix = _load_matrix(run_dir)
+    guarantees, rows, cells = _grid(matrix)
+    e = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>brokerchaos {e(run_dir.name)}</title><style>",
+        "body{font-family:sans-serif;margin:2em} table{border-collapse:collapse} td,th{border:1px solid #ccc;"
+        "padding:4px 8px} .pass{background:#d9f2d9} .fail{background:#f7c6c6} .unknown{background:#fbe7b5}"
+        " pre{background:#f6f6f6;padding:6px;font-size:12px}",
+        "</style></head><body>",
+        f"<h1>brokerchaos run {e(run_dir.name)}</h1>",
+        f"<p id='verdict'><b>{e(_verdict_line(matrix))}</b></p>",
+        "<h2>Resilience matrix</h2><table id='matrix'><tr><th>profile / fault</th>",
+        *[f"<th>{e(g)}</th>" for g in guarantees],
+        "</tr>",
+    ]
+    for profile, fault in rows:
+        parts.append(f"<tr><td>{e(profile)} / {e(fault)}</td>")
+        parts += [_cell_html(cells.get((profile, fault, g))) for g in guarantees]
+        parts.append("</tr>")
+    parts.append("</table>")
+    findings = _findings(_examples(run_dir))
+    if findings:
+        parts.append("<h2>Anomalies</h2>")
+        for n, f in enumerate(findings):
+            parts.append(
+                f"<h3 id='finding-{n}'>{e(f['kind'])} ({f['count']}) — {e(f['profile'])} / {e(f['fault'])}</h3>"
+            )
+            parts.append(
+                "<p>first ids: " + ", ".join(f"<a href='#t-{n}-{e(str(i))}'>{e(str(i))}</a>" for i in f["ids"])
+            )
+            rel = f["directory"].relative_to(run_dir) if f["directory"].is_relative_to(run_dir) else f["directory"]
+            parts.append(f" — <a href='{e(str(rel))}/history.jsonl'>history</a></p>")
+            for mid, events in f["timelines"].items():
+                text = "\n".join(json.dumps(ev) for ev in events)
+                parts.append(f"<p id='t-{n}-{e(mid)}'>timeline of {e(mid)}</p><pre>{e(text)}</pre>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def render_run(run_dir: Path) -> tuple[Path, Path]:
+    """Write summary.md and index.html into ``run_dir``; point ``reports/latest`` at it."""
+    summary = run_dir / "summary.md"
+    index = run_dir / "index.html"
+    summary.write_text(summary_markdown(run_dir))
+    index.write_text(index_html(run_dir))
+    latest = run_dir.parent / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_dir.name)
+    except OSError:
+        pass
+    return summary, index

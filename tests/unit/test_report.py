@@ -1,0 +1,48 @@
+"""Reports render the verdict, the matrix and the first lost ids from what a run wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chaos.checkers import DeliveryChecker, run_checker
+from chaos.report import render_run
+from tests.unit.histories import HistoryBuilder
+
+
+def _run_dir(tmp_path: Path, lost: bool) -> Path:
+    run = tmp_path / "20261127T000000Z-abc123"
+    example = run / "suites" / "p-kill-leader" / "example-1"
+    example.mkdir(parents=True)
+    h = HistoryBuilder()
+    h.send("m1")
+    h.receive("m1")
+    if lost:
+        h.send("lost-7")
+    h.drain()
+    verdict = run_checker(h.history, DeliveryChecker())
+    result = {"profile": "p", "family": "kill-leader", "verdicts": [verdict.to_dict()]}
+    (example / "results.json").write_text(json.dumps(result))
+    matrix = [
+        {"profile": "p", "fault": "kill-leader", "guarantee": "no_loss", "valid": not lost},
+        {"profile": "p", "fault": "kill-leader", "guarantee": "order", "valid": "unknown" if lost else True},
+    ]
+    (run / "matrix.json").write_text(json.dumps(matrix))
+    return run
+
+
+def test_a_violation_shows_the_lost_ids_in_summary_and_html(tmp_path: Path) -> None:
+    summary, index = render_run(_run_dir(tmp_path, lost=True))
+    text = summary.read_text()
+    assert "FAIL: 1 of 2 guarantee checks violated, 1 unknown" in text
+    assert "| p / kill-leader | FAIL | unknown |" in text
+    assert "lost-7" in text
+    page = index.read_text()
+    assert "<p id='verdict'><b>FAIL" in page and "id='matrix'" in page and "lost-7" in page
+    assert (tmp_path / "latest").resolve() == summary.parent.resolve()
+
+
+def test_a_clean_run_says_pass(tmp_path: Path) -> None:
+    summary, index = render_run(_run_dir(tmp_path, lost=False))
+    assert "PASS: all 2 guarantee checks held" in summary.read_text()
+    assert "Anomalies" not in index.read_text()
