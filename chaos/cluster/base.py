@@ -33,6 +33,7 @@ from chaos.resources import CLUSTER_LABEL, OWNER, OWNER_LABEL, RUN_LABEL, RunCon
 log = logging.getLogger("brokerchaos.cluster")
 
 TOXIPROXY_API_PORT = 8474
+MAX_RESTARTS_WHILE_REPAIRING = 3
 FIRST_PROXY_PORT = 20000
 
 
@@ -342,9 +343,17 @@ class Cluster(ABC):
         """Poll :meth:`check_ready` until it passes; a node that exits or a deadline ends it with its log."""
         deadline = time.monotonic() + timeout
         last: NotReady | None = None
+        restarts: dict[str, int] = {}
         while time.monotonic() < deadline:
             for node in self.nodes:
                 if node.status() in ("exited", "dead"):
+                    # Recovering from a fault, nodes booting together may trip over each other (RabbitMQ:
+                    # node_not_running while its peers start): start it again, a few times at most.
+                    if repair and restarts.get(node.name, 0) < MAX_RESTARTS_WHILE_REPAIRING:
+                        restarts[node.name] = restarts.get(node.name, 0) + 1
+                        log.warning("%s exited while the cluster recovers: starting it again", node.name)
+                        node.start()
+                        continue
                     raise ClusterNotReadyError(self._not_ready_message(node.name, "its process exited", node))
             try:
                 if repair:
