@@ -46,7 +46,6 @@ class Workload(ABC):
         self.consumers = consumers
         self._producing = threading.Event()
         self._consuming = threading.Event()
-        self._draining = threading.Event()
         self._threads: list[threading.Thread] = []
         self.sent_ok = 0
         self.received = 0
@@ -122,6 +121,10 @@ class Workload(ABC):
             victim = alive[0]
             self._crash_requests.add(victim)
         return victim
+
+    def has_crashed(self, process: str) -> bool:
+        with self._lock:
+            return process in self._crashed
 
     def replace_crashed(self) -> None:
         """A restarted consumer process comes back under a new name (as a new pod would)."""
@@ -201,7 +204,6 @@ class Workload(ABC):
         """
         self.stop_producing()
         self.wait_producers()
-        self._draining.set()
         self.history.record("drain", INVOKE, "drain")
         deadline = time.monotonic() + timeout
         steady_since = time.monotonic()
@@ -258,7 +260,7 @@ class ConsumerCrash(Fault):
 
     def _heal(self) -> None:
         deadline = time.monotonic() + 5
-        while self.targets and self.targets[0] not in self.workload._crashed and time.monotonic() < deadline:
+        while self.targets and not self.workload.has_crashed(self.targets[0]) and time.monotonic() < deadline:
             time.sleep(0.05)  # the consumer dies at its next delivery
         self.workload.replace_crashed()
 
