@@ -146,7 +146,7 @@ def _netutils() -> ImageSpec:
     return ImageSpec(
         broker="netutils",
         version="1",
-        official=None,
+        official="nicolaka/netshoot:v0.13",  # iptables, iproute2 (tc) and nc, where a registry answers
         recipe=Recipe("apt", suite="bookworm", dockerfile=dockerfile, needs=("debian:bookworm",)),
     )
 
