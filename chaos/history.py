@@ -152,7 +152,8 @@ class JsonlHistory(_History):
 
     def open(self) -> JsonlHistory:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("ab", buffering=self._buffer_bytes)
+        # One file per run: never append to an earlier run's history.
+        self._file = self.path.open("wb", buffering=self._buffer_bytes)
         return self
 
     def __enter__(self) -> JsonlHistory:

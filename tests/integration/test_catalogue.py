@@ -40,5 +40,6 @@ def test_catalogue_row_is_caught_and_its_safe_twin_passes(row: Profile, clusters
     twin = twin_of(row)
     key = repr((twin.name, twin.faults, twin.workload))
     if key not in _twins:
-        _twins[key] = run_profile(twin, clusters, BUDGETS["smoke"], SEED, run_dir / "catalogue" / f"twin-{twin.name}")
+        twin_dir = run_dir / "catalogue" / f"twin-{twin.name}-under-{row.name}"
+        _twins[key] = run_profile(twin, clusters, BUDGETS["smoke"], SEED, twin_dir)
     assert _twins[key].all_pass, f"the safe twin {twin.name} failed under {row.faults.families}"
