@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 
 from chaos.cluster.base import Cluster, NotReady, PlannedNode
 from chaos.cluster.node import Endpoint, Node, NodeSpec
-from chaos.errors import UsageError
+from chaos.errors import ClusterNotReadyError, UsageError
 
 log = logging.getLogger("brokerchaos.cluster")
 LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")  # connection churn under faults is expected
@@ -74,7 +74,12 @@ log4j.logger.state.change.logger=WARN
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """Like Kafka's own Uuid: URL-safe base64 of 16 random bytes, never starting with '-' (which a
+    command line would take for an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaCluster(Cluster):
@@ -158,7 +163,7 @@ class KafkaCluster(Cluster):
                 f"-Dlog4j.configuration=file:{CONFIG_DIR}/log4j.properties -cp '/opt/kafka/libs/*'"
             )
             script = (
-                f"{java.replace(self.heap, '128m')} kafka.tools.StorageTool format -t {self.cluster_id} "
+                f"{java.replace(self.heap, '128m')} kafka.tools.StorageTool format --cluster-id={self.cluster_id} "
                 f"-c {conf} --ignore-formatted >/dev/null && exec {java} kafka.Kafka {conf}"
             )
             specs.append(
@@ -198,10 +203,19 @@ class KafkaCluster(Cluster):
         return self.node(self.node_name(broker_id))
 
     def create_topic(self, topic: str, partitions: int = 3, replication: int = 3, **config: str) -> None:
+        """Create ``topic`` and wait until every partition has a leader in the metadata clients see."""
         futures = self.admin().create_topics(
             [NewTopic(topic, partitions, replication, config=config)], operation_timeout=30, request_timeout=30
         )
         futures[topic].result(timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            info = self.admin().list_topics(topic, timeout=10).topics.get(topic)
+            if info is not None and info.error is None and len(info.partitions) == partitions:
+                if all(p.leader >= 0 for p in info.partitions.values()):
+                    return
+            time.sleep(0.1)
+        raise ClusterNotReadyError(f"topic {topic} was created but its partitions got no leader within 30 s")
 
     def _partition(self, topic: str, partition: int) -> Any:
         meta = self.admin().list_topics(topic, timeout=10)
