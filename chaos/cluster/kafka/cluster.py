@@ -211,9 +211,9 @@ class KafkaCluster(Cluster):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             info = self.admin().list_topics(topic, timeout=10).topics.get(topic)
-            if info is not None and info.error is None and len(info.partitions) == partitions:
-                if all(p.leader >= 0 for p in info.partitions.values()):
-                    return
+            known = info is not None and info.error is None and len(info.partitions) == partitions
+            if known and all(p.leader >= 0 for p in info.partitions.values()):
+                return
             time.sleep(0.1)
         raise ClusterNotReadyError(f"topic {topic} was created but its partitions got no leader within 30 s")
 
