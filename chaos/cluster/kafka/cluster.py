@@ -218,7 +218,10 @@ class KafkaCluster(Cluster):
         raise ClusterNotReadyError(f"topic {topic} was created but its partitions got no leader within 30 s")
 
     def _partition(self, topic: str, partition: int) -> Any:
-        meta = self.admin().list_topics(topic, timeout=10)
+        try:
+            meta = self.admin().list_topics(topic, timeout=10)
+        except KafkaException as exc:  # e.g. right after a heal: the question has no answer yet
+            raise LookupError(f"metadata for {topic} unavailable: {exc}") from None
         info = meta.topics.get(topic)
         if info is None or info.error is not None or partition not in info.partitions:
             raise LookupError(f"{topic}-{partition} is not known to the cluster")
