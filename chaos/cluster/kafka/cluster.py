@@ -210,7 +210,10 @@ class KafkaCluster(Cluster):
         futures[topic].result(timeout=60)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            info = self.admin().list_topics(topic, timeout=10).topics.get(topic)
+            try:
+                info = self.admin().list_topics(topic, timeout=10).topics.get(topic)
+            except KafkaException:
+                info = None
             known = info is not None and info.error is None and len(info.partitions) == partitions
             if known and all(p.leader >= 0 for p in info.partitions.values()):
                 return
