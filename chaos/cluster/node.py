@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
 
-import contextlib
 
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
@@ -142,7 +141,3 @@ class Node:
             self.resume()
         elif state in ("exited", "created", "dead"):
             self.start()
-
-    def remove(self) -> None:
-        with contextlib.suppress(NotFound):
-            self.container.remove(force=True, v=True)

@@ -36,6 +36,16 @@ def budget_for(workload: Any) -> LoadBudget:
     return LoadBudget(max_messages=workload.messages, max_seconds=workload.duration_s, rate=workload.rate)
 
 
+def load_kwargs(workload: Any) -> dict[str, Any]:
+    """The client counts and message shape a profile's ``[workload]`` table sets (every kit passes them)."""
+    return {
+        "producers": workload.producers,
+        "consumers": workload.consumers,
+        "poison_every": workload.poison_every,
+        "process_ms": workload.process_ms,
+    }
+
+
 class Workload(ABC):
     """Producers and consumers on one broker; subclasses implement the client loops."""
 

@@ -28,7 +28,7 @@ from chaos.cluster.rabbitmq import RabbitMQCluster
 from chaos.faults.families import FAMILIES
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
-from chaos.workloads.base import LoadBudget, Workload, budget_for
+from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
@@ -291,10 +291,7 @@ def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: s
         history,
         budget_for(w),
         profile.client,
-        producers=w.producers,
-        consumers=w.consumers,
-        poison_every=w.poison_every,
-        process_ms=w.process_ms,
+        **load_kwargs(w),
     )
 
 

@@ -24,7 +24,7 @@ from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.redis import RedisPersistence, RedisSentinelCluster, ValkeySentinelCluster
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
-from chaos.workloads.base import LoadBudget, Workload, budget_for
+from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
 
 log = logging.getLogger("brokerchaos.workloads")
 
@@ -292,11 +292,8 @@ def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: s
         subject,
         history,
         budget_for(w),
-        producers=w.producers,
-        consumers=w.consumers,
         client=profile.client,
-        poison_every=w.poison_every,
-        process_ms=w.process_ms,
+        **load_kwargs(w),
     )
 
 

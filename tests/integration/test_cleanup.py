@@ -14,28 +14,17 @@ import pytest
 
 from chaos.cluster import Platform
 from chaos.cluster.redis import RedisSentinelCluster
-from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL, RunContext
+from tests.integration.helpers import leftovers, own_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _leftovers(platform: Platform, run_id: str) -> tuple[list[str], list[str]]:
-    selector = {"label": [f"{OWNER_LABEL}={OWNER}", f"{RUN_LABEL}={run_id}"]}
-    containers = [c.name for c in platform.client.containers.list(all=True, filters=selector)]
-    networks = [n.name for n in platform.client.networks.list(filters=selector)]
-    return containers, networks
-
-
-def _own_run(platform: Platform) -> Platform:
-    return Platform(platform.client, platform.images, RunContext(f"test-{uuid.uuid4().hex[:8]}"))
-
-
 def test_an_exception_inside_the_block_leaves_nothing(platform: Platform) -> None:
-    mine = _own_run(platform)
+    mine = own_run(platform)
     with pytest.raises(RuntimeError), RedisSentinelCluster(mine, name="boom"):
-        assert _leftovers(mine, mine.run.run_id)[0], "the cluster should exist inside the block"
+        assert leftovers(mine, mine.run.run_id)[0], "the cluster should exist inside the block"
         raise RuntimeError("test body failed")
-    assert _leftovers(mine, mine.run.run_id) == ([], [])
+    assert leftovers(mine, mine.run.run_id) == ([], [])
 
 
 def _start_up(run_id: str) -> subprocess.Popen[str]:
@@ -57,9 +46,9 @@ def test_sigint_leaves_nothing_behind(platform: Platform, when: str) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     if when == "while starting":
-        while not _leftovers(platform, run_id)[0] and time.monotonic() < deadline:
+        while not leftovers(platform, run_id)[0] and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _leftovers(platform, run_id)[0], "no container appeared"
+        assert leftovers(platform, run_id)[0], "no container appeared"
     else:
         for line in proc.stdout:
             if line.startswith("ready:"):
@@ -69,4 +58,4 @@ def test_sigint_leaves_nothing_behind(platform: Platform, when: str) -> None:
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     assert "Traceback" not in output
-    assert _leftovers(platform, run_id) == ([], [])
+    assert leftovers(platform, run_id) == ([], [])

@@ -4,7 +4,6 @@ nothing left running."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
@@ -12,21 +11,15 @@ from chaos.cluster import Platform
 from chaos.cluster.kafka import KafkaCluster
 from chaos.cluster.rabbitmq import RabbitMQCluster
 from chaos.errors import ClusterNotReadyError, UsageError
-from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL, RunContext
-
-
-def _own_run(platform: Platform) -> Platform:
-    return Platform(platform.client, platform.images, RunContext(f"test-{uuid.uuid4().hex[:8]}"))
+from tests.integration.helpers import leftovers, own_run
 
 
 def _nothing_left(platform: Platform) -> None:
-    selector = {"label": [f"{OWNER_LABEL}={OWNER}", f"{RUN_LABEL}={platform.run.run_id}"]}
-    assert platform.client.containers.list(all=True, filters=selector) == []
-    assert platform.client.networks.list(filters=selector) == []
+    assert leftovers(platform, platform.run.run_id) == ([], [])
 
 
 def test_an_unknown_kafka_server_property_is_named(platform: Platform) -> None:
-    mine = _own_run(platform)
+    mine = own_run(platform)
     expected = re.escape("unknown Kafka 4.1.1 server.properties key 'no.such.setting'")
     with pytest.raises(UsageError, match=expected):
         KafkaCluster(mine, server_properties={"no.such.setting": "1"}).start()
@@ -37,7 +30,7 @@ def test_an_unknown_kafka_server_property_is_named(platform: Platform) -> None:
 
 
 def test_a_kafka_node_that_cannot_start_is_named_with_its_log(platform: Platform) -> None:
-    mine = _own_run(platform)
+    mine = own_run(platform)
     with pytest.raises(ClusterNotReadyError) as caught:
         KafkaCluster(mine, server_properties={"num.network.threads": "lots"}, ready_timeout=60).start()
     message = str(caught.value)
@@ -47,7 +40,7 @@ def test_a_kafka_node_that_cannot_start_is_named_with_its_log(platform: Platform
 
 
 def test_a_rabbitmq_node_that_rejects_its_config_is_named_with_its_log(platform: Platform) -> None:
-    mine = _own_run(platform)
+    mine = own_run(platform)
     with pytest.raises(ClusterNotReadyError) as caught:
         RabbitMQCluster(mine, extra_config={"no_such_setting": "1"}, ready_timeout=60).start()
     message = str(caught.value)

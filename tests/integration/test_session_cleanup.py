@@ -11,18 +11,10 @@ import uuid
 from pathlib import Path
 
 from chaos.cluster import Platform
-from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL
+from tests.integration.helpers import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = "suites/redis/test_redis_streams.py::test_no_acknowledged_entry_is_lost[redis-safe/link-blackhole]"
-
-
-def _leftovers(platform: Platform, run_id: str) -> tuple[list[str], list[str]]:
-    selector = {"label": [f"{OWNER_LABEL}={OWNER}", f"{RUN_LABEL}={run_id}"]}
-    return (
-        [c.name for c in platform.client.containers.list(all=True, filters=selector)],
-        [n.name for n in platform.client.networks.list(filters=selector)],
-    )
 
 
 def _pytest(run_id: str) -> subprocess.Popen[str]:
@@ -42,7 +34,7 @@ def test_a_finished_session_leaves_no_container_or_network(platform: Platform) -
     proc = _pytest(run_id)
     output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output[-3000:]
-    assert _leftovers(platform, run_id) == ([], [])
+    assert leftovers(platform, run_id) == ([], [])
 
 
 def test_a_session_interrupted_with_sigint_leaves_nothing(platform: Platform) -> None:
@@ -54,9 +46,9 @@ def test_a_session_interrupted_with_sigint_leaves_nothing(platform: Platform) ->
         if "fault link-timeout" in line and "applied in" in line:
             break  # mid-test, with a fault in force
         assert time.monotonic() < deadline, "the suite never reached its fault"
-    assert _leftovers(platform, run_id)[0], "the cluster should be up"
+    assert leftovers(platform, run_id)[0], "the cluster should be up"
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2, output[-3000:]  # pytest: interrupted
     assert "healed" in output
-    assert _leftovers(platform, run_id) == ([], [])
+    assert leftovers(platform, run_id) == ([], [])

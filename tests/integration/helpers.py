@@ -1,0 +1,21 @@
+"""Shared by the integration tests: what a run left on the engine, and a run identity of a test's own."""
+
+from __future__ import annotations
+
+import uuid
+
+from chaos.cluster import Platform
+from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL, RunContext
+
+
+def leftovers(platform: Platform, run_id: str) -> tuple[list[str], list[str]]:
+    """Names of the containers and networks still labelled with ``run_id``."""
+    selector = {"label": [f"{OWNER_LABEL}={OWNER}", f"{RUN_LABEL}={run_id}"]}
+    containers = [c.name for c in platform.client.containers.list(all=True, filters=selector)]
+    networks = [n.name for n in platform.client.networks.list(filters=selector)]
+    return containers, networks
+
+
+def own_run(platform: Platform) -> Platform:
+    """The same engine and images under a fresh run id, so a test can check its own leftovers."""
+    return Platform(platform.client, platform.images, RunContext(f"test-{uuid.uuid4().hex[:8]}"))
