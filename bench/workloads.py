@@ -6,7 +6,6 @@ same cluster in the same run (goals: Kafka >= 10k msg/s, Redis >= 10k, RabbitMQ 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import tempfile
@@ -24,6 +23,7 @@ from chaos.history import JsonlHistory
 from chaos.workloads.base import LoadBudget, Workload
 from chaos.workloads.kafka import KafkaClientSettings, KafkaClusterSettings, KafkaWorkload
 from chaos.workloads.rabbitmq import RabbitMQClientSettings, RabbitMQWorkload
+from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
 from chaos.workloads.redis import RedisClientSettings, RedisStreamsWorkload
 
 MESSAGES = {"kafka": 50_000, "redis": 30_000, "rabbitmq": 10_000}
@@ -91,7 +91,23 @@ def redis(platform: Platform, out: Path) -> tuple[float, float]:
         )
         primary = cluster.current_primary()
         code, text = primary.exec(
-            ["redis-benchmark", "-h", "127.0.0.1", "-c", "1", "-n", str(n), "-q", "XADD", "bench-native", "*", "f", "v"]
+            [
+                "redis-benchmark",
+                "-h",
+                "127.0.0.1",
+                "-c",
+                "1",
+                "-P",
+                str(RedisClientSettings().pipeline),
+                "-n",
+                str(n),
+                "-q",
+                "XADD",
+                "bench-native",
+                "*",
+                "f",
+                "v",
+            ]
         )
         found = re.findall(r"([\d.]+) requests per second", text)
         return ours, float(found[-1]) if code == 0 and found else float("nan")
@@ -109,22 +125,55 @@ def rabbitmq(platform: Platform, out: Path) -> tuple[float, float]:
             client=RabbitMQClientSettings(),
             consumers=1,
         )
-        conn = cluster.connect()
-        channel = conn.channel()
-        channel.queue_declare("bench-native", durable=True, arguments={"x-queue-type": "quorum"})
-        channel.confirm_delivery()
-        began = time.perf_counter()
-        for i in range(n):
-            channel.basic_publish(
-                "", "bench-native", json.dumps({"i": i}).encode(), pika.BasicProperties(delivery_mode=2)
-            )
-        native = n / (time.perf_counter() - began)
-        conn.close()
-        return ours, native
+        return ours, _plain_confirming_rate(cluster, n)
+
+
+class _Unrecorded:
+    """A recorder that keeps nothing: the peer measures pika and the broker, not our history."""
+
+    def record(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def _plain_confirming_rate(cluster: RabbitMQCluster, n: int) -> float:
+    """The same asynchronous confirm window as the workload, straight to the broker's own listener
+    (no Toxiproxy) and without recording: what pika and RabbitMQ alone can do."""
+    sent = 0
+
+    def next_message() -> dict[str, object] | None:
+        nonlocal sent
+        sent += 1
+        return {"id": str(sent)} if sent <= n else None
+
+    def declare(channel: object, done: object) -> None:
+        channel.queue_declare(  # type: ignore[attr-defined]
+            "bench-native", durable=True, arguments={"x-queue-type": "quorum"}, callback=lambda _f: done()
+        )
+
+    node = cluster.nodes[0]
+    params = cluster.parameters(node, host=node.ip(cluster.network_name), port=5672)
+    plan = PublishPlan(
+        process="peer",
+        queue="bench-native",
+        next_message=next_message,
+        producing=lambda: True,
+        ahead_of_rate=lambda: False,
+        properties=lambda _v: pika.BasicProperties(delivery_mode=2),
+        declare=declare,  # type: ignore[arg-type]
+        window=RabbitMQClientSettings().window,
+    )
+    publisher = ConfirmingPublisher(params, plan, _Unrecorded())  # type: ignore[arg-type]
+    began = time.perf_counter()
+    publisher.run()
+    return publisher.confirmed / (time.perf_counter() - began)
 
 
 BENCHES = {"kafka": kafka, "redis": redis, "rabbitmq": rabbitmq}
-PEERS = {"kafka": "kafka-producer-perf-test", "redis": "redis-benchmark -c 1", "rabbitmq": "plain pika + confirms"}
+PEERS = {
+    "kafka": "kafka-producer-perf-test",
+    "redis": "redis-benchmark -c 1 -P 50",
+    "rabbitmq": "pika async confirms, direct",
+}
 
 
 def main() -> None:

@@ -176,6 +176,10 @@ class Workload(ABC):
     def out_of_budget(self, sent: int) -> bool:
         return sent >= self.budget.max_messages or time.monotonic() - self.started_at > self.budget.max_seconds
 
+    def ahead_of_rate(self, sent: int) -> bool:
+        """True while ``sent`` messages are more than the profile's rate allows by now."""
+        return bool(self.budget.rate) and sent / self.budget.rate > time.monotonic() - self.started_at
+
     def pace(self, sent: int) -> None:
         if self.budget.rate:
             ahead = sent / self.budget.rate - (time.monotonic() - self.started_at)

@@ -1,9 +1,10 @@
 """RabbitMQ workload on pika: publish through any node's proxy, consume, process, acknowledge.
 
-pika's BlockingConnection is not thread-safe: every thread has its own connection. With publisher
-confirms, ``basic_publish`` returns once the broker confirmed (``ok``); a nack or an unroutable return is
-a definite ``fail``; a connection lost mid-publish is ``info``. Without confirms every publish is
-``info`` (unconfirmed): the checker reports loss of those apart (catalogue R4).
+Producers publish asynchronously with publisher confirms (``rabbitmq_publisher``): a confirm makes a
+send ``ok``, a nack or an unroutable return a definite ``fail``, a connection lost with the message
+unconfirmed ``info``. Without confirms every publish is ``info`` (unconfirmed): the checker reports loss
+of those apart (catalogue R4). Consumers use pika's BlockingConnection, one per thread (it is not
+thread-safe).
 
 Poison handling follows the profile: ``dead_letter`` nacks with requeue and lets the quorum queue's
 ``x-delivery-limit`` dead-letter it through a DLX; ``requeue`` nacks with requeue and no limit
@@ -16,6 +17,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +28,10 @@ from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.rabbitmq import RabbitMQCluster
 from chaos.faults.families import FAMILIES
-from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
+from chaos.history import INFO, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
 from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
+from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
@@ -49,6 +52,7 @@ class RabbitMQClientSettings:
     confirms: bool = True
     ack: str = choice("after_processing", "after_processing", "before_processing", "auto")
     prefetch: int = at_least(50, 1)
+    window: int = at_least(256, 1)  # publisher: messages in flight awaiting their confirm
     poison: str = choice("dead_letter", "dead_letter", "requeue", "reject")
     delivery_limit: int = at_least(3, 1)
     dead_letter_strategy: str = choice("at-least-once", "at-least-once", "at-most-once")
@@ -120,49 +124,73 @@ class RabbitMQWorkload(Workload):
 
     # producing -------------------------------------------------------------------------------------
     def produce(self, index: int) -> None:
+        """Publish with up to ``client.window`` unconfirmed messages in flight (see rabbitmq_publisher);
+        after a lost connection, reconnect through the next running node."""
         process = f"producer-{index + 1}"
-        attempt = index
-        conn, channel = None, None
         seq = 0
-        while self.producing and not self.out_of_budget(seq):
-            if channel is None:
-                conn = self._connect(attempt)
-                attempt += 1
-                if conn is None:
-                    time.sleep(0.2)
-                    continue
-                try:
-                    channel = conn.channel()
-                    self._declare(channel)
-                    if self.client.confirms:
-                        channel.confirm_delivery()
-                except PIKA_ERRORS:
-                    channel = None
-                    _close(conn)
-                    time.sleep(0.2)
-                    continue
-            kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
-            value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq, "kind": kind}
+
+        def next_message() -> dict[str, Any] | None:
+            nonlocal seq
+            if self.out_of_budget(seq):
+                return None
+            poison = self.poison_every and seq % self.poison_every == self.poison_every - 1
+            value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq}
+            value["kind"] = "poison" if poison else "good"
             seq += 1
-            self.history.record(process, INVOKE, "send", value)
-            props = pika.BasicProperties(delivery_mode=2 if self.client.persistent else 1, message_id=value["id"])
-            try:
-                channel.basic_publish("", self.queue, json.dumps(value).encode(), props, mandatory=True)
-            except (pika.exceptions.NackError, pika.exceptions.UnroutableError) as exc:
-                self.history.record(process, FAIL, "send", value, error=repr(exc)[:200])
+            return value
+
+        def counted() -> None:
+            self.sent_ok += 1
+
+        plan = PublishPlan(
+            process=process,
+            queue=self.queue,
+            next_message=next_message,
+            producing=lambda: self.producing,
+            ahead_of_rate=lambda: self.ahead_of_rate(seq),
+            properties=self._properties,
+            declare=self._declare_async,
+            confirms=self.client.confirms,
+            window=self.client.window,
+            on_confirmed=counted,
+        )
+        attempt = index
+        while self.producing and not self.out_of_budget(seq):
+            running = [n for n in self.cluster.nodes if n.status() == "running"]
+            if not running:
+                time.sleep(0.2)
                 continue
-            except PIKA_ERRORS as exc:
-                self.history.record(process, INFO, "send", value, error=repr(exc)[:200])
-                channel = None
-                _close(conn)
-                continue
-            if self.client.confirms:
-                self.history.record(process, OK, "send", value)
-                self.sent_ok += 1
+            node = running[attempt % len(running)]
+            attempt += 1
+            publisher = ConfirmingPublisher(self.cluster.parameters(node), plan, self.history)
+            publisher.run()
+            if publisher.exhausted:
+                break
+            if publisher.error:
+                log.debug("%s: %s", process, publisher.error)
+                time.sleep(0.2)
+
+    def _properties(self, value: dict[str, Any]) -> pika.BasicProperties:
+        return pika.BasicProperties(delivery_mode=2 if self.client.persistent else 1, message_id=value["id"])
+
+    def _declare_async(self, channel: Any, done: Callable[[], None]) -> None:
+        """The same declarations as :meth:`_declare`, chained on an asynchronous channel."""
+        steps: list[Callable[[Callable[[Any], None]], None]] = [
+            lambda cb: channel.exchange_declare(self.dlx, "fanout", durable=True, callback=cb),
+            lambda cb: channel.queue_declare(self.dlq, durable=True, arguments={"x-queue-type": "quorum"}, callback=cb),
+            lambda cb: channel.queue_bind(self.dlq, self.dlx, callback=cb),
+            lambda cb: channel.queue_declare(
+                self.queue, durable=self.client.durable, arguments=self._arguments(), callback=cb
+            ),
+        ]
+
+        def run(i: int) -> None:
+            if i == len(steps):
+                done()
             else:
-                self.history.record(process, INFO, "send", value, error="unconfirmed (no publisher confirms)")
-            self.pace(seq)
-        _close(conn)
+                steps[i](lambda _frame: run(i + 1))
+
+        run(0)
 
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:

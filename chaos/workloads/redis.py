@@ -61,6 +61,7 @@ class RedisClientSettings:
     ack: str = choice("after_processing", "after_processing", "before_processing", "noack")
     reclaim: bool = True
     max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
+    pipeline: int = at_least(50, 1)  # XADDs per round trip
 
 
 class RedisStreamsWorkload(Workload):
@@ -109,35 +110,56 @@ class RedisStreamsWorkload(Workload):
 
     # producing -------------------------------------------------------------------------------------
     def produce(self, index: int) -> None:
+        """XADD in pipelines of ``client.pipeline`` entries: one round trip per batch, each entry still its
+        own invoke/ok. An entry the server refused is classified alone; a lost connection makes the whole
+        batch indeterminate (any prefix of it may have been applied)."""
         process = f"producer-{index + 1}"
         conn, node = self._connect()
         seq = 0
         while self.producing and not self.out_of_budget(seq):
-            kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
-            value = {"id": f"{process}-{seq}", "group": self.stream, "producer": process, "seq": seq, "kind": kind}
-            seq += 1
+            size = max(1, min(self.settings.pipeline, self.budget.max_messages - seq))
+            batch = [self._message(process, seq + i) for i in range(size)]
+            seq += size
             if conn is None:
-                self.history.record(process, INVOKE, "send", value)
-                self.history.record(process, FAIL, "send", value, error="no primary known")
+                for value in batch:
+                    self.history.record(process, INVOKE, "send", value)
+                    self.history.record(process, FAIL, "send", value, error="no primary known")
                 time.sleep(0.1)
                 conn, node = self._connect()
                 continue
-            self.history.record(process, INVOKE, "send", value, node=node)
+            for value in batch:
+                self.history.record(process, INVOKE, "send", value, node=node)
             try:
-                fields = {k: str(v) for k, v in value.items()}
-                fields["payload"] = "{not json" if kind == "poison" else '{"ok": true}'
-                entry = conn.xadd(self.stream, fields)
+                entries = self._xadd_batch(conn, batch)
             except (redis.RedisError, OSError) as exc:
-                self.history.record(process, classify(exc), "send", value, node=node, error=repr(exc)[:200])
+                outcome, error = classify(exc), repr(exc)[:200]
+                for value in batch:
+                    self.history.record(process, outcome, "send", value, node=node, error=error)
                 conn.close()
                 time.sleep(0.05)
                 conn, node = self._connect()
                 continue
-            self.history.record(process, OK, "send", {**value, "entry": entry}, node=node)
-            self.sent_ok += 1
+            for value, entry in zip(batch, entries, strict=True):
+                if isinstance(entry, Exception):  # this XADD was refused; the others stand
+                    self.history.record(process, classify(entry), "send", value, node=node, error=repr(entry)[:200])
+                else:
+                    self.history.record(process, OK, "send", {**value, "entry": entry}, node=node)
+                    self.sent_ok += 1
             self.pace(seq)
         if conn is not None:
             conn.close()
+
+    def _message(self, process: str, seq: int) -> dict[str, Any]:
+        kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+        return {"id": f"{process}-{seq}", "group": self.stream, "producer": process, "seq": seq, "kind": kind}
+
+    def _xadd_batch(self, conn: redis.Redis, batch: list[dict[str, Any]]) -> list[Any]:
+        pipe = conn.pipeline(transaction=False)
+        for value in batch:
+            fields = {k: str(v) for k, v in value.items()}
+            fields["payload"] = "{not json" if value["kind"] == "poison" else '{"ok": true}'
+            pipe.xadd(self.stream, fields)
+        return pipe.execute(raise_on_error=False)
 
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:

@@ -146,12 +146,9 @@ class RabbitMQCluster(Cluster):
             "stack_timeout": 10,
             **overrides,
         }
-        return pika.ConnectionParameters(
-            host=node.endpoint.host,
-            port=node.endpoint.port,
-            credentials=pika.PlainCredentials(self.username, self.password),
-            **options,
-        )
+        options.setdefault("host", node.endpoint.host)
+        options.setdefault("port", node.endpoint.port)
+        return pika.ConnectionParameters(credentials=pika.PlainCredentials(self.username, self.password), **options)
 
     def connect(self, node: Node | None = None, **overrides: Any) -> pika.BlockingConnection:
         """A connection through ``node``'s proxy (default: the first node that accepts)."""
