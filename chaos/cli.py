@@ -103,16 +103,20 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Re-render a run directory's summary.md and index.html."""
+    """Re-render a run directory: every example's plots and faults.jsonl, then summary.md and index.html."""
     from pathlib import Path
 
     from chaos.errors import UsageError
     from chaos.report import render_run
+    from chaos.report.render import render_examples
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "matrix.json").exists():
         raise UsageError(f"{run_dir} is not a run directory (no matrix.json)")
+    began = time.monotonic()
+    examples = render_examples(run_dir)
     summary, index = render_run(run_dir)
+    print(f"{examples} example(s) re-rendered in {time.monotonic() - began:.1f} s")
     print(summary.read_text().splitlines()[2].strip("*"))
     print(f"report: {index}")
     return 0

@@ -3,11 +3,13 @@
 History shape: inputs are ``send`` ops (value ``id``); each transaction is a ``txn`` op (value ``txn``,
 ``inputs``) completing ``ok`` (committed), ``fail`` (aborted) or ``info`` (unknown); a read_committed
 consumer of the output records ``receive`` ops with value ``record`` (the output record, e.g.
-``partition:offset``; ``id`` when absent), ``source`` (the input it came from) and ``txn``.
+``partition:offset``; ``id`` when absent), ``source`` (the input it came from), ``txn`` and, for a
+consume-transform-produce output, ``source_txn`` (the transaction that wrote its input).
 
 - **lost**: an acknowledged input never appears in the output (needs a completed drain).
 - **duplicated**: an input appears in more than one distinct output record (the processor wrote twice).
-- **aborted_read** (G1a): a record of an aborted transaction was read.
+- **aborted_read** (G1a): a record of an aborted transaction was read — or a record derived from one
+  (a processor that read an aborted input and transformed it).
 - **uncommitted_read**: a record of a transaction with no outcome at all was read (reported; the
   transaction may have committed, so it does not fail the check).
 """
@@ -32,7 +34,7 @@ class ExactlyOnceChecker(Checker):
         self.inputs = SendTracker(send_f)
         self.txn_outcome: dict[Any, str] = {}
         self.outputs_of: defaultdict[Any, set[Any]] = defaultdict(set)
-        self.read_txn: dict[Any, Any] = {}  # output record -> txn it was read from
+        self.read_txn: dict[Any, tuple[Any, ...]] = {}  # output record -> its txn (and its input's txn)
         self.reads = 0
 
     def observe(self, op: Op) -> None:
@@ -42,8 +44,9 @@ class ExactlyOnceChecker(Checker):
                 value = op.value
                 record = value.get("record", value.get("id"))  # e.g. "partition:offset"
                 self.outputs_of[value.get("source")].add(record)
-                if value.get("txn") is not None:
-                    self.read_txn[record] = value.get("txn")
+                txns = tuple(t for t in (value.get("txn"), value.get("source_txn")) if t is not None)
+                if txns:
+                    self.read_txn[record] = txns
             return
         if op.f == self.txn_f:
             txn = op.value.get("txn")
@@ -64,11 +67,11 @@ class ExactlyOnceChecker(Checker):
                 anomalies["lost"].add(mid)
             if len(outputs) > 1:
                 anomalies["duplicated"].add(mid)
-        for record, txn in self.read_txn.items():
-            outcome = self.txn_outcome.get(txn)
-            if outcome == FAIL:
+        for record, txns in self.read_txn.items():
+            outcomes = [self.txn_outcome.get(txn) for txn in txns]
+            if FAIL in outcomes:
                 anomalies["aborted_read"].add(record)
-            elif outcome in (None, INVOKE):
+            elif any(o in (None, INVOKE) for o in outcomes):
                 anomalies["uncommitted_read"].add(record)
         valid, reason = decide(anomalies, "" if drained else self.drain.missing())
         outcomes = list(self.txn_outcome.values())

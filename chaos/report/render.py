@@ -20,6 +20,22 @@ def _load_matrix(run_dir: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def _run_info(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "run.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _run_line(info: dict[str, Any]) -> str:
+    """Seed, budget and what ran, in one line."""
+    if not info:
+        return ""
+    clusters = ", ".join(
+        f"{name}: {c.get('broker')} {c.get('version')}" for name, c in sorted(info.get("clusters", {}).items())
+    )
+    budget = (info.get("budget") or {}).get("name", "?")
+    return f"seed {info.get('seed')}, budget {budget}" + (f"; clusters {clusters}" if clusters else "")
+
+
 def _examples(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     found = []
     for path in sorted(run_dir.glob("suites/*/example-*/results.json")):
@@ -74,6 +90,9 @@ def summary_markdown(run_dir: Path) -> str:
     matrix = _load_matrix(run_dir)
     guarantees, rows, cells = _grid(matrix)
     lines = [f"# brokerchaos run {run_dir.name}", "", f"**{_verdict_line(matrix)}**", ""]
+    run_line = _run_line(_run_info(run_dir))
+    if run_line:
+        lines += [run_line, ""]
     if rows:
         lines.append("| profile / fault | " + " | ".join(guarantees) + " |")
         lines.append("|---|" + "---|" * len(guarantees))
@@ -113,6 +132,7 @@ def index_html(run_dir: Path) -> str:
         "</style></head><body>",
         f"<h1>brokerchaos run {e(run_dir.name)}</h1>",
         f"<p id='verdict'><b>{e(_verdict_line(matrix))}</b></p>",
+        f"<p id='run'>{e(_run_line(_run_info(run_dir)))} — <a href='run.json'>run.json</a></p>",
         "<h2>Resilience matrix</h2><table id='matrix'><tr><th>profile / fault</th>",
         *[f"<th>{e(g)}</th>" for g in guarantees],
         "</tr>",
@@ -137,8 +157,53 @@ def index_html(run_dir: Path) -> str:
             for mid, events in f["timelines"].items():
                 text = "\n".join(json.dumps(ev) for ev in events)
                 parts.append(f"<p id='t-{n}-{e(mid)}'>timeline of {e(mid)}</p><pre>{e(text)}</pre>")
+    parts += _examples_html(run_dir)
     parts.append("</body></html>")
     return "".join(parts)
+
+
+PLOTS = ("throughput.png", "latency.png", "observations.png", "recovery.png")
+
+
+def _examples_html(run_dir: Path) -> list[str]:
+    """Per example: its verdict, schedule, the plots (fault windows shaded) and links to the raw files."""
+    e = html.escape
+    parts = ["<h2>Runs</h2>"]
+    for directory, result in _examples(run_dir):
+        rel = directory.relative_to(run_dir)
+        word = WORD.get(result.get("valid"), "unknown")
+        parts.append(
+            f"<h3 class='example'>{e(result['profile'])} / {e(result['family'])} — {e(rel.name)}: "
+            f"<span class='{word.lower()}'>{e(word)}</span></h3>"
+        )
+        schedule = ", ".join(
+            f"{s['family']} at {s['start_s']:.1f}s for {s['duration_s']:.1f}s" for s in result.get("schedule", [])
+        )
+        parts.append(
+            f"<p>schedule: {e(schedule) or 'none'}; {result.get('ops_per_s', 0)} acknowledged sends/s; "
+            + " ".join(
+                f"<a href='{e(str(rel / name))}'>{e(name)}</a>"
+                for name in ("history.jsonl", "faults.jsonl", "observations.jsonl", "results.json")
+                if (directory / name).exists()
+            )
+            + "</p>"
+        )
+        for problem in result.get("problems", []):
+            parts.append(f"<p class='unknown'>{e(problem)}</p>")
+        for name in PLOTS:
+            if (directory / name).exists():
+                parts.append(f"<img class='plot' alt='{e(name)}' src='{e(str(rel / name))}' width='900'>")
+    return parts
+
+
+def render_examples(run_dir: Path) -> int:
+    """(Re)derive every example's faults.jsonl and plots from its history; returns how many."""
+    from chaos.report.example import render_example
+
+    examples = _examples(run_dir)
+    for directory, _ in examples:
+        render_example(directory)
+    return len(examples)
 
 
 def render_run(run_dir: Path) -> tuple[Path, Path]:

@@ -23,12 +23,16 @@ from chaos.checkers.guarantees import checkers_for, guarantee_cells
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
 from chaos.cluster.base import Cluster
 from chaos.errors import BrokerChaosError
+from chaos.faults.base import FaultLog
 from chaos.faults.families import FaultContext, build
 from chaos.history import JsonlHistory
 from chaos.profiles import Profile
+from chaos.report.example import render_example
 from chaos.schedule.budget import Budget
+from chaos.schedule.progress import Progress
 from chaos.schedule.runner import play
 from chaos.schedule.strategies import Schedule, schedules
+from chaos.workloads.observe import ObservationSampler
 
 log = logging.getLogger("brokerchaos.run")
 
@@ -69,37 +73,53 @@ class RunResult:
 
 
 def execute(
-    profile: Profile, family: str, cluster: Cluster, schedule: Schedule, directory: Path, workload_s: float
+    profile: Profile,
+    family: str,
+    cluster: Cluster,
+    schedule: Schedule,
+    directory: Path,
+    workload_s: float,
+    deadline: float | None = None,
 ) -> RunResult:
-    """Run the profile's workload while ``schedule`` plays, heal, drain, and check."""
+    """Run the profile's workload while ``schedule`` plays, heal, drain, and check; leave the evidence
+    (history, faults, observations, plots, results) in ``directory``."""
     kit = kit_for(profile.broker)
     directory.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     problems: list[str] = []
     subject = f"bc-{uuid.uuid4().hex[:10]}"
     duration = min(profile.workload.duration_s, workload_s)
+    label = f"{profile.name}/{family} {directory.name}"
     with JsonlHistory(directory / "history.jsonl") as history:
         workload = kit.make_workload(cluster, profile, history, subject)
         workload.consumers_start_after_s = profile.workload.consumers_start_after_s
+        faults = FaultLog(history)
 
         def fault(step: Any, rng: Any) -> Any:
             return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject))
 
-        try:
-            with workload.running():
-                problems += play(schedule, fault, history, workload.started_at)
-                remaining = workload.started_at + duration - time.monotonic()
-                if remaining > 0:
-                    time.sleep(remaining)
+        with (
+            ObservationSampler(workload, directory / "observations.jsonl") as observer,
+            Progress(label, workload, faults, deadline, observer.latest) as progress,
+        ):
             try:
-                cluster.restore(timeout=120)
-            except BrokerChaosError as exc:
-                problems.append(f"cluster did not recover after the faults: {exc}")
-            workload.drain(timeout=60)
-        finally:
-            workload.stop()
+                with workload.running():
+                    problems += play(schedule, fault, history, workload.started_at, faults=faults)
+                    remaining = workload.started_at + duration - time.monotonic()
+                    if remaining > 0:
+                        time.sleep(remaining)
+                progress.phase = "restore"
+                try:
+                    cluster.restore(timeout=120)
+                except BrokerChaosError as exc:
+                    problems.append(f"cluster did not recover after the faults: {exc}")
+                progress.phase = "drain"
+                workload.drain(timeout=60)
+            finally:
+                workload.stop()
         rate = workload.rate()
         verdicts = run_checkers(history, checkers_for(profile.guarantees, workload.consume_f))
+    render_example(directory, workload.consume_f)
     cells = guarantee_cells(profile.guarantees, verdicts)
     if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
         cells = {k: (UNKNOWN if v is True else v) for k, v in cells.items()}
@@ -166,7 +186,7 @@ def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, see
         except BrokerChaosError as exc:
             raise InfrastructureError(str(exc)) from exc
         run_dir = directory / f"example-{len(exploration.results) + 1}"
-        result = execute(profile, family, cluster, schedule, run_dir, workload_s)
+        result = execute(profile, family, cluster, schedule, run_dir, workload_s, deadline)
         exploration.results.append(result)
         if budget.shrink:
             assert result.valid is True, result.anomalies()

@@ -20,10 +20,12 @@ def play(
     history: Recorder,
     started_at: float,
     keep_going: Callable[[], bool] = lambda: True,
+    faults: FaultLog | None = None,
 ) -> list[str]:
     """Apply each step at ``started_at + start_s`` for ``duration_s``; returns errors of faults that could
-    not be applied (recorded in the history, never silently ignored)."""
-    faults = FaultLog(history)
+    not be applied (recorded in the history, never silently ignored). ``faults`` (optional) lets a
+    progress reporter see what is in force."""
+    faults = faults or FaultLog(history)
     errors: list[str] = []
     try:
         for step in schedule:

@@ -187,6 +187,7 @@ class Workload(ABC):
                 time.sleep(min(ahead, 0.5))
 
     fault_subject: str | None = None  # what "the leader" is the leader of (topic-partition, queue)
+    drain_stall_s: float = 6.0  # an unmoving backlog this long after the heal will not move
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Workload]:
@@ -209,16 +210,18 @@ class Workload(ABC):
         for thread in self._threads:
             thread.join(5.0)
 
-    def drain(self, timeout: float = 60.0, quiet_s: float = 3.0, stall_s: float = 6.0) -> bool:
+    def drain(self, timeout: float = 60.0, quiet_s: float = 3.0, stall_s: float | None = None) -> bool:
         """After producers stopped and faults healed: consume until the backlog is empty for ``quiet_s``.
 
-        A backlog that does not move for ``stall_s`` with every fault healed will not move: the drain ends
-        there and says so (what is left was acknowledged and never processed — the checkers call it lost).
+        A backlog that does not move for ``stall_s`` (default: the workload's ``drain_stall_s``) with every
+        fault healed will not move: the drain ends there and says so (what is left was acknowledged and
+        never processed — the checkers call it lost).
         Only a backlog that cannot be measured, or a crashed client thread, leaves the drain incomplete.
         """
         self.stop_producing()
         self.wait_producers()
         self.history.record("drain", INVOKE, "drain")
+        stall_s = self.drain_stall_s if stall_s is None else stall_s
         deadline = time.monotonic() + timeout
         steady_since = time.monotonic()
         last: int | None = None
@@ -249,6 +252,12 @@ class Workload(ABC):
         )
         log.info("drain %s (backlog %s): %d sent ok, %d received", outcome, last, self.sent_ok, self.received)
         return complete
+
+    observe_every_s: float = 1.0
+
+    def observe(self) -> dict[str, float | None]:
+        """Broker-side metrics right now, for the observation sampler (None: could not be read)."""
+        return {}
 
     def observe_after_drain(self) -> None:  # noqa: B027 - optional hook
         """Record broker-side state the checkers need (e.g. what a dead-letter queue holds)."""

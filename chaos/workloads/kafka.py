@@ -7,6 +7,11 @@ are ``fail``. A fatal (idempotent or transactional) producer error recreates the
 ``transactional``, messages are produced in small transactions; a poison message makes the producer
 abort its transaction, and every message of it is then a definite ``fail`` — a read_uncommitted
 consumer that reads one anyway shows an aborted read (G1a).
+
+With ``transform``, consumers are consume-transform-produce processors: inputs are read (``consume``),
+and one output record per input plus the consumed offsets are committed in one transaction
+(``send_offsets_to_transaction``); an output reader records what the pipeline's downstream sees
+(``receive``, with the output's ``txn`` and its input's ``source_txn``) for the exactly-once checker.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class KafkaClientSettings:
     max_retries: int = at_least(3, 0)  # processing attempts of one message before the dead-letter topic
     retry_backoff_ms: int = at_least(50, 0)
     dead_letter_topic: bool = True
+    transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
 
 
 class KafkaWorkload(Workload):
@@ -102,6 +108,9 @@ class KafkaWorkload(Workload):
         config = dict(settings.topic_config or {})
         cluster.create_topic(topic, settings.partitions, settings.replication, **config)
         cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
+        self.output = f"{topic}.out"
+        if client.transform:
+            cluster.create_topic(self.output, settings.partitions, settings.replication, **config)
         self._attempts: dict[str, int] = {}
         self._attempt_lock = threading.Lock()
 
@@ -240,7 +249,15 @@ class KafkaWorkload(Workload):
             )
         )
 
+    def start(self) -> None:
+        super().start()
+        if self.client.transform:
+            self._spawn("output-reader", self._read_output, 0)
+
     def consume(self, index: int) -> None:
+        if self.client.transform:
+            self._transform(index)
+            return
         process = f"consumer-{index + 1}"
         consumer = self._consumer()
         consumer.subscribe([self.topic])
@@ -272,6 +289,120 @@ class KafkaWorkload(Workload):
                     self._commit(consumer)
         finally:
             consumer.close()
+
+    # consume-transform-produce ---------------------------------------------------------------------
+    def _processor_producer(self, process: str) -> Producer:
+        """A transactional producer per processor; a short transaction timeout so that the open
+        transaction of a crashed processor is aborted by the broker before the drain gives up on it."""
+        config = self.cluster.client_config(
+            acks="all",
+            **{
+                "enable.idempotence": True,
+                "transactional.id": f"{self.group}-{process}-{uuid.uuid4().hex[:4]}",
+                "transaction.timeout.ms": 10000,
+                "message.timeout.ms": 10000,
+                "linger.ms": 5,
+            },
+        )
+        producer = Producer(config)
+        producer.init_transactions(30)
+        return producer
+
+    def _transform(self, index: int) -> None:
+        """Read inputs and, in one transaction, write one output record per input to ``<topic>.out`` and
+        the consumed offsets (``send_offsets_to_transaction``): an input's output becomes visible exactly
+        when its offset is committed. A failed transaction is aborted and the inputs are read again."""
+        process = f"consumer-{index + 1}"
+        consumer = self._consumer()
+        consumer.subscribe([self.topic])
+        producer = self._processor_producer(process)
+        count = 0
+        try:
+            while self.consuming:
+                try:
+                    batch = [m for m in consumer.consume(num_messages=100, timeout=0.2) if not m.error()]
+                except KafkaException:
+                    time.sleep(0.1)
+                    continue
+                if not batch:
+                    continue
+                inputs = [self._input(process, msg) for msg in batch]
+                if self.should_crash(process):
+                    return  # the open transaction dies with us; the broker aborts it on timeout
+                count += 1
+                txn = f"{process}-x{count}"
+                outcome, producer = self._transform_batch(consumer, producer, txn, inputs)
+                if outcome == OK:
+                    for value in inputs:
+                        self.history.record(process, OK, "process", value)
+                else:
+                    self._rewind(consumer)
+        finally:
+            consumer.close()
+
+    def _input(self, process: str, msg: Any) -> dict[str, Any]:
+        value = json.loads(msg.value())
+        value.update(partition=msg.partition(), offset=msg.offset())
+        self.history.record(process, OK, "consume", value)
+        self.received += 1
+        return value
+
+    def _transform_batch(
+        self, consumer: Consumer, producer: Producer, txn: str, inputs: list[dict[str, Any]]
+    ) -> tuple[str, Producer]:
+        process = txn.rsplit("-", 1)[0]
+        ids = [v["id"] for v in inputs]
+        self.history.record(process, INVOKE, "txn", {"txn": txn, "inputs": ids})
+        try:
+            producer.begin_transaction()
+            for value in inputs:
+                out = {**value, "txn": txn, "source_txn": value.get("txn")}
+                producer.produce(self.output, key=value["key"], value=json.dumps(out))
+            positions = consumer.position(consumer.assignment())
+            producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
+            producer.commit_transaction(30)
+            outcome = OK
+        except KafkaException as exc:
+            error = exc.args[0]
+            outcome = INFO
+            if error.txn_requires_abort():
+                with contextlib.suppress(KafkaException):
+                    producer.abort_transaction(30)
+                    outcome = FAIL
+            if outcome == INFO or error.fatal():
+                producer = self._processor_producer(process)  # fenced or unknown state: start afresh
+        self.history.record(process, outcome, "txn", {"txn": txn, "inputs": ids})
+        return outcome, producer
+
+    def _read_output(self, _index: int) -> None:
+        """The pipeline's downstream reader (the profile's isolation level): every output record it sees."""
+        reader = Consumer(
+            self.cluster.client_config(
+                **{
+                    "group.id": f"{self.group}-out",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": self.client.isolation_level,
+                }
+            )
+        )
+        reader.subscribe([self.output])
+        try:
+            while self.consuming:
+                try:
+                    msgs = [m for m in reader.consume(num_messages=500, timeout=0.2) if not m.error()]
+                except KafkaException:
+                    time.sleep(0.1)
+                    continue
+                for msg in msgs:
+                    value = json.loads(msg.value())
+                    value.update(record=f"{msg.partition()}:{msg.offset()}", source=value["id"])
+                    self.history.record("output-reader", OK, "receive", value)
+                if msgs:
+                    with contextlib.suppress(KafkaException):
+                        reader.commit(asynchronous=False)
+        finally:
+            reader.close()
 
     def _rewind(self, consumer: Consumer) -> None:
         with contextlib.suppress(KafkaException):
@@ -324,11 +455,19 @@ class KafkaWorkload(Workload):
         raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "dead-letter write not acknowledged"))
 
     def backlog(self) -> int | None:
-        """Consumer-group lag: high watermark minus committed offset, over all partitions."""
-        probe = Consumer(self.cluster.client_config(**{"group.id": self.group, "enable.auto.commit": False}))
+        """Consumer-group lag (high watermark minus committed offset, over all partitions); with a
+        transform pipeline, plus the output reader's lag."""
+        lag = self._lag(self.group, self.topic)
+        if not self.client.transform or lag is None:
+            return lag
+        out = self._lag(f"{self.group}-out", self.output)
+        return None if out is None else lag + out
+
+    def _lag(self, group: str, topic: str) -> int | None:
+        probe = Consumer(self.cluster.client_config(**{"group.id": group, "enable.auto.commit": False}))
         try:
-            meta = probe.list_topics(self.topic, timeout=5)
-            parts = [TopicPartition(self.topic, p) for p in meta.topics[self.topic].partitions]
+            meta = probe.list_topics(topic, timeout=5)
+            parts = [TopicPartition(topic, p) for p in meta.topics[topic].partitions]
             committed = probe.committed(parts, timeout=5)
             lag = 0
             for tp in committed:
@@ -340,6 +479,22 @@ class KafkaWorkload(Workload):
             return None
         finally:
             probe.close()
+
+    def observe(self) -> dict[str, float | None]:
+        """Under-replicated partitions of the topic (ISR smaller than the replica set), partitions with no
+        leader, and the consumer group's lag — the broker-side signals the seed says to monitor."""
+        metrics: dict[str, float | None] = {"under_replicated": None, "offline_partitions": None}
+        probe = Consumer(self.cluster.client_config(**{"group.id": f"{self.group}-observer"}))
+        try:
+            partitions = probe.list_topics(self.topic, timeout=3).topics[self.topic].partitions.values()
+            metrics["under_replicated"] = sum(1 for p in partitions if len(p.isrs) < len(p.replicas))
+            metrics["offline_partitions"] = sum(1 for p in partitions if p.leader < 0)
+        except (KafkaException, KeyError):
+            pass
+        finally:
+            probe.close()
+        metrics["consumer_lag"] = self._lag(self.group, self.topic)
+        return metrics
 
     def observe_after_drain(self) -> None:
         reader = Consumer(
@@ -404,6 +559,8 @@ def _check(profile: Any) -> None:
         raise ProfileError("client.transactional = true requires client.idempotence = true")
     if profile.guarantees.exactly_once and not c.transactional:
         raise ProfileError("guarantees.exactly_once needs client.transactional = true")
+    if c.transform and c.commit != "after_processing":
+        raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
 
 
 KIT = BrokerKit(

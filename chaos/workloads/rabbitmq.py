@@ -35,12 +35,18 @@ from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
+# How many (node, unreachable peer) pairs the running nodes report as partitioned.
+PARTITIONS_SEEN = (
+    "lists:sum([length(P) || {_, P} <- "
+    "element(1, rpc:multicall(rabbit_mnesia:cluster_nodes(running), rabbit_node_monitor, partitions, [], 5000))])."
+)
 
 
 @dataclass(frozen=True)
 class RabbitMQClusterSettings:
     partition_handling: str = choice("pause_minority", "pause_minority", "autoheal", "ignore")
     management: bool = False
+    dead_letter_retry_ms: int = at_least(180_000, 100)  # the broker's default: 3 minutes
     extra: dict[str, str] | None = None
 
 
@@ -81,6 +87,10 @@ class RabbitMQWorkload(Workload):
         self.client = client
         self.poison_every = poison_every
         self.process_ms = process_ms
+        # A dead-letter hop whose confirm was lost in a fault is re-sent only after the broker's retry
+        # interval: until then the backlog does not move, and that is not a stall.
+        retry_s = (getattr(cluster, "dead_letter_retry_ms", None) or 180_000) / 1000
+        self.drain_stall_s = max(self.drain_stall_s, retry_s + 5)
         self._declare()
 
     @property
@@ -263,6 +273,32 @@ class RabbitMQWorkload(Workload):
             _close(conn)
         return max(listed, int(ready))
 
+    observe_every_s = 5.0  # each sample is a rabbitmqctl run: an Erlang VM start on a shared core
+
+    def observe(self) -> dict[str, float | None]:
+        """Queue depth (ready, unacknowledged), the dead-letter queue's depth, and the network partitions
+        the running nodes report (``rabbit_node_monitor``)."""
+        metrics: dict[str, float | None] = {
+            "ready": None,
+            "unacked": None,
+            "dead_lettered": None,
+            "partitions_seen": None,
+        }
+        with contextlib.suppress(RuntimeError, ValueError):
+            out = self.cluster.ctl(
+                "list_queues", "--formatter", "json", "name", "messages_ready", "messages_unacknowledged"
+            )
+            for row in json.loads(out):
+                if row.get("name") == self.queue:
+                    metrics["ready"] = int(row.get("messages_ready") or 0)
+                    metrics["unacked"] = int(row.get("messages_unacknowledged") or 0)
+                elif row.get("name") == self.dlq:
+                    metrics["dead_lettered"] = int(row.get("messages_ready") or 0)
+        with contextlib.suppress(RuntimeError, ValueError):
+            out = self.cluster.ctl("eval", PARTITIONS_SEEN)
+            metrics["partitions_seen"] = int(out.strip().splitlines()[-1])
+        return metrics
+
     def observe_after_drain(self) -> None:
         conn = self._connect(0)
         if conn is None:
@@ -308,6 +344,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
         partition_handling=s.partition_handling,
         management=s.management,
         extra_config=s.extra or {},
+        dead_letter_retry_ms=s.dead_letter_retry_ms,
     )
 
 

@@ -161,6 +161,31 @@ class RedisStreamsWorkload(Workload):
             pipe.xadd(self.stream, fields)
         return pipe.execute(raise_on_error=False)
 
+    def observe(self) -> dict[str, float | None]:
+        """XLEN and pending entries on the node that says it is the primary; each data node's replication
+        offset and the spread between them (replication lag in bytes)."""
+        metrics: dict[str, float | None] = {"xlen": None, "pending": None, "replication_lag_bytes": None}
+        offsets: dict[str, int] = {}
+        for node in self.cluster.data_nodes:
+            conn = self.cluster.direct_client(node)
+            metrics[f"repl_offset {node.name}"] = None
+            if conn is None:
+                continue
+            try:
+                info = conn.info("replication")
+                offsets[node.name] = int(info.get("master_repl_offset", 0))
+                metrics[f"repl_offset {node.name}"] = offsets[node.name]
+                if info.get("role") == "master" and metrics["xlen"] is None:
+                    metrics["xlen"] = int(conn.xlen(self.stream))
+                    metrics["pending"] = int(conn.xpending(self.stream, GROUP)["pending"])
+            except (redis.RedisError, OSError, KeyError, TypeError):
+                pass
+            finally:
+                conn.close()
+        if len(offsets) > 1:
+            metrics["replication_lag_bytes"] = max(offsets.values()) - min(offsets.values())
+        return metrics
+
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:
         """Read, process, ack as the profile says. After every (re)connect this consumer first re-reads

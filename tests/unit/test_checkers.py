@@ -198,6 +198,16 @@ def test_exactly_once_flags_an_aborted_read_g1a() -> None:
     assert verdict.valid is False and verdict.ids("aborted_read") == ["out-poison"]
 
 
+def test_exactly_once_flags_an_output_derived_from_an_aborted_input() -> None:
+    def derived(h: HistoryBuilder) -> None:
+        h.op("producer", INVOKE, "txn", {"txn": "p9", "inputs": ["in-aborted"]})
+        h.op("producer", FAIL, "txn", {"txn": "p9", "inputs": ["in-aborted"]})
+        h.receive("out-derived", source="in-aborted", txn="t2", source_txn="p9")
+
+    verdict = run_checker(_eos(derived).history, ExactlyOnceChecker())
+    assert verdict.valid is False and verdict.ids("aborted_read") == ["out-derived"]
+
+
 def test_exactly_once_reports_a_read_of_an_undecided_transaction_without_failing() -> None:
     def undecided(h: HistoryBuilder) -> None:
         h.op("proc", INVOKE, "txn", {"txn": "t7", "inputs": []})

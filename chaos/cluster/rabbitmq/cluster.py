@@ -52,6 +52,7 @@ class RabbitMQCluster(Cluster):
         management: bool = True,
         extra_config: dict[str, str] | None = None,
         memory: str = "512MB",
+        dead_letter_retry_ms: int | None = None,
         **kwargs: Any,
     ) -> None:
         if partition_handling not in PARTITION_HANDLING:
@@ -63,6 +64,7 @@ class RabbitMQCluster(Cluster):
         self.management = management
         self.extra_config = extra_config or {}
         self.memory = memory
+        self.dead_letter_retry_ms = dead_letter_retry_ms
         self.username = f"bc-{secrets.token_hex(4)}"
         self.password = secrets.token_urlsafe(18)
         self.cookie = secrets.token_hex(20).upper()
@@ -103,6 +105,22 @@ class RabbitMQCluster(Cluster):
         }
         return "".join(f"{k} = {v}\n" for k, v in settings.items())
 
+    def _app_env_args(self) -> str:
+        """Settings with no rabbitmq.conf key, as Erlang application environment.
+
+        The at-least-once dead-letter worker re-sends an unconfirmed hop only after this timeout
+        (180 s by default; the key gained an ``_ms`` suffix in later releases: both are set)."""
+        if self.dead_letter_retry_ms is None:
+            return ""
+        ms = int(self.dead_letter_retry_ms)
+        return "".join(
+            f" -rabbit {key} {ms}"
+            for key in (
+                "dead_letter_worker_publisher_confirm_timeout",
+                "dead_letter_worker_publisher_confirm_timeout_ms",
+            )
+        )
+
     def node_specs(self, endpoints: dict[str, Endpoint]) -> list[NodeSpec]:
         # The cookie file must belong to the node's user with no group/other bits: write it from the node.
         start = (
@@ -126,7 +144,7 @@ class RabbitMQCluster(Cluster):
                         "RABBITMQ_NODENAME": self.erlang_name(name),
                         "RABBITMQ_CONFIG_FILE": "/etc/rabbitmq/brokerchaos.conf",
                         # No scheduler busy-waiting: three nodes share two cores with the other brokers.
-                        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": ERL_ARGS,
+                        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": ERL_ARGS + self._app_env_args(),
                         "RABBITMQ_CTL_ERL_ARGS": ERL_ARGS,
                     },
                     client_port=AMQP_PORT,

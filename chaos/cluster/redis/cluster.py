@@ -165,6 +165,14 @@ class RedisSentinelCluster(Cluster):
             **kwargs,
         )
 
+    def direct_client(self, node: Node, timeout: float = 1.0) -> redis.Redis | None:
+        """A client straight to the node's container address, around Toxiproxy: an observer's view, not a
+        client's (a proxy fault must not blind the monitoring). None when the node has no address now."""
+        ip = node.ip(self.network_name) if node.status() == "running" else None
+        if ip is None:
+            return None
+        return redis.Redis(host=ip, port=REDIS_PORT, socket_timeout=timeout, socket_connect_timeout=timeout)
+
     @property
     def data_nodes(self) -> list[Node]:
         return self.nodes_with_role("data")

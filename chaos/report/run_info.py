@@ -1,0 +1,94 @@
+"""``run.json``: what a run was, so a reader the morning after (or ``brokerchaos compare``) can tell two
+runs apart — versions of everything, the images each cluster ran, the profiles, the seed, the budget,
+and the schedules that were played."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+LIBRARIES = ("brokerchaos", "pytest", "hypothesis", "testcontainers", "confluent-kafka", "pika", "redis", "docker")
+
+
+def library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        import confluent_kafka
+
+        versions["librdkafka"] = confluent_kafka.libversion()[0]
+    except ImportError:
+        versions["librdkafka"] = None
+    return versions
+
+
+def profile_info(profile: Any) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "broker": profile.broker,
+        "version": profile.version,
+        "catalogue": profile.catalogue,
+        "path": str(profile.path) if profile.path else None,
+        "cluster": _plain(profile.cluster),
+        "client": _plain(profile.client),
+        "workload": _plain(profile.workload),
+        "faults": _plain(profile.faults),
+        "guarantees": _plain(profile.guarantees),
+    }
+
+
+def _plain(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def schedules_played(run_dir: Path) -> list[dict[str, Any]]:
+    """Every example's schedule, from its results.json."""
+    out = []
+    for path in sorted(run_dir.glob("suites/*/example-*/results.json")):
+        result = json.loads(path.read_text())
+        out.append(
+            {
+                "profile": result["profile"],
+                "fault": result["family"],
+                "example": path.parent.name,
+                "schedule": result["schedule"],
+                "valid": result["valid"],
+            }
+        )
+    return out
+
+
+def write_run_json(
+    run_dir: Path,
+    *,
+    run_id: str,
+    seed: int,
+    budget: Any,
+    profiles: list[Any],
+    clusters: dict[str, dict[str, Any]],
+    engine: str | None,
+    exit_status: int | None = None,
+) -> Path:
+    info = {
+        "run_id": run_id,
+        "seed": seed,
+        "budget": _plain(budget),
+        "command": sys.argv,
+        "exit_status": exit_status,
+        "versions": {**library_versions(), "docker_engine": engine},
+        "clusters": clusters,
+        "profiles": [profile_info(p) for p in profiles],
+        "schedules": schedules_played(run_dir),
+    }
+    path = run_dir / "run.json"
+    path.write_text(json.dumps(info, indent=2, default=str))
+    return path
