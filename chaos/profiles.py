@@ -73,6 +73,8 @@ class Guarantees:
     unconfirmed_loss_is_loss: bool = False
     recovery: bool = True
     max_recovery_s: float | None = None
+    broker_health: bool = False  # broker-side signals (under-replicated, partitions, lag) settle after heal
+    max_broker_recovery_s: float = at_least(60.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,16 @@ from chaos.checkers.base import Checker
 from chaos.checkers.dead_letter import DeadLetterChecker
 from chaos.checkers.delivery import DeliveryChecker
 from chaos.checkers.exactly_once import ExactlyOnceChecker
+from chaos.checkers.health import BrokerHealthChecker
 from chaos.checkers.order import OrderChecker
 from chaos.checkers.verdict import UNKNOWN, Validity, Verdict
 
-GUARANTEES = ("no_loss", "no_duplicates", "order", "dead_letter", "exactly_once", "recovery")
+GUARANTEES = ("no_loss", "no_duplicates", "order", "dead_letter", "exactly_once", "recovery", "broker_health")
 
 
-def checkers_for(guarantees: Any, consume_f: str = "process") -> list[Checker]:
-    """The checkers a profile's ``[guarantees]`` need (delivery always: it also feeds no_duplicates)."""
+def checkers_for(guarantees: Any, consume_f: str = "process", settling: tuple[str, ...] = ()) -> list[Checker]:
+    """The checkers a profile's ``[guarantees]`` need (delivery always: it also feeds no_duplicates).
+    ``settling``: the workload's observations that must return to 0 after a heal."""
     checkers: list[Checker] = [
         DeliveryChecker(
             consume_f=consume_f,
@@ -37,6 +39,8 @@ def checkers_for(guarantees: Any, consume_f: str = "process") -> list[Checker]:
         checkers.append(ExactlyOnceChecker())
     if guarantees.recovery:
         checkers.append(AvailabilityChecker(max_recovery_s=guarantees.max_recovery_s))
+    if guarantees.broker_health:
+        checkers.append(BrokerHealthChecker(settling, guarantees.max_broker_recovery_s))
     return checkers
 
 
@@ -61,6 +65,7 @@ def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Valid
         ("dead_letter", "dead_letter"),
         ("exactly_once", "exactly_once"),
         ("recovery", "availability"),
+        ("broker_health", "broker_health"),
     ):
         if name in by_name or checker in by_name:
             verdict = by_name.get(checker)

@@ -99,7 +99,7 @@ def execute(
             return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject))
 
         with (
-            ObservationSampler(workload, directory / "observations.jsonl") as observer,
+            ObservationSampler(workload, directory / "observations.jsonl", history) as observer,
             Progress(label, workload, faults, deadline, observer.latest) as progress,
         ):
             try:
@@ -115,10 +115,14 @@ def execute(
                     problems.append(f"cluster did not recover after the faults: {exc}")
                 progress.phase = "drain"
                 workload.drain(timeout=60)
+                if profile.guarantees.broker_health:
+                    progress.phase = "settle"
+                    observer.wait_settled(workload.settling_metrics, profile.guarantees.max_broker_recovery_s)
             finally:
                 workload.stop()
         rate = workload.rate()
-        verdicts = run_checkers(history, checkers_for(profile.guarantees, workload.consume_f))
+        checkers = checkers_for(profile.guarantees, workload.consume_f, workload.settling_metrics)
+        verdicts = run_checkers(history, checkers)
     render_example(directory, workload.consume_f)
     cells = guarantee_cells(profile.guarantees, verdicts)
     if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass

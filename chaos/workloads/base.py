@@ -254,6 +254,7 @@ class Workload(ABC):
         return complete
 
     observe_every_s: float = 1.0
+    settling_metrics: tuple[str, ...] = ()  # observations that must return to 0 after every heal
 
     def observe(self) -> dict[str, float | None]:
         """Broker-side metrics right now, for the observation sampler (None: could not be read)."""

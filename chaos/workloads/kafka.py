@@ -480,6 +480,8 @@ class KafkaWorkload(Workload):
         finally:
             probe.close()
 
+    settling_metrics = ("under_replicated", "offline_partitions")
+
     def observe(self) -> dict[str, float | None]:
         """Under-replicated partitions of the topic (ISR smaller than the replica set), partitions with no
         leader, and the consumer group's lag — the broker-side signals the seed says to monitor."""

@@ -16,15 +16,18 @@ from typing import Any
 
 import orjson
 
+from chaos.history import OK, Recorder
+
 log = logging.getLogger("brokerchaos.observe")
 
 
 class ObservationSampler:
     """Samples ``workload.observe()`` until stopped; use as a context manager around the run."""
 
-    def __init__(self, workload: Any, path: Path) -> None:
+    def __init__(self, workload: Any, path: Path, history: Recorder | None = None) -> None:
         self.workload = workload
         self.path = path
+        self.history = history  # samples are also ``observe`` ops, for the broker-health checker
         self.samples: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="observer", daemon=True)
@@ -43,6 +46,17 @@ class ObservationSampler:
     def latest(self) -> dict[str, Any]:
         return self.samples[-1]["metrics"] if self.samples else {}
 
+    def wait_settled(self, metrics: tuple[str, ...], timeout_s: float) -> bool:
+        """Keep sampling until one sample reads 0 for every metric in ``metrics`` (True), or time is up."""
+        deadline = time.monotonic() + timeout_s
+        seen = len(self.samples)
+        while metrics and time.monotonic() < deadline and self._thread.is_alive():
+            fresh, seen = self.samples[seen:], len(self.samples)
+            if any(all(s["metrics"].get(m) == 0 for m in metrics) for s in fresh):
+                return True
+            time.sleep(0.2)
+        return not metrics
+
     def _loop(self) -> None:
         every = float(getattr(self.workload, "observe_every_s", 1.0))
         while not self._stop.is_set():
@@ -54,6 +68,8 @@ class ObservationSampler:
                 metrics = {}
             if metrics:
                 self.samples.append({"time": began, "metrics": metrics})
+                if self.history is not None:
+                    self.history.record("observer", OK, "observe", metrics)
             self._stop.wait(max(0.05, every - (time.monotonic_ns() - began) / 1e9))
 
 

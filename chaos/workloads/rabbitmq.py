@@ -273,6 +273,7 @@ class RabbitMQWorkload(Workload):
             _close(conn)
         return max(listed, int(ready))
 
+    settling_metrics = ("partitions_seen",)
     observe_every_s = 5.0  # each sample is a rabbitmqctl run: an Erlang VM start on a shared core
 
     def observe(self) -> dict[str, float | None]:

@@ -161,9 +161,12 @@ class RedisStreamsWorkload(Workload):
             pipe.xadd(self.stream, fields)
         return pipe.execute(raise_on_error=False)
 
+    settling_metrics = ("replication_lag_bytes",)
+
     def observe(self) -> dict[str, float | None]:
         """XLEN and pending entries on the node that says it is the primary; each data node's replication
-        offset and the spread between them (replication lag in bytes)."""
+        offset and the spread between them (replication lag in bytes: 0 with no replicas, None while a
+        data node cannot be read)."""
         metrics: dict[str, float | None] = {"xlen": None, "pending": None, "replication_lag_bytes": None}
         offsets: dict[str, int] = {}
         for node in self.cluster.data_nodes:
@@ -182,7 +185,7 @@ class RedisStreamsWorkload(Workload):
                 pass
             finally:
                 conn.close()
-        if len(offsets) > 1:
+        if offsets and len(offsets) == len(self.cluster.data_nodes):
             metrics["replication_lag_bytes"] = max(offsets.values()) - min(offsets.values())
         return metrics
 

@@ -30,3 +30,7 @@ def test_poison_messages_end_in_the_dead_letter_topic_once(chaos_case: ChaosCase
 
 def test_producing_resumes_after_every_heal(chaos_case: ChaosCase) -> None:
     chaos_case.assert_guarantee("recovery")
+
+
+def test_no_partition_stays_under_replicated_after_every_heal(chaos_case: ChaosCase) -> None:
+    chaos_case.assert_guarantee("broker_health")

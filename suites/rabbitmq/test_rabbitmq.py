@@ -26,3 +26,7 @@ def test_poison_messages_are_dead_lettered_once(chaos_case: ChaosCase) -> None:
 
 def test_the_queue_serves_again_after_every_heal(chaos_case: ChaosCase) -> None:
     chaos_case.assert_guarantee("recovery")
+
+
+def test_no_node_still_reports_a_partition_after_every_heal(chaos_case: ChaosCase) -> None:
+    chaos_case.assert_guarantee("broker_health")

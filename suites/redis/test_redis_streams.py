@@ -26,3 +26,7 @@ def test_poison_entries_end_in_the_dead_letter_stream_once(chaos_case: ChaosCase
 
 def test_the_stream_serves_again_after_every_heal(chaos_case: ChaosCase) -> None:
     chaos_case.assert_guarantee("recovery")
+
+
+def test_replication_catches_up_after_every_heal(chaos_case: ChaosCase) -> None:
+    chaos_case.assert_guarantee("broker_health")

@@ -1,0 +1,44 @@
+"""The broker-health checker: settling metrics back to 0 after the last heal, proven both ways."""
+
+from __future__ import annotations
+
+from chaos.checkers import run_checker
+from chaos.checkers.health import BrokerHealthChecker
+from chaos.checkers.verdict import UNKNOWN
+from chaos.history import OK
+from tests.unit.histories import HistoryBuilder
+
+
+def _observed(values: list[int | None], heal_at_s: int = 2) -> HistoryBuilder:
+    """One sample per second; a fault from 1 s to ``heal_at_s``."""
+    h = HistoryBuilder()
+    h.fault("kill", 1000, heal_at_s * 1000)
+    for second, value in enumerate(values):
+        h.op("observer", OK, "observe", {"under_replicated": value}, at_ms=second * 1000 + 1)
+    return h
+
+
+def test_settled_within_the_bound_passes() -> None:
+    verdict = run_checker(_observed([0, 3, 3, 2, 0, 0]).history, BrokerHealthChecker(("under_replicated",), 5))
+    assert verdict.valid is True and verdict.stats["recovered_after_s"] == 2.0
+    assert verdict.stats["peaks"] == {"under_replicated": 3}
+
+
+def test_never_settled_after_the_bound_fails() -> None:
+    verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 3, 3]).history, BrokerHealthChecker(("under_replicated",), 4))
+    assert verdict.valid is False and verdict.anomaly("not_recovered").count == 1
+
+
+def test_settling_later_than_the_bound_fails_as_slow() -> None:
+    verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 0]).history, BrokerHealthChecker(("under_replicated",), 2))
+    assert verdict.valid is False and verdict.anomaly("slow_recovery").count == 1
+
+
+def test_unreadable_or_too_short_after_the_heal_is_unknown() -> None:
+    short = run_checker(_observed([0, 3, 3, 3]).history, BrokerHealthChecker(("under_replicated",), 30))
+    blind = run_checker(_observed([0, None, None, None]).history, BrokerHealthChecker(("under_replicated",), 30))
+    assert short.valid == UNKNOWN and blind.valid == UNKNOWN
+
+
+def test_nothing_to_settle_is_trivially_true() -> None:
+    assert run_checker(_observed([5]).history, BrokerHealthChecker((), 1)).valid is True
