@@ -156,7 +156,8 @@ def index_html(run_dir: Path) -> str:
             parts.append(f" — <a href='{e(str(rel))}/history.jsonl'>history</a></p>")
             for mid, events in f["timelines"].items():
                 text = "\n".join(json.dumps(ev) for ev in events)
-                parts.append(f"<p id='t-{n}-{e(mid)}'>timeline of {e(mid)}</p><pre>{e(text)}</pre>")
+                parts.append(f"<details id='t-{n}-{e(mid)}'><summary>timeline of {e(mid)}</summary>")
+                parts.append(f"<pre>{e(text)}</pre></details>")
     parts += _examples_html(run_dir)
     parts.append("</body></html>")
     return "".join(parts)
