@@ -30,6 +30,8 @@ class BrokerKit:
     default_families: tuple[str, ...]
     families: frozenset[str] = field(default_factory=frozenset)
     check: Callable[[Profile], None] = lambda profile: None
+    # (from image, from version, to image, to version) -> why the broker cannot roll that way, or None
+    upgrade_problem: Callable[[str, str, str, str], str | None] = lambda *path: None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

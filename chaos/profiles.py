@@ -38,7 +38,7 @@ TOP_LEVEL = {
     "meta_skip",
     "twin",
 }
-TABLES = {"cluster", "client", "workload", "faults", "guarantees"}
+TABLES = {"cluster", "client", "workload", "faults", "guarantees", "upgrade"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,16 @@ class FaultSettings:
     families: list[str] = field(default_factory=list)
     max_steps: int = at_least(2, 1)
     lead_in_s: float = at_least(2.0, 0.2)  # steady load before the first fault
+
+
+@dataclass(frozen=True)
+class UpgradeSettings:
+    """The target of the ``rolling-upgrade`` fault family: the image (default: the profile's broker
+    image; e.g. ``valkey`` for Redis -> Valkey) and version every node is replaced with."""
+
+    to_version: str = ""
+    to_image: str = ""
+    finalize: bool = True  # after the roll, enable the new version's features (Kafka metadata.version)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class Profile:
     workload: WorkloadSettings
     faults: FaultSettings
     guarantees: Guarantees
+    upgrade: UpgradeSettings = field(default_factory=UpgradeSettings)
     path: Path | None = None
     meta_skip: str = ""  # why the meta-suite cannot prove this row here (reported, never silent)
     twin: str = ""  # the safe profile that must pass under this row's faults (default: <broker>-safe)
@@ -162,6 +173,7 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         workload=parse_table(WorkloadSettings, data.get("workload"), "workload"),
         faults=faults if faults.families else dataclasses.replace(faults, families=list(kit.default_families)),
         guarantees=parse_table(Guarantees, data.get("guarantees"), "guarantees"),
+        upgrade=_upgrade(kit, data, faults, version),
         path=path,
         meta_skip=str(data.get("meta_skip", "")),
         twin=str(data.get("twin", "")),
@@ -170,6 +182,30 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
     if profile.guarantees.dead_letter and profile.workload.poison_every == 0:
         raise ProfileError("guarantees.dead_letter needs poison messages (workload.poison_every > 0)")
     return profile
+
+
+def _upgrade(kit: Any, data: dict[str, Any], faults: FaultSettings, version: Any) -> UpgradeSettings:
+    """Validate the ``[upgrade]`` table early: a path the broker itself does not support is refused at
+    load time with the reason, not discovered half-way through a roll."""
+    upgrade = parse_table(UpgradeSettings, data.get("upgrade"), "upgrade")
+    rolling = "rolling-upgrade" in faults.families
+    if not rolling:
+        if data.get("upgrade"):
+            raise ProfileError("[upgrade] is only used by the 'rolling-upgrade' fault family (faults.families)")
+        return upgrade
+    if not upgrade.to_version:
+        raise ProfileError("the 'rolling-upgrade' fault family needs upgrade.to_version")
+    from chaos.images.catalogue import DEFAULT_VERSIONS, lookup
+
+    to_image = upgrade.to_image or kit.image
+    lookup(to_image, upgrade.to_version)
+    from_version = str(version) if version is not None else DEFAULT_VERSIONS[kit.image]
+    problem = kit.upgrade_problem(kit.image, from_version, to_image, upgrade.to_version)
+    if problem:
+        raise ProfileError(
+            f"upgrade {kit.image} {from_version} -> {to_image} {upgrade.to_version} is not supported: {problem}"
+        )
+    return dataclasses.replace(upgrade, to_image=to_image)
 
 
 def shipped_profiles() -> list[Path]:

@@ -127,11 +127,13 @@ class Cluster(ABC):
         if ready_timeout is not None:
             self.ready_timeout = ready_timeout
         self.nodes: list[Node] = []
+        self._endpoints: dict[str, Endpoint] = {}
         self.network: Network | None = None
         self.toxiproxy: ToxiproxyClient | None = None
         self._toxiproxy_container: DockerContainer | None = None
         self._net: NetHelpers | None = None
         self.started_in: float | None = None
+        self.upgraded = False  # a rolling upgrade replaced its nodes: not the version it started as
 
     # hooks for the broker folders ---------------------------------------------------------------
     @abstractmethod
@@ -310,6 +312,7 @@ class Cluster(ABC):
             if wave > 0:
                 self.before_wave(wave, time.monotonic() + self.ready_timeout)
             members = [s for s in specs if s.wave == wave]
+            self._endpoints.update(endpoints)
             nodes = [self._prepare_node(s, endpoints.get(s.name)) for s in members]
             self.nodes.extend(nodes)
             pool = ThreadPoolExecutor(max_workers=len(nodes), thread_name_prefix=f"start-{self.name}")
@@ -319,7 +322,21 @@ class Cluster(ABC):
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _prepare_node(self, spec: NodeSpec, endpoint: Endpoint | None) -> Node:
+    def _data_volume(self, node: str) -> str:
+        """The node's data directory lives in a named, labelled volume: a replacement container (a rolling
+        upgrade) finds the data where the old one left it; ``destroy`` and ``cleanup`` remove it."""
+        name = f"{self._container_name(node)}-data"
+        client = self.platform.client
+        try:
+            client.volumes.get(name)
+        except NotFound:
+            client.volumes.create(name, labels=self._labels("data", node))
+        return name
+
+    def _prepare_node(self, spec: NodeSpec, endpoint: Endpoint | None, keep_data: bool = False) -> Node:
+        """A node's container, not started. ``keep_data``: the volume already holds the node's data
+        directory, and config files the broker rewrites there (Redis, Sentinel) are not overwritten."""
+        data_dir = self.image_spec.data_dir
         container = DockerContainer(
             spec.image,
             command=spec.command,
@@ -335,9 +352,49 @@ class Cluster(ABC):
         )
         container.with_network(_NetworkRef(self.network_name))  # type: ignore[arg-type]
         container.with_network_aliases(spec.name)
+        container.with_volume_mapping(self._data_volume(spec.name), data_dir, "rw")
         for path, text in spec.files.items():
+            if keep_data and path.startswith(data_dir.rstrip("/") + "/"):
+                continue
             container.with_copy_into_container(text.encode(), path, 0o666)
         return Node(spec, container, endpoint)
+
+    # rolling upgrades ----------------------------------------------------------------------------
+    def switch_image(self, image: str, version: str) -> None:
+        """Nodes (re)created from now on run ``image:version``; nodes already running are untouched."""
+        self.image = self.platform.images.resolve(image, version)
+        self.version = self.image.spec.version
+        self.on_image_changed()
+
+    def on_image_changed(self) -> None:  # noqa: B027 - optional hook
+        """Recompute whatever a subclass derived from the image (e.g. the server binary's name)."""
+
+    def replace_node(self, node: Node, stop_timeout: int = 30) -> Node:
+        """One step of a rolling upgrade: stop ``node`` cleanly, remove its container but keep its data
+        volume, and start the same node (name, network alias, proxy) from the current image."""
+        spec = next(s for s in self.node_specs(dict(self._endpoints)) if s.name == node.name)
+        node.stop(stop_timeout)
+        node.container.remove(force=True)
+        fresh = self._prepare_node(spec, node.endpoint, keep_data=True)
+        self.nodes[self.nodes.index(node)] = fresh
+        fresh.create_and_start()
+        return fresh
+
+    def upgrade_order(self) -> list[Node]:
+        """The order a rolling upgrade replaces nodes in (brokers refine it: followers before leaders)."""
+        return list(self.members)
+
+    def wait_caught_up(self, timeout: float) -> None:
+        """After a node was replaced: healthy, and (brokers refine it) its replicas caught up."""
+        self.wait_ready(timeout, repair=True)
+
+    def finalize_upgrade(self) -> None:  # noqa: B027 - optional hook
+        """After every node runs the new version (e.g. Kafka's metadata.version bump)."""
+
+    def settings_snapshot(self) -> dict[str, str]:
+        """The broker's effective settings (defaults included) as it reports them, for drift between
+        versions. Empty where the broker cannot tell."""
+        return {}
 
     def wait_ready(self, timeout: float, repair: bool = False) -> None:
         """Poll :meth:`check_ready` until it passes; a node that exits or a deadline ends it with its log."""
@@ -407,5 +464,10 @@ class Cluster(ABC):
                 network.remove()
             except (NotFound, APIError) as exc:
                 log.warning("could not remove network %s: %s", network.name, exc)
+        for volume in client.volumes.list(filters=selector):
+            try:
+                volume.remove(force=True)
+            except (NotFound, APIError) as exc:
+                log.warning("could not remove volume %s: %s", volume.name, exc)
         self.nodes.clear()
         self.network = None

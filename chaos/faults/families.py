@@ -15,7 +15,7 @@ from chaos.cluster.base import Cluster
 from chaos.faults.base import Fault, Target
 from chaos.faults.link import ClientLinkFault, ProxyDown
 from chaos.faults.network import PacketLoss, Partition
-from chaos.faults.process import NodeFault, RollingRestart
+from chaos.faults.process import NodeFault, RollingRestart, RollingUpgrade
 from chaos.faults.targets import everyone, minority, one_random, role
 from chaos.net.partition import Grudge, bridge, halves, isolate, majorities_ring
 from chaos.net.toxiproxy import Latency, ResetPeer, Timeout, Toxic
@@ -27,6 +27,7 @@ class FaultContext:
     workload: Any
     rng: random.Random
     subject: str | None
+    upgrade: Any = None  # the profile's UpgradeSettings, for the rolling-upgrade family
 
     def leader(self) -> Target:
         return role(self.cluster, self.cluster.leader_role, self.subject)
@@ -74,6 +75,9 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "kill-minority": lambda c: NodeFault(minority(c.cluster, c.rng), "kill"),
     "kill-all": lambda c: NodeFault(everyone(c.cluster), "kill"),
     "rolling-restart": lambda c: RollingRestart(c.cluster),
+    "rolling-upgrade": lambda c: RollingUpgrade(
+        c.cluster, c.upgrade.to_image, c.upgrade.to_version, c.upgrade.finalize
+    ),
     "isolate-leader": lambda c: Partition(c.cluster, isolating(c.leader()), c.rng, _members(c), cut_clients=True),
     "isolate-leader-clients-stay": lambda c: Partition(c.cluster, isolating(c.leader()), c.rng),
     "isolate-follower": lambda c: Partition(c.cluster, isolating(c.follower()), c.rng, _members(c)),

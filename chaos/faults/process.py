@@ -1,13 +1,18 @@
-"""Process faults on broker nodes: kill (SIGKILL), stop (SIGTERM), pause (freeze); healed by a start or
-resume."""
+"""Process faults on broker nodes: kill (SIGKILL), stop (SIGTERM), pause (freeze), healed by a start or
+resume; rolling restarts and rolling upgrades."""
 
 from __future__ import annotations
+
+import logging
+import time
+from typing import Any
 
 from chaos.cluster.base import Cluster
 from chaos.cluster.node import Node
 from chaos.faults.base import Fault, Target
 
 ACTIONS = ("kill", "stop", "pause")
+log = logging.getLogger("brokerchaos.faults")
 
 
 class NodeFault(Fault):
@@ -59,6 +64,57 @@ class RollingRestart(Fault):
             node.stop(self.stop_timeout)
             node.start()
             self.cluster.wait_ready(self.health_timeout)
+
+    def _heal(self) -> None:
+        for node in self.cluster.nodes:
+            node.ensure_running()
+
+
+class RollingUpgrade(Fault):
+    """Replace members one at a time with ``image:version`` — stop, new container on the same data
+    volume, start, wait until healthy and caught up — in the order the broker folder gives (followers
+    before leaders), then finalize (e.g. Kafka's metadata.version).
+
+    An upgrade is not undone: healing makes sure every node runs. The cluster is marked ``upgraded`` so
+    it is not reused for another example as if it still ran the old version."""
+
+    name = "rolling-upgrade"
+
+    def __init__(
+        self, cluster: Cluster, image: str, version: str, finalize: bool = True, step_timeout: float = 180.0
+    ) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.image = image
+        self.version = version
+        self.finalize = finalize
+        self.step_timeout = step_timeout
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "to": f"{self.image}:{self.version}"}
+
+    def _apply(self) -> None:
+        before = f"{self.cluster.image.spec.broker}:{self.cluster.version}"
+        order = self.cluster.upgrade_order()
+        self.cluster.switch_image(self.image, self.version)
+        self.cluster.upgraded = True
+        for step, node in enumerate(order, 1):
+            began = time.monotonic()
+            self.targets.append(node.name)
+            self.cluster.replace_node(node)
+            self.cluster.wait_caught_up(self.step_timeout)
+            log.info(
+                "rolling upgrade %s -> %s:%s: %s done (%d/%d) in %.0f s",
+                before,
+                self.image,
+                self.version,
+                node.name,
+                step,
+                len(order),
+                time.monotonic() - began,
+            )
+        if self.finalize:
+            self.cluster.finalize_upgrade()
 
     def _heal(self) -> None:
         for node in self.cluster.nodes:

@@ -96,7 +96,7 @@ def execute(
         faults = FaultLog(history)
 
         def fault(step: Any, rng: Any) -> Any:
-            return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject))
+            return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject, profile.upgrade))
 
         with (
             ObservationSampler(workload, directory / "observations.jsonl", history) as observer,
@@ -183,8 +183,8 @@ def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, see
     def one(schedule: Schedule) -> None:
         if exploration.failing is not None and not budget.shrink:
             return  # one counterexample is enough for a nightly gate
-        if time.monotonic() > deadline:
-            return
+        if time.monotonic() > deadline or cluster.upgraded:
+            return  # out of time, or the cluster was upgraded in place: no second example on it
         try:
             cluster.restore(timeout=120)
         except BrokerChaosError as exc:

@@ -27,6 +27,7 @@ import pika.exceptions
 from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.rabbitmq import RabbitMQCluster
+from chaos.cluster.rabbitmq.upgrade import upgrade_problem
 from chaos.faults.families import FAMILIES
 from chaos.history import INFO, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
@@ -379,4 +380,5 @@ KIT = BrokerKit(
     default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
     families=frozenset(FAMILIES) - {"isolate-leader-clients-stay", "link-responses-lost"},
     check=_check,
+    upgrade_problem=upgrade_problem,
 )

@@ -354,6 +354,7 @@ def _check(profile: Any) -> None:
 
 _FAMILIES = frozenset(
     {
+        "rolling-upgrade",
         "kill-leader",
         "stop-leader",
         "pause-leader",

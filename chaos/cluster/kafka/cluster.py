@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 
 from chaos.cluster.base import Cluster, NotReady, PlannedNode
 from chaos.cluster.node import Endpoint, Node, NodeSpec
-from chaos.errors import ClusterNotReadyError, UsageError
+from chaos.errors import BrokerChaosError, ClusterNotReadyError, UsageError
 
 log = logging.getLogger("brokerchaos.cluster")
 LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")  # connection churn under faults is expected
@@ -264,23 +264,52 @@ class KafkaCluster(Cluster):
         for node in self.nodes:
             if node.status() != "running":
                 continue
-            code, out = node.exec(
-                [
-                    "java",
-                    "-Xmx128m",
-                    "-cp",
-                    "/opt/kafka/libs/*",
-                    "org.apache.kafka.tools.MetadataQuorumCommand",
-                    "--bootstrap-server",
-                    f"{node.name}:{INTERNAL_PORT}",
-                    "describe",
-                    "--status",
-                ]
+            code, out = self._tool(
+                node,
+                "MetadataQuorumCommand",
+                "--bootstrap-server",
+                f"{node.name}:{INTERNAL_PORT}",
+                "describe",
+                "--status",
             )
             found = re.search(r"LeaderId:\s*(\d+)", out)
             if code == 0 and found:
                 return self.node_by_id(int(found.group(1)))
         raise LookupError("no running node could describe the metadata quorum")
+
+    def _tool(self, node: Node, tool: str, *args: str) -> tuple[int, str]:
+        """Run one of Kafka's command-line tools (by class) inside ``node`` against its own listener."""
+        return node.exec(["java", "-Xmx128m", "-cp", "/opt/kafka/libs/*", f"org.apache.kafka.tools.{tool}", *args])
+
+    # rolling upgrades ----------------------------------------------------------------------------
+    def upgrade_order(self) -> list[Node]:
+        """Brokers first, the active controller last: one controller election, at the end."""
+        try:
+            controller = self.active_controller()
+        except LookupError:
+            return list(self.members)
+        return [n for n in self.members if n is not controller] + [controller]
+
+    def finalize_upgrade(self) -> None:
+        """Raise metadata.version to the new release's, as Kafka's upgrade notes ask once every broker
+        runs it (until then the cluster keeps the old version's metadata format and can be rolled back)."""
+        release = ".".join(self.version.split(".")[:2])
+        node = next(n for n in self.nodes if n.status() == "running")
+        bootstrap = f"{node.name}:{INTERNAL_PORT}"
+        code, out = self._tool(
+            node, "FeatureCommand", "--bootstrap-server", bootstrap, "upgrade", "--release-version", release
+        )
+        if code != 0:
+            raise BrokerChaosError(f"metadata.version upgrade to {release} failed: {out.strip()[-400:]}")
+        log.info("kafka metadata.version upgraded for release %s", release)
+
+    def settings_snapshot(self) -> dict[str, str]:
+        resource = ConfigResource(ResourceType.BROKER, "1")
+        try:
+            described = self.admin().describe_configs([resource])[resource].result(timeout=30)
+        except KafkaException:
+            return {}
+        return {k: str(entry.value) for k, entry in sorted(described.items())}
 
     # readiness -----------------------------------------------------------------------------------
     @staticmethod

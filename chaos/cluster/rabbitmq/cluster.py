@@ -179,6 +179,14 @@ class RabbitMQCluster(Cluster):
                 last = exc
         raise ConnectionError(f"no RabbitMQ node of {self.name} accepted a connection: {last!r}")
 
+    def settings_snapshot(self) -> dict[str, str]:
+        """Feature flags and their state: what changes between RabbitMQ versions and gates upgrades."""
+        try:
+            rows = json.loads(self.ctl("list_feature_flags", "--formatter", "json", "name", "state"))
+        except (RuntimeError, ValueError):
+            return {}
+        return {f"feature_flag.{r['name']}": str(r["state"]) for r in rows}
+
     def ctl(self, *args: str, node: Node | None = None) -> str:
         """Run ``rabbitmqctl`` on a running node; returns stdout, raises RuntimeError on failure."""
         candidates = [node] if node else [n for n in self.nodes if n.status() == "running"]

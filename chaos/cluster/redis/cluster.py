@@ -18,7 +18,7 @@ from redis.retry import Retry
 
 from chaos.cluster.base import Cluster, NotReady, PlannedNode
 from chaos.cluster.node import Endpoint, Node, NodeSpec
-from chaos.errors import UsageError
+from chaos.errors import ClusterNotReadyError, UsageError
 
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
@@ -149,6 +149,49 @@ class RedisSentinelCluster(Cluster):
             mem_limit="384m" if role == "data" else "64m",
             wave=0 if role == "data" else 1,  # Sentinels resolve the data nodes' names at start
         )
+
+    # rolling upgrades ----------------------------------------------------------------------------
+    def on_image_changed(self) -> None:
+        self._server = self.image_spec.extras.get("server", "redis-server")
+
+    def upgrade_order(self) -> list[Node]:
+        """Replicas first, the primary last (a newer replica can follow an older primary, not the
+        reverse): stopping the primary makes the Sentinels promote an upgraded replica."""
+        try:
+            primary = self.current_primary()
+        except LookupError:
+            return list(self.data_nodes)
+        return [n for n in self.data_nodes if n is not primary] + [primary]
+
+    def wait_caught_up(self, timeout: float) -> None:
+        """Healthy (Sentinels agree on one primary) and every replica's link up with the offset the
+        primary had when we started waiting."""
+        deadline = time.monotonic() + timeout
+        self.wait_ready(timeout, repair=True)
+        primary = self.current_primary()
+        with self.client(primary, timeout=2.0) as conn:
+            target = int(conn.info("replication").get("master_repl_offset", 0))
+        lagging = [n for n in self.data_nodes if n is not primary]
+        while lagging and time.monotonic() < deadline:
+            lagging = [n for n in lagging if not self._replica_reached(n, target)]
+            time.sleep(0.2)
+        if lagging:
+            raise ClusterNotReadyError(f"{self.name}: {lagging[0].name} did not catch up with {primary.name}")
+
+    def _replica_reached(self, node: Node, offset: int) -> bool:
+        try:
+            with self.client(node, timeout=1.0) as conn:
+                info = conn.info("replication")
+        except (redis.RedisError, OSError):
+            return False
+        return info.get("master_link_status") == "up" and int(info.get("slave_repl_offset", -1)) >= offset
+
+    def settings_snapshot(self) -> dict[str, str]:
+        try:
+            with self.client(self.current_primary(), timeout=2.0) as conn:
+                return {str(k): str(v) for k, v in sorted(conn.config_get("*").items())}
+        except (redis.RedisError, OSError, LookupError):
+            return {}
 
     # clients ---------------------------------------------------------------------------------------
     def client(self, node: Node, *, retries: int = 0, timeout: float = 2.0, **kwargs: Any) -> redis.Redis:
