@@ -62,6 +62,7 @@ class FaultLog:
     def __init__(self, history: Recorder | None = None) -> None:
         self.history = history
         self.active: list[Fault] = []
+        self.applying: list[Fault] = []  # being applied now (a rolling upgrade takes minutes)
 
     def record(self, phase: str, fault: Fault, error: str | None = None) -> None:
         if self.history is not None:
@@ -79,6 +80,10 @@ def applied(fault: Fault, history: Recorder | None = None, log_: FaultLog | None
     """Apply ``fault`` for the duration of the block; heal it however the block ends."""
     faults = log_ or FaultLog(history)
     began = time.monotonic()
+    faults.applying.append(fault)
+    # "start" when applying begins (a rolling upgrade takes minutes, and that is fault time too);
+    # "applied" once in force, naming the targets it resolved.
+    faults.record("start", fault)
     try:
         fault.apply()
     except BaseException as exc:
@@ -86,10 +91,12 @@ def applied(fault: Fault, history: Recorder | None = None, log_: FaultLog | None
         fault.active = True
         with contextlib.suppress(Exception):
             fault.heal()
-        faults.record("start", fault, error=f"apply failed: {exc}")
+        faults.record("stop", fault, error=f"apply failed: {exc}")
         raise
+    finally:
+        faults.applying.remove(fault)
     faults.active.append(fault)
-    faults.record("start", fault)
+    faults.record("applied", fault)
     log.info("fault %s on %s applied in %.2f s", fault.name, ",".join(fault.targets) or "-", time.monotonic() - began)
     try:
         yield fault

@@ -71,7 +71,7 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
     """Build a :class:`Series` from JSONL history lines (bytes or str)."""
     series = Series()
     invoked: dict[tuple[str, Any], int] = {}
-    open_faults: list[tuple[bytes, FaultWindow]] = []
+    open_faults: list[FaultWindow] = []
     t0: int | None = None
     last = 0
     for line in lines:
@@ -101,29 +101,35 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
             series.rates["processed"][int(seconds)] += 1
     series.t0 = t0 or 0
     series.duration = 0.0 if t0 is None else (last - t0) / NS
-    series.faults.extend(window for _, window in open_faults)
+    series.faults.extend(open_faults)
     series.faults.sort(key=lambda w: w.start)
     return series
 
 
-def _fault_event(
-    series: Series, open_faults: list[tuple[bytes, FaultWindow]], f: str, value: dict[str, Any], seconds: float
-) -> None:
-    key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+def _fault_event(series: Series, open_faults: list[FaultWindow], f: str, value: dict[str, Any], seconds: float) -> None:
     if f == "start":
         window = FaultWindow(str(value.get("fault", "?")), list(value.get("targets") or []), seconds, None)
-        open_faults.append((key, window))
+        open_faults.append(window)
+        return
+    if f == "applied":  # the targets are known once the fault is in force
+        window = next((w for w in reversed(open_faults) if w.name == value.get("fault")), None)
+        if window is not None:
+            window.targets = list(value.get("targets") or [])
         return
     if f != "stop":
         return
-    match = next((i for i, (k, _) in enumerate(open_faults) if k == key), None)
+    match = next((i for i, w in enumerate(open_faults) if _same(w, value)), None)
     if match is None:  # targets resolved differently at heal time: close the oldest of that name
         name = value.get("fault")
-        match = next((i for i, (_, w) in enumerate(open_faults) if w.name == name), None)
+        match = next((i for i, w in enumerate(open_faults) if w.name == name), None)
     if match is not None:
-        _, window = open_faults.pop(match)
+        window = open_faults.pop(match)
         window.end = seconds
         series.faults.append(window)
+
+
+def _same(window: FaultWindow, value: dict[str, Any]) -> bool:
+    return window.name == value.get("fault") and window.targets == list(value.get("targets") or [])
 
 
 def read_series(path: Path, consume_f: str = "process") -> Series:

@@ -49,7 +49,7 @@ class Clusters:
 
     def get(self, profile: Profile) -> Cluster:
         key = f"{profile.broker}:{profile.version}:{profile.cluster!r}"
-        if self.current and self.current[0] == key:
+        if self.current and self.current[0] == key and not self.current[1].upgraded:
             return self.current[1]
         self.close()
         cluster = kit_for(profile.broker).make_cluster(self.platform, profile, None)

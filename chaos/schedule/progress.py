@@ -54,10 +54,13 @@ class Progress:
         rate = (w.sent_ok - sent_then) / max(now - then, 1e-9)
         self._last = (now, w.sent_ok)
         elapsed = now - w.started_at if w.started_at else 0.0
-        faults = ", ".join(f"{f.name}({','.join(f.targets) or '-'})" for f in list(self.faults.active)) or "none"
+        faults = ", ".join(
+            [f"{f.name}({','.join(f.targets) or '-'})" for f in list(self.faults.active)]
+            + [f"{f.name}(applying: {','.join(f.targets) or '-'})" for f in list(self.faults.applying)]
+        )
         parts = [
             f"[{self.label}] {self.phase} t={elapsed:.0f}s",
-            f"faults: {faults}",
+            f"faults: {faults or 'none'}",
             f"sent ok {w.sent_ok} ({rate:.0f}/s)",
             f"received {w.received}",
         ]
