@@ -1,4 +1,4 @@
-"""``brokerchaos``: doctor, images, up, cleanup.
+"""``brokerchaos``: doctor, images, up, report, compare, cleanup.
 
 Every user-facing failure is a :class:`~chaos.errors.BrokerChaosError`: one line on stderr and its exit
 code (2 usage, 3 infrastructure, 4 no Docker engine), never a traceback.
@@ -122,6 +122,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Two runs' matrices side by side, and what drifted; exit 1 when B is worse than A."""
+    from pathlib import Path
+
+    from chaos.report.compare import compare, load_run, write_comparison
+
+    a, b = load_run(Path(args.run_a)), load_run(Path(args.run_b))
+    comparison = compare(a, b)
+    out = Path(args.out) if args.out else Path(args.run_b).parent / f"compare-{a.directory.name}-vs-{b.directory.name}"
+    summary, page = write_comparison(comparison, out)
+    print(comparison.verdict())
+    for change in comparison.changed:
+        profile, fault, guarantee = change.key
+        word = "WORSE" if change.worse else "changed"
+        print(f"  {word:8} {profile} / {fault} / {guarantee}: {change.a} -> {change.b}")
+    print(f"report: {page}  (summary: {summary})")
+    return 1 if any(c.worse for c in comparison.changed) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brokerchaos", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -151,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render a run's summary.md and index.html")
     report.add_argument("run_dir", help="reports/<run id> (or reports/latest)")
     report.set_defaults(run=cmd_report)
+
+    comp = sub.add_parser("compare", help="two runs' resilience matrices side by side, and what drifted")
+    comp.add_argument("run_a", help="the baseline run directory (e.g. the current version)")
+    comp.add_argument("run_b", help="the candidate run directory (e.g. the version to upgrade to)")
+    comp.add_argument("--out", default=None, help="where to write compare.md/.html (default: next to RUN_B)")
+    comp.set_defaults(run=cmd_compare)
 
     clean = sub.add_parser("cleanup", help="remove every container/network/volume labelled by brokerchaos")
     clean.add_argument("--run", default=None, help="only this run id")

@@ -208,6 +208,15 @@ def _upgrade(kit: Any, data: dict[str, Any], faults: FaultSettings, version: Any
     return dataclasses.replace(upgrade, to_image=to_image)
 
 
+def with_version(profile: Profile, version: str) -> Profile:
+    """The same profile on another broker version (one that the image catalogue has)."""
+    from chaos.brokers import kit_for
+    from chaos.images.catalogue import lookup
+
+    lookup(kit_for(profile.broker).image, version)
+    return dataclasses.replace(profile, version=version)
+
+
 def shipped_profiles() -> list[Path]:
     return sorted(PROFILE_DIR.glob("*.toml"))
 

@@ -56,6 +56,8 @@ class DeadLetterChecker(Checker):
         self.first_delivery: dict[Any, int] = {}
         self.dead: Counter[Any] = Counter()
         self.no_reason: list[Any] = []
+        self.reasons: set[str] = set()  # as the broker labels them (semantics that drift between versions)
+        self.reported_counts: set[int] = set()  # the delivery count the broker reports at dead-lettering
 
     def observe(self, op: Op) -> None:
         if op.type != OK and op.f in (self.consume_f, self.dlq_f):
@@ -70,6 +72,10 @@ class DeadLetterChecker(Checker):
             self.dead[mid] += 1
             if not value.get("reason"):
                 self.no_reason.append(mid)
+            else:
+                self.reasons.add(str(value["reason"]))
+            if isinstance(value.get("delivery_count"), int):
+                self.reported_counts.add(value["delivery_count"])
         elif self.sends.observe(op) and value.get("kind") and value.get("id") is not None:
             self.kind[value["id"]] = value["kind"]
 
@@ -116,6 +122,8 @@ class DeadLetterChecker(Checker):
                 (self.deliveries.get(m, 0) for m, k in self.kind.items() if k == "poison"), default=0
             ),
             "head_of_line_s": _percentiles(delays),
+            "reasons": sorted(self.reasons),
+            "reported_delivery_counts": sorted(self.reported_counts),
             "drain_complete": drained,
         }
         return Verdict(self.name, valid, anomalies, stats, reason)
