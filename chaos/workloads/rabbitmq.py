@@ -88,10 +88,11 @@ class RabbitMQWorkload(Workload):
         self.client = client
         self.poison_every = poison_every
         self.process_ms = process_ms
-        # A dead-letter hop whose confirm was lost in a fault is re-sent only after the broker's retry
-        # interval: until then the backlog does not move, and that is not a stall.
-        retry_s = (getattr(cluster, "dead_letter_retry_ms", None) or 180_000) / 1000
-        self.drain_stall_s = max(self.drain_stall_s, retry_s + 5)
+        if "x-dead-letter-strategy" in self._arguments():
+            # An at-least-once dead-letter hop whose confirm a fault lost is re-sent only after the
+            # broker's retry interval: until then the backlog does not move, and that is not a stall.
+            retry_s = (getattr(cluster, "dead_letter_retry_ms", None) or 180_000) / 1000
+            self.drain_stall_s = max(self.drain_stall_s, retry_s + 5)
         self._declare()
 
     @property
