@@ -31,25 +31,6 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def profile_info(profile: Any) -> dict[str, Any]:
-    return {
-        "name": profile.name,
-        "broker": profile.broker,
-        "version": profile.version,
-        "catalogue": profile.catalogue,
-        "path": str(profile.path) if profile.path else None,
-        "cluster": _plain(profile.cluster),
-        "client": _plain(profile.client),
-        "workload": _plain(profile.workload),
-        "faults": _plain(profile.faults),
-        "guarantees": _plain(profile.guarantees),
-    }
-
-
-def _plain(value: Any) -> Any:
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-
-
 def schedules_played(run_dir: Path) -> list[dict[str, Any]]:
     """Every example's schedule, from its results.json."""
     out = []
@@ -81,12 +62,12 @@ def write_run_json(
     info = {
         "run_id": run_id,
         "seed": seed,
-        "budget": _plain(budget),
+        "budget": dataclasses.asdict(budget),
         "command": sys.argv,
         "exit_status": exit_status,
         "versions": {**library_versions(), "docker_engine": engine},
         "clusters": clusters,
-        "profiles": [profile_info(p) for p in profiles],
+        "profiles": [p.to_dict() for p in profiles],
         "schedules": schedules_played(run_dir),
     }
     path = run_dir / "run.json"

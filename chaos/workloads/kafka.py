@@ -319,11 +319,7 @@ class KafkaWorkload(Workload):
         count = 0
         try:
             while self.consuming:
-                try:
-                    batch = [m for m in consumer.consume(num_messages=100, timeout=0.2) if not m.error()]
-                except KafkaException:
-                    time.sleep(0.1)
-                    continue
+                batch = _poll(consumer, 100)
                 if not batch:
                     continue
                 inputs = [self._input(process, msg) for msg in batch]
@@ -389,11 +385,7 @@ class KafkaWorkload(Workload):
         reader.subscribe([self.output])
         try:
             while self.consuming:
-                try:
-                    msgs = [m for m in reader.consume(num_messages=500, timeout=0.2) if not m.error()]
-                except KafkaException:
-                    time.sleep(0.1)
-                    continue
+                msgs = _poll(reader, 500)
                 for msg in msgs:
                     value = json.loads(msg.value())
                     value.update(record=f"{msg.partition()}:{msg.offset()}", source=value["id"])
@@ -527,6 +519,15 @@ class KafkaWorkload(Workload):
                     )
         finally:
             reader.close()
+
+
+def _poll(consumer: Consumer, count: int) -> list[Any]:
+    """Up to ``count`` messages (errors dropped); nothing, after a short pause, when the poll failed."""
+    try:
+        return [m for m in consumer.consume(num_messages=count, timeout=0.2) if not m.error()]
+    except KafkaException:
+        time.sleep(0.1)
+        return []
 
 
 # the kit ------------------------------------------------------------------------------------------
