@@ -3,7 +3,7 @@
 The observation sampler records ``observe`` ops (process ``observer``, value: metrics). Some metrics must
 settle to zero once every fault is healed: Kafka's under-replicated and offline partitions, the
 partitions RabbitMQ nodes report, Redis replication lag in bytes. This checker finds the first sample
-after the last heal in which all of them read 0.
+after the last heal from which on all of them read 0 (a brief 0 before a relapse does not count).
 
 - **not_recovered**: observed for ``within_s`` after the heal and never all zero.
 - **slow_recovery**: all zero, but later than ``within_s``.
@@ -44,6 +44,9 @@ class BrokerHealthChecker(Checker):
                 if isinstance(value, int | float):
                     self.peaks[metric] = max(self.peaks.get(metric, 0), value)
 
+    def _readable(self, metrics: dict[str, Any]) -> bool:
+        return all(isinstance(metrics.get(m), int | float) for m in self.settling)
+
     def _settled(self, metrics: dict[str, Any]) -> bool:
         return all(metrics.get(m) == 0 for m in self.settling)
 
@@ -53,8 +56,11 @@ class BrokerHealthChecker(Checker):
         if not self.settling:
             return Verdict(self.name, True, anomalies, stats)
         since = self.last_heal if self.last_heal is not None else (self.samples[0][0] if self.samples else 0)
-        after = [(t, m) for t, m in self.samples if t >= since]
-        settled_at = next((t for t, m in after if self._settled(m)), None)
+        # Only samples where every settling metric could be read tell settled from not.
+        after = [(t, m) for t, m in self.samples if t >= since and self._readable(m)]
+        # Settled means back to 0 *and staying there*: the first sample after the last unsettled one.
+        last_bad = max((i for i, (_, m) in enumerate(after) if not self._settled(m)), default=-1)
+        settled_at = after[last_bad + 1][0] if last_bad + 1 < len(after) else None
         missing = ""
         if settled_at is not None:
             stats["recovered_after_s"] = round((settled_at - since) / NS, 2)

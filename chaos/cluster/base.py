@@ -359,6 +359,23 @@ class Cluster(ABC):
             container.with_copy_into_container(text.encode(), path, 0o666)
         return Node(spec, container, endpoint)
 
+    def wipe_data(self, node: Node) -> None:
+        """Erase a stopped node's data directory (its disk died), keeping the config files we wrote
+        there: it restarts as a blank member of the cluster."""
+        data_dir = self.image_spec.data_dir
+        self.platform.client.containers.run(
+            self.image.ref,
+            ["sh", "-c", f"find {data_dir} -mindepth 1 -delete"],
+            entrypoint=["/usr/bin/env"],
+            user="0:0",
+            volumes={self._data_volume(node.name): {"bind": data_dir, "mode": "rw"}},
+            labels=self._labels("wipe", node.name),
+            remove=True,
+        )
+        for path, text in node.spec.files.items():
+            if path.startswith(data_dir.rstrip("/") + "/"):
+                node.put_file(path, text)
+
     # rolling upgrades ----------------------------------------------------------------------------
     def switch_image(self, image: str, version: str) -> None:
         """Nodes (re)created from now on run ``image:version``; nodes already running are untouched."""

@@ -6,8 +6,11 @@ A :class:`Node` wraps a testcontainers ``DockerContainer`` and drives the docker
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import posixpath
+import tarfile
 from dataclasses import dataclass, field
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
@@ -129,6 +132,16 @@ class Node:
             return self.container.logs(tail=tail).decode(errors="replace")
         except (NotFound, APIError) as exc:
             return f"<no logs: {exc}>"
+
+    def put_file(self, path: str, text: str, mode: int = 0o666) -> None:
+        """Write one file into the container (running or stopped)."""
+        data = text.encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(name=posixpath.basename(path))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        self.container.put_archive(posixpath.dirname(path), archive.getvalue())
 
     def exec(self, command: list[str], user: str | None = None) -> tuple[int, str]:
         result = self.container.exec_run(command, user=user or self.spec.user)

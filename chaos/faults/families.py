@@ -15,7 +15,7 @@ from chaos.cluster.base import Cluster
 from chaos.faults.base import Fault, Target
 from chaos.faults.link import ClientLinkFault, ProxyDown
 from chaos.faults.network import PacketLoss, Partition
-from chaos.faults.process import NodeFault, RollingRestart, RollingUpgrade
+from chaos.faults.process import DiskLoss, NodeFault, RollingRestart, RollingUpgrade
 from chaos.faults.targets import everyone, minority, one_random, role
 from chaos.net.partition import Grudge, bridge, halves, isolate, majorities_ring
 from chaos.net.toxiproxy import Latency, ResetPeer, Timeout, Toxic
@@ -72,6 +72,7 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "stop-leader": lambda c: NodeFault(c.leader(), "stop"),
     "pause-leader": lambda c: NodeFault(c.leader(), "pause"),
     "kill-follower": lambda c: NodeFault(c.follower(), "kill"),
+    "lose-disk-leader": lambda c: DiskLoss(c.cluster, c.leader()),
     "kill-minority": lambda c: NodeFault(minority(c.cluster, c.rng), "kill"),
     "kill-all": lambda c: NodeFault(everyone(c.cluster), "kill"),
     "rolling-restart": lambda c: RollingRestart(c.cluster),

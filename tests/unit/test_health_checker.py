@@ -29,6 +29,18 @@ def test_never_settled_after_the_bound_fails() -> None:
     assert verdict.valid is False and verdict.anomaly("not_recovered").count == 1
 
 
+def test_a_zero_before_a_relapse_is_not_recovery() -> None:
+    values: list[int | None] = [0, 3, 0, 1, 1, 1, 1, 1, 1]
+    verdict = run_checker(_observed(values).history, BrokerHealthChecker(("under_replicated",), 4))
+    assert verdict.valid is False and verdict.anomaly("not_recovered").count == 1
+
+
+def test_an_unreadable_sample_neither_settles_nor_unsettles() -> None:
+    values: list[int | None] = [0, 3, 3, 0, 0, 0, None]
+    verdict = run_checker(_observed(values).history, BrokerHealthChecker(("under_replicated",), 5))
+    assert verdict.valid is True and verdict.stats["recovered_after_s"] == 1.0
+
+
 def test_settling_later_than_the_bound_fails_as_slow() -> None:
     verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 0]).history, BrokerHealthChecker(("under_replicated",), 2))
     assert verdict.valid is False and verdict.anomaly("slow_recovery").count == 1
