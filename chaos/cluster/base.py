@@ -354,7 +354,7 @@ class Cluster(ABC):
         container.with_network_aliases(spec.name)
         container.with_volume_mapping(self._data_volume(spec.name), data_dir, "rw")
         for path, text in spec.files.items():
-            if keep_data and path.startswith(data_dir.rstrip("/") + "/"):
+            if keep_data and self._in_data_dir(path):
                 continue
             container.with_copy_into_container(text.encode(), path, 0o666)
         return Node(spec, container, endpoint)
@@ -373,8 +373,12 @@ class Cluster(ABC):
             remove=True,
         )
         for path, text in node.spec.files.items():
-            if path.startswith(data_dir.rstrip("/") + "/"):
+            if self._in_data_dir(path):
                 node.put_file(path, text)
+
+    def _in_data_dir(self, path: str) -> bool:
+        """Whether a config file we write lives on the node's data volume (Redis and Sentinel confs do)."""
+        return path.startswith(self.image_spec.data_dir.rstrip("/") + "/")
 
     # rolling upgrades ----------------------------------------------------------------------------
     def switch_image(self, image: str, version: str) -> None:

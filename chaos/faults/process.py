@@ -45,28 +45,20 @@ class NodeFault(Fault):
         self._hit.clear()
 
 
-class DiskLoss(Fault):
-    """The machine dies with its disk: SIGKILL the target and erase its data directory. The heal starts
-    it on the empty disk — what it alone held is gone; what replicas held must come back from them."""
-
-    name = "lose-disk"
+class DiskLoss(NodeFault):
+    """The machine dies with its disk: SIGKILL the target and erase its data directory. The heal (the
+    kill's) starts it on the empty disk — what it alone held is gone; what replicas held must come back
+    from them."""
 
     def __init__(self, cluster: Cluster, target: Target) -> None:
-        super().__init__()
+        super().__init__(target, "kill")
+        self.name = "lose-disk"
         self.cluster = cluster
-        self.target = target
-        self._nodes: list[Node] = []
 
     def _apply(self) -> None:
-        self._nodes = self.target()
-        for node in self._nodes:
-            self.targets.append(node.name)
-            node.kill()
+        super()._apply()
+        for node in self._hit:
             self.cluster.wipe_data(node)
-
-    def _heal(self) -> None:
-        for node in self._nodes:
-            node.ensure_running()
 
 
 class RollingRestart(Fault):

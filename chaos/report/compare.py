@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.errors import UsageError
+from chaos.report.rundir import examples, load_matrix, load_run_info
 
 WORD = {True: "pass", False: "FAIL", "unknown": "unknown", None: "-"}
 RANK = {True: 2, "unknown": 1, False: 0}  # higher is better; a missing cell is not ranked
@@ -75,17 +76,13 @@ class Comparison:
 
 
 def load_run(directory: Path) -> RunView:
-    matrix_path = directory / "matrix.json"
-    if not matrix_path.exists():
+    if not (directory / "matrix.json").exists():
         raise UsageError(f"{directory} is not a run directory (no matrix.json)")
-    matrix = {(c["profile"], c["fault"], c["guarantee"]): c["valid"] for c in json.loads(matrix_path.read_text())}
-    info_path = directory / "run.json"
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    matrix = {(c["profile"], c["fault"], c["guarantee"]): c["valid"] for c in load_matrix(directory)}
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for path in sorted(directory.glob("suites/*/example-*/results.json")):
-        result = json.loads(path.read_text())
+    for _, result in examples(directory):
         results.setdefault((result["profile"], result["family"]), []).append(result)
-    return RunView(directory, matrix, info, results)
+    return RunView(directory, matrix, load_run_info(directory), results)
 
 
 def compare(a: RunView, b: RunView) -> Comparison:

@@ -51,6 +51,10 @@ def _finish(fig: Any, ax: Any, path: Path, title: str) -> Path:
     ax.grid(True, alpha=0.3, zorder=1)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=8)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -125,10 +129,7 @@ def recovery_plot(series: Series, path: Path) -> Path | None:
     ax.set_title("per-fault recovery")
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_example(series: Series, samples: list[dict[str, Any]], directory: Path) -> list[Path]:

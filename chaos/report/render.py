@@ -12,17 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chaos.report.rundir import examples, load_matrix, load_run_info
+
 WORD = {True: "pass", False: "FAIL", "unknown": "unknown"}
-
-
-def _load_matrix(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "matrix.json"
-    return json.loads(path.read_text()) if path.exists() else []
-
-
-def _run_info(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _run_line(info: dict[str, Any]) -> str:
@@ -34,13 +26,6 @@ def _run_line(info: dict[str, Any]) -> str:
     )
     budget = (info.get("budget") or {}).get("name", "?")
     return f"seed {info.get('seed')}, budget {budget}" + (f"; clusters {clusters}" if clusters else "")
-
-
-def _examples(run_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    found = []
-    for path in sorted(run_dir.glob("suites/*/example-*/results.json")):
-        found.append((path.parent, json.loads(path.read_text())))
-    return found
 
 
 def _verdict_line(matrix: list[dict[str, Any]]) -> str:
@@ -87,10 +72,10 @@ def _findings(examples: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any
 
 
 def summary_markdown(run_dir: Path) -> str:
-    matrix = _load_matrix(run_dir)
+    matrix = load_matrix(run_dir)
     guarantees, rows, cells = _grid(matrix)
     lines = [f"# brokerchaos run {run_dir.name}", "", f"**{_verdict_line(matrix)}**", ""]
-    run_line = _run_line(_run_info(run_dir))
+    run_line = _run_line(load_run_info(run_dir))
     if run_line:
         lines += [run_line, ""]
     if rows:
@@ -103,7 +88,7 @@ def summary_markdown(run_dir: Path) -> str:
             ]
             lines.append(f"| {profile} / {fault} | " + " | ".join(row) + " |")
         lines.append("")
-    findings = _findings(_examples(run_dir))
+    findings = _findings(examples(run_dir))
     if findings:
         lines += ["## Anomalies", ""]
         for f in findings:
@@ -120,7 +105,7 @@ def _cell_html(value: Any) -> str:
 
 
 def index_html(run_dir: Path) -> str:
-    matrix = _load_matrix(run_dir)
+    matrix = load_matrix(run_dir)
     guarantees, rows, cells = _grid(matrix)
     e = html.escape
     parts = [
@@ -132,7 +117,7 @@ def index_html(run_dir: Path) -> str:
         "</style></head><body>",
         f"<h1>brokerchaos run {e(run_dir.name)}</h1>",
         f"<p id='verdict'><b>{e(_verdict_line(matrix))}</b></p>",
-        f"<p id='run'>{e(_run_line(_run_info(run_dir)))} — <a href='run.json'>run.json</a></p>",
+        f"<p id='run'>{e(_run_line(load_run_info(run_dir)))} — <a href='run.json'>run.json</a></p>",
         "<h2>Resilience matrix</h2><table id='matrix'><tr><th>profile / fault</th>",
         *[f"<th>{e(g)}</th>" for g in guarantees],
         "</tr>",
@@ -142,7 +127,7 @@ def index_html(run_dir: Path) -> str:
         parts += [_cell_html(cells.get((profile, fault, g))) for g in guarantees]
         parts.append("</tr>")
     parts.append("</table>")
-    findings = _findings(_examples(run_dir))
+    findings = _findings(examples(run_dir))
     if findings:
         parts.append("<h2>Anomalies</h2>")
         for n, f in enumerate(findings):
@@ -170,7 +155,7 @@ def _examples_html(run_dir: Path) -> list[str]:
     """Per example: its verdict, schedule, the plots (fault windows shaded) and links to the raw files."""
     e = html.escape
     parts = ["<h2>Runs</h2>"]
-    for directory, result in _examples(run_dir):
+    for directory, result in examples(run_dir):
         rel = directory.relative_to(run_dir)
         word = WORD.get(result.get("valid"), "unknown")
         parts.append(
@@ -201,10 +186,10 @@ def render_examples(run_dir: Path) -> int:
     """(Re)derive every example's faults.jsonl and plots from its history; returns how many."""
     from chaos.report.example import render_example
 
-    examples = _examples(run_dir)
-    for directory, _ in examples:
+    found = examples(run_dir)
+    for directory, _ in found:
         render_example(directory)
-    return len(examples)
+    return len(found)
 
 
 def render_run(run_dir: Path) -> tuple[Path, Path]:

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from chaos.report.rundir import examples
+
 LIBRARIES = ("brokerchaos", "pytest", "hypothesis", "testcontainers", "confluent-kafka", "pika", "redis", "docker")
 
 
@@ -33,19 +35,16 @@ def library_versions() -> dict[str, str | None]:
 
 def schedules_played(run_dir: Path) -> list[dict[str, Any]]:
     """Every example's schedule, from its results.json."""
-    out = []
-    for path in sorted(run_dir.glob("suites/*/example-*/results.json")):
-        result = json.loads(path.read_text())
-        out.append(
-            {
-                "profile": result["profile"],
-                "fault": result["family"],
-                "example": path.parent.name,
-                "schedule": result["schedule"],
-                "valid": result["valid"],
-            }
-        )
-    return out
+    return [
+        {
+            "profile": result["profile"],
+            "fault": result["family"],
+            "example": directory.name,
+            "schedule": result["schedule"],
+            "valid": result["valid"],
+        }
+        for directory, result in examples(run_dir)
+    ]
 
 
 def write_run_json(

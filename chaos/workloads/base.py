@@ -176,6 +176,12 @@ class Workload(ABC):
     def out_of_budget(self, sent: int) -> bool:
         return sent >= self.budget.max_messages or time.monotonic() - self.started_at > self.budget.max_seconds
 
+    poison_every: int = 0  # every Nth message is poison (0: none); set by the broker workloads
+
+    def message_kind(self, seq: int) -> str:
+        """``poison`` for every ``poison_every``-th message of a producer, else ``good``."""
+        return "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+
     def ahead_of_rate(self, sent: int) -> bool:
         """True while ``sent`` messages are more than the profile's rate allows by now."""
         return bool(self.budget.rate) and sent / self.budget.rate > time.monotonic() - self.started_at

@@ -171,7 +171,7 @@ class KafkaWorkload(Workload):
             log.warning("%s: %d deliveries never reported", process, remaining)
 
     def _message(self, process: str, seq: int, txn: str | None = None) -> dict[str, Any]:
-        kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+        kind = self.message_kind(seq)
         value = {"id": f"{process}-{seq}", "key": f"k{seq % 16}", "producer": process, "seq": seq, "kind": kind}
         value["group"] = value["key"]
         if txn:
@@ -327,7 +327,7 @@ class KafkaWorkload(Workload):
                     return  # the open transaction dies with us; the broker aborts it on timeout
                 count += 1
                 txn = f"{process}-x{count}"
-                outcome, producer = self._transform_batch(consumer, producer, txn, inputs)
+                outcome, producer = self._transform_batch(process, consumer, producer, txn, inputs)
                 if outcome == OK:
                     for value in inputs:
                         self.history.record(process, OK, "process", value)
@@ -344,9 +344,8 @@ class KafkaWorkload(Workload):
         return value
 
     def _transform_batch(
-        self, consumer: Consumer, producer: Producer, txn: str, inputs: list[dict[str, Any]]
+        self, process: str, consumer: Consumer, producer: Producer, txn: str, inputs: list[dict[str, Any]]
     ) -> tuple[str, Producer]:
-        process = txn.rsplit("-", 1)[0]
         ids = [v["id"] for v in inputs]
         self.history.record(process, INVOKE, "txn", {"txn": txn, "inputs": ids})
         try:

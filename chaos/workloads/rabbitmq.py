@@ -117,12 +117,19 @@ class RabbitMQWorkload(Workload):
         conn = None if channel is not None else self.cluster.connect()
         try:
             ch = channel or conn.channel()  # type: ignore[union-attr]
-            ch.exchange_declare(self.dlx, "fanout", durable=True)
-            ch.queue_declare(self.dlq, durable=True, arguments={"x-queue-type": "quorum"})
-            ch.queue_bind(self.dlq, self.dlx)
-            ch.queue_declare(self.queue, durable=self.client.durable, arguments=self._arguments())
+            for method, args, kwargs in self._declarations():
+                getattr(ch, method)(*args, **kwargs)
         finally:
             _close(conn)
+
+    def _declarations(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+        """The dead-letter exchange and queue, their binding, and the queue: (channel method, args, kwargs)."""
+        return [
+            ("exchange_declare", (self.dlx, "fanout"), {"durable": True}),
+            ("queue_declare", (self.dlq,), {"durable": True, "arguments": {"x-queue-type": "quorum"}}),
+            ("queue_bind", (self.dlq, self.dlx), {}),
+            ("queue_declare", (self.queue,), {"durable": self.client.durable, "arguments": self._arguments()}),
+        ]
 
     def _connect(self, attempt: int) -> pika.BlockingConnection | None:
         running = [n for n in self.cluster.nodes if n.status() == "running"]
@@ -145,9 +152,8 @@ class RabbitMQWorkload(Workload):
             nonlocal seq
             if self.out_of_budget(seq):
                 return None
-            poison = self.poison_every and seq % self.poison_every == self.poison_every - 1
             value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq}
-            value["kind"] = "poison" if poison else "good"
+            value["kind"] = self.message_kind(seq)
             seq += 1
             return value
 
@@ -187,20 +193,14 @@ class RabbitMQWorkload(Workload):
 
     def _declare_async(self, channel: Any, done: Callable[[], None]) -> None:
         """The same declarations as :meth:`_declare`, chained on an asynchronous channel."""
-        steps: list[Callable[[Callable[[Any], None]], None]] = [
-            lambda cb: channel.exchange_declare(self.dlx, "fanout", durable=True, callback=cb),
-            lambda cb: channel.queue_declare(self.dlq, durable=True, arguments={"x-queue-type": "quorum"}, callback=cb),
-            lambda cb: channel.queue_bind(self.dlq, self.dlx, callback=cb),
-            lambda cb: channel.queue_declare(
-                self.queue, durable=self.client.durable, arguments=self._arguments(), callback=cb
-            ),
-        ]
+        steps = self._declarations()
 
         def run(i: int) -> None:
             if i == len(steps):
                 done()
-            else:
-                steps[i](lambda _frame: run(i + 1))
+                return
+            method, args, kwargs = steps[i]
+            getattr(channel, method)(*args, **kwargs, callback=lambda _frame: run(i + 1))
 
         run(0)
 

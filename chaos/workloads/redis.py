@@ -150,7 +150,7 @@ class RedisStreamsWorkload(Workload):
             conn.close()
 
     def _message(self, process: str, seq: int) -> dict[str, Any]:
-        kind = "poison" if self.poison_every and seq % self.poison_every == self.poison_every - 1 else "good"
+        kind = self.message_kind(seq)
         return {"id": f"{process}-{seq}", "group": self.stream, "producer": process, "seq": seq, "kind": kind}
 
     def _xadd_batch(self, conn: redis.Redis, batch: list[dict[str, Any]]) -> list[Any]:
