@@ -70,6 +70,40 @@ class Op:
         )
 
 
+@dataclass
+class FaultWindow:
+    """One fault in a history: from ``start`` (applying began) to ``stop`` (healed; None: never), in ns."""
+
+    fault: str
+    start: int
+    stop: int | None = None
+    targets: list[str] = field(default_factory=list)
+
+
+class FaultWindows:
+    """Pairs nemesis events into windows as a history streams by: ``start`` opens one, ``applied`` names
+    its targets (resolved once the fault took hold), ``stop`` closes the oldest open one of that fault.
+    The one reading of nemesis events, for checkers and plots alike."""
+
+    def __init__(self) -> None:
+        self.windows: list[FaultWindow] = []  # in start order
+        self._open: list[FaultWindow] = []
+
+    def observe(self, f: str, value: dict[str, Any], time: int) -> None:
+        name = str(value.get("fault", "fault"))
+        if f == "start":
+            window = FaultWindow(name, time, targets=list(value.get("targets") or []))
+            self._open.append(window)
+            self.windows.append(window)
+            return
+        same = [w for w in self._open if w.fault == name]
+        if f == "applied" and same:
+            same[-1].targets = list(value.get("targets") or [])  # the one just started
+        elif f == "stop" and same:
+            same[0].stop = time
+            self._open.remove(same[0])
+
+
 class Recorder(Protocol):
     """Where workloads and faults record events."""
 

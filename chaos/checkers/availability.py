@@ -13,23 +13,14 @@ observations (``lag`` ops with value ``lag``) tell whether the backlog drained a
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from chaos.checkers.base import Checker
 from chaos.checkers.verdict import Anomaly, Verdict, decide
-from chaos.history import NEMESIS, OK, Op
+from chaos.history import NEMESIS, OK, FaultWindows, Op
 
 BUCKET_NS = 100_000_000  # 0.1 s
 WINDOW_BUCKETS = 10  # one second
-
-
-@dataclass
-class FaultWindow:
-    fault: str
-    start: int
-    stop: int | None = None
-    targets: Any = None
 
 
 class AvailabilityChecker(Checker):
@@ -48,8 +39,7 @@ class AvailabilityChecker(Checker):
         self.max_recovery_s = max_recovery_s
         self.grace_ns = int(grace_s * 1e9)
         self.ok_buckets: Counter[int] = Counter()
-        self.windows: list[FaultWindow] = []
-        self._open: dict[str, FaultWindow] = {}
+        self.faults = FaultWindows()
         self.first_time: int | None = None
         self.last_time = 0
         self.last_attempt = 0  # the last invoke of a measured op: producers stopped after it
@@ -60,13 +50,7 @@ class AvailabilityChecker(Checker):
             self.first_time = op.time
         self.last_time = max(self.last_time, op.time)
         if op.process == NEMESIS:
-            name = str(op.value.get("fault", "fault"))
-            if op.f == "start":
-                window = FaultWindow(name, op.time, targets=op.value.get("targets"))
-                self._open[name] = window
-                self.windows.append(window)
-            elif op.f == "stop" and name in self._open:
-                self._open.pop(name).stop = op.time
+            self.faults.observe(op.f, op.value, op.time)
         elif op.f in self.fs:
             if op.type == OK:
                 self.ok_buckets[op.time // BUCKET_NS] += 1
@@ -100,7 +84,7 @@ class AvailabilityChecker(Checker):
     def verdict(self) -> Verdict:
         anomalies = {k: Anomaly(k) for k in ("never_recovered", "slow_recovery", "backlog_not_drained")}
         windows = []
-        for index, window in enumerate(self.windows):
+        for index, window in enumerate(self.faults.windows):
             stop = window.stop if window.stop is not None else self.last_time
             length = max(stop - window.start, BUCKET_NS * WINDOW_BUCKETS)
             before_start = max(self.first_time or 0, window.start - length)

@@ -13,12 +13,15 @@ from typing import Any
 
 import orjson
 
+from chaos.history import NEMESIS, FaultWindows
+
 NS = 1_000_000_000
 
 
 @dataclass
 class FaultWindow:
-    """One applied fault, in seconds since the history began (``end`` None: never healed in the history)."""
+    """A fault window (see :class:`chaos.history.FaultWindows`) in seconds since the history began
+    (``end`` None: never healed in the history)."""
 
     name: str
     targets: list[str]
@@ -71,7 +74,7 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
     """Build a :class:`Series` from JSONL history lines (bytes or str)."""
     series = Series()
     invoked: dict[tuple[str, Any], int] = {}
-    open_faults: list[FaultWindow] = []
+    windows = FaultWindows()
     t0: int | None = None
     last = 0
     for line in lines:
@@ -86,8 +89,8 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
         seconds = (t - t0) / NS
         f, kind, process = op["f"], op["type"], op["process"]
         value = op.get("value") or {}
-        if process == "nemesis":
-            _fault_event(series, open_faults, f, value, seconds)
+        if process == NEMESIS:
+            windows.observe(f, value, t)
         elif f == "send":
             key = (process, value.get("id"))
             if kind == "invoke":
@@ -101,35 +104,13 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
             series.rates["processed"][int(seconds)] += 1
     series.t0 = t0 or 0
     series.duration = 0.0 if t0 is None else (last - t0) / NS
-    series.faults.extend(open_faults)
-    series.faults.sort(key=lambda w: w.start)
+    series.faults = [
+        FaultWindow(
+            w.fault, w.targets, (w.start - series.t0) / NS, None if w.stop is None else (w.stop - series.t0) / NS
+        )
+        for w in windows.windows
+    ]
     return series
-
-
-def _fault_event(series: Series, open_faults: list[FaultWindow], f: str, value: dict[str, Any], seconds: float) -> None:
-    if f == "start":
-        window = FaultWindow(str(value.get("fault", "?")), list(value.get("targets") or []), seconds, None)
-        open_faults.append(window)
-        return
-    if f == "applied":  # the targets are known once the fault is in force
-        window = next((w for w in reversed(open_faults) if w.name == value.get("fault")), None)
-        if window is not None:
-            window.targets = list(value.get("targets") or [])
-        return
-    if f != "stop":
-        return
-    match = next((i for i, w in enumerate(open_faults) if _same(w, value)), None)
-    if match is None:  # targets resolved differently at heal time: close the oldest of that name
-        name = value.get("fault")
-        match = next((i for i, w in enumerate(open_faults) if w.name == name), None)
-    if match is not None:
-        window = open_faults.pop(match)
-        window.end = seconds
-        series.faults.append(window)
-
-
-def _same(window: FaultWindow, value: dict[str, Any]) -> bool:
-    return window.name == value.get("fault") and window.targets == list(value.get("targets") or [])
 
 
 def read_series(path: Path, consume_f: str = "process") -> Series:

@@ -9,7 +9,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaos.history import INFO, INVOKE, NEMESIS, OK
+from chaos.checkers import AvailabilityChecker, run_checker
+from chaos.history import INFO, INVOKE, NEMESIS, OK, Op
 from chaos.report.plots import FAULT_RGB, plot_example
 from chaos.report.timeseries import series_from_lines, write_faults
 
@@ -91,3 +92,17 @@ def test_plots_shade_fault_windows_and_only_then(tmp_path: Path) -> None:
     made = plot_example(series_from_lines(quiet), [], calm)
     assert {p.name for p in made} == {"throughput.png", "latency.png"}
     assert _band_pixels(calm / "throughput.png") == 0
+
+
+def test_targets_come_from_applied_for_plots_and_the_availability_checker() -> None:
+    lines = [
+        _line("p1", INVOKE, "send", 0.0, id="m0"),
+        _line("p1", OK, "send", 0.01, id="m0"),
+        _line(NEMESIS, INFO, "start", 1.0, fault="kill", targets=[]),
+        _line(NEMESIS, INFO, "applied", 1.2, fault="kill", targets=["n3"]),
+        _line(NEMESIS, INFO, "stop", 4.0, fault="kill", targets=["n3"]),
+    ]
+    series = series_from_lines(lines)
+    assert [(w.name, w.targets, w.start, w.end) for w in series.faults] == [("kill", ["n3"], 1.0, 4.0)]
+    verdict = run_checker([Op.from_dict(orjson.loads(line)) for line in lines], AvailabilityChecker())
+    assert [w["targets"] for w in verdict.stats["windows"]] == [["n3"]]
