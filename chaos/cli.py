@@ -78,7 +78,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     from chaos.resources import cleanup
 
     client = ensure_engine(fix=False)
-    report = cleanup(client, run_id=args.run, stale_only=args.stale)
+    report = cleanup(client, run_id=args.run_id, stale_only=args.stale)
     print(f"removed {report}")
     return 0
 
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(run=cmd_compare)
 
     clean = sub.add_parser("cleanup", help="remove every container/network/volume labelled by brokerchaos")
-    clean.add_argument("--run", default=None, help="only this run id")
+    clean.add_argument("--run", dest="run_id", default=None, help="only this run id")
     clean.add_argument("--stale", action="store_true", help="only resources whose owning process is gone")
     clean.set_defaults(run=cmd_cleanup)
     return parser

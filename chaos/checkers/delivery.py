@@ -8,6 +8,9 @@
 - **recovered**: send ``info`` (unknown outcome) that was consumed — fine, reported for the record.
 - **unconfirmed_lost**: send without any acknowledgement (``info`` or no completion) never consumed —
   reported apart, failing only when the profile says fire-and-forget loss counts (catalogue R4).
+- **truncated**: send ``ok`` and consumed, but missing from a completed final read of the whole log (an
+  ``audit`` op, where the broker keeps what was consumed): the log lost a write after someone read it,
+  e.g. an out-of-sync replica elected leader. Anyone reading later never sees it.
 
 "Consumed" is the op ``consume_f`` (``receive`` by default; ``process`` for workloads that separate
 delivery from processing, so delivered-but-never-processed counts as lost).
@@ -21,7 +24,7 @@ from chaos.checkers.base import Checker, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
-KINDS = ("lost", "duplicated", "unexpected", "recovered", "unconfirmed_lost")
+KINDS = ("lost", "truncated", "duplicated", "unexpected", "recovered", "unconfirmed_lost")
 
 
 class DeliveryChecker(Checker):
@@ -44,8 +47,13 @@ class DeliveryChecker(Checker):
         self.fail_on_unconfirmed_loss = fail_on_unconfirmed_loss
         self.consumed: Counter[object] = Counter()
         self._records: set[tuple[object, object]] = set()
+        self.retained: set[object] | None = None  # ids a completed final read of the log found
 
     def observe(self, op: Op) -> None:
+        if op.f == "audit":
+            if op.type == OK and op.value:
+                self.retained = set(op.value.get("ids", ()))
+            return
         if op.f == self.consume_f:
             if op.type == OK and op.value:
                 value = op.value
@@ -74,6 +82,8 @@ class DeliveryChecker(Checker):
             if outcome == OK:
                 if times == 0 and drained:
                     anomalies["lost"].add(mid)
+                elif times and self.retained is not None and mid not in self.retained:
+                    anomalies["truncated"].add(mid)
             elif outcome in (INFO, INVOKE):
                 if times:
                     anomalies["recovered"].add(mid)
@@ -94,5 +104,6 @@ class DeliveryChecker(Checker):
             "consumed_distinct": len(self.consumed),
             "consumed_total": sum(self.consumed.values()),
             "drain_complete": drained,
+            "audited": self.retained is not None,
         }
         return Verdict(self.name, valid, anomalies, stats, reason)

@@ -56,7 +56,9 @@ def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Valid
     cells: dict[str, Validity] = {}
     delivery = by_name["delivery"]
     if guarantees.no_loss:
-        lost = ("lost", "unexpected") + (("unconfirmed_lost",) if guarantees.unconfirmed_loss_is_loss else ())
+        lost = ("lost", "truncated", "unexpected") + (
+            ("unconfirmed_lost",) if guarantees.unconfirmed_loss_is_loss else ()
+        )
         cells["no_loss"] = _cell(delivery, lost)
     if guarantees.no_duplicates:
         cells["no_duplicates"] = _cell(delivery, ("duplicated",))

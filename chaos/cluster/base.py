@@ -22,6 +22,7 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.models.networks import Network
 
+from chaos.cluster import syncjournal
 from chaos.cluster.node import DockerContainer, Endpoint, Node, NodeSpec
 from chaos.errors import BrokerChaosError, ClusterNotReadyError, PortTakenError, UsageError
 from chaos.images import ImageResolver
@@ -109,6 +110,8 @@ class Cluster(ABC):
     # Role names the fault families use for "the leader" and "a follower" (see role_nodes).
     leader_role: ClassVar[str] = "leader"
     follower_role: ClassVar[str] = "follower"
+    # The port replicas copy data over (a replication-only cut leaves membership and votes alone).
+    replication_port: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -134,6 +137,9 @@ class Cluster(ABC):
         self._net: NetHelpers | None = None
         self.started_in: float | None = None
         self.upgraded = False  # a rolling upgrade replaced its nodes: not the version it started as
+        # Nodes record what they fsync (the syncjournal shim), so a power loss can drop the rest.
+        # Set before start() when the profile draws a power-loss fault.
+        self.track_syncs = False
 
     # hooks for the broker folders ---------------------------------------------------------------
     @abstractmethod
@@ -161,6 +167,11 @@ class Cluster(ABC):
         if role == "any":
             return list(self.nodes)
         raise UsageError(f"{self.broker} has no role {role!r}")
+
+    def force_election(self, subject: str) -> None:
+        """The operator's break-glass: make any live replica of ``subject`` its leader, in sync or not
+        (what a team does to restore service when the in-sync ones are gone for good)."""
+        raise UsageError(f"{self.broker} has no forced leader election")
 
     def repair(self) -> None:  # noqa: B027 - optional hook
         """Nudge a restarted cluster back to health faster than it would heal alone (per-test reset)."""
@@ -337,10 +348,11 @@ class Cluster(ABC):
         """A node's container, not started. ``keep_data``: the volume already holds the node's data
         directory, and config files the broker rewrites there (Redis, Sentinel) are not overwritten."""
         data_dir = self.image_spec.data_dir
+        env = {**spec.env, **syncjournal.node_env()} if self.track_syncs else spec.env
         container = DockerContainer(
             spec.image,
             command=spec.command,
-            env=spec.env,
+            env=env,
             name=self._container_name(spec.name),
             labels=self._labels(spec.role, spec.name),
             hostname=spec.name,
@@ -357,6 +369,8 @@ class Cluster(ABC):
             if keep_data and self._in_data_dir(path):
                 continue
             container.with_copy_into_container(text.encode(), path, 0o666)
+        if self.track_syncs:
+            container.with_copy_into_container(syncjournal.library(), syncjournal.LIBRARY_IN_NODE, 0o755)
         return Node(spec, container, endpoint)
 
     def wipe_data(self, node: Node) -> None:
@@ -375,6 +389,35 @@ class Cluster(ABC):
         for path, text in node.spec.files.items():
             if self._in_data_dir(path):
                 node.put_file(path, text)
+
+    def drop_unsynced(self, node: Node) -> dict[str, int]:
+        """A killed node's power loss: cut each file it synced back to its size at the last fsync (see
+        :mod:`chaos.cluster.syncjournal`). Returns the bytes dropped per file."""
+        if not self.track_syncs:
+            raise BrokerChaosError("drop_unsynced needs a cluster started with track_syncs = True")
+        cuts = syncjournal.unsynced_tails(syncjournal.read_journal(node.container), self.image_spec.data_dir)
+        if not cuts:
+            return {}
+        output = self.platform.client.containers.run(
+            self.image.ref,
+            ["sh", "-c", syncjournal.cut_script(cuts)],
+            entrypoint=["/usr/bin/env"],
+            user="0:0",
+            volumes={self._data_volume(node.name): {"bind": self.image_spec.data_dir, "mode": "rw"}},
+            labels=self._labels("power-loss", node.name),
+            remove=True,
+        )
+        dropped = {}
+        for line in output.decode(errors="replace").splitlines():
+            path, _, count = line.rpartition(" ")
+            if count.isdigit():
+                dropped[path] = int(count)
+        return dropped
+
+    def restart_blank(self, node: Node) -> None:
+        """Start a node whose disk was erased. Brokers that refuse a blank member under an old name
+        first make the cluster forget it (the operator's node-replacement procedure)."""
+        node.ensure_running()
 
     def _in_data_dir(self, path: str) -> bool:
         """Whether a config file we write lives on the node's data volume (Redis and Sentinel confs do)."""

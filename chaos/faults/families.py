@@ -15,7 +15,8 @@ from chaos.cluster.base import Cluster
 from chaos.faults.base import Fault, Target
 from chaos.faults.link import ClientLinkFault, ProxyDown
 from chaos.faults.network import PacketLoss, Partition
-from chaos.faults.process import DiskLoss, NodeFault, RollingRestart, RollingUpgrade
+from chaos.faults.process import DiskLoss, NodeFault, PowerLoss, RollingRestart, RollingUpgrade
+from chaos.faults.staged import LeaderAloneThenLost, StaleReplicaLeft
 from chaos.faults.targets import everyone, minority, one_random, role
 from chaos.net.partition import Grudge, bridge, halves, isolate, majorities_ring
 from chaos.net.toxiproxy import Latency, ResetPeer, Timeout, Toxic
@@ -31,6 +32,11 @@ class FaultContext:
 
     def leader(self) -> Target:
         return role(self.cluster, self.cluster.leader_role, self.subject)
+
+    def require_subject(self) -> str:
+        if not self.subject:
+            raise ValueError("this fault family needs the workload's subject (e.g. a topic-partition)")
+        return self.subject
 
     def follower(self) -> Target:
         return one_random(role(self.cluster, self.cluster.follower_role, self.subject), self.rng)
@@ -73,12 +79,16 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "pause-leader": lambda c: NodeFault(c.leader(), "pause"),
     "kill-follower": lambda c: NodeFault(c.follower(), "kill"),
     "lose-disk-leader": lambda c: DiskLoss(c.cluster, c.leader()),
+    "power-loss-leader": lambda c: PowerLoss(c.cluster, c.leader()),
+    "power-loss-all": lambda c: PowerLoss(c.cluster, everyone(c.cluster)),
     "kill-minority": lambda c: NodeFault(minority(c.cluster, c.rng), "kill"),
     "kill-all": lambda c: NodeFault(everyone(c.cluster), "kill"),
     "rolling-restart": lambda c: RollingRestart(c.cluster),
     "rolling-upgrade": lambda c: RollingUpgrade(
         c.cluster, c.upgrade.to_image, c.upgrade.to_version, c.upgrade.finalize
     ),
+    "leader-alone-lost": lambda c: LeaderAloneThenLost(c.cluster, c.require_subject()),
+    "stale-replica-left": lambda c: StaleReplicaLeft(c.cluster, c.require_subject(), c.rng),
     "isolate-leader": lambda c: Partition(c.cluster, isolating(c.leader()), c.rng, _members(c), cut_clients=True),
     "isolate-leader-clients-stay": lambda c: Partition(c.cluster, isolating(c.leader()), c.rng),
     "isolate-follower": lambda c: Partition(c.cluster, isolating(c.follower()), c.rng, _members(c)),
@@ -93,6 +103,14 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "proxy-down": lambda c: ProxyDown(c.cluster, c.leader()),
     "crash-consumer": lambda c: c.workload.consumer_crash(),
 }
+
+
+# Families whose cluster must record what its nodes fsync (see chaos.cluster.syncjournal).
+NEEDS_SYNC_JOURNAL = frozenset({"power-loss-leader", "power-loss-all"})
+
+
+def needs_sync_journal(families: list[str] | tuple[str, ...]) -> bool:
+    return bool(NEEDS_SYNC_JOURNAL.intersection(families))
 
 
 def build(family: str, ctx: FaultContext) -> Fault:

@@ -158,3 +158,38 @@ def netem_available(cluster: Cluster) -> tuple[bool, str]:
     except NetemUnavailableError as exc:
         return False, str(exc)
     return True, ""
+
+
+class ReplicationCut(Fault):
+    """Each receiver drops what the senders send to its replication port: followers stop copying from
+    the leader while every node stays a member, votes and heartbeats (e.g. Kafka's ISR shrinks to the
+    leader while the controllers still see every broker alive)."""
+
+    def __init__(self, cluster: Cluster, receivers: Universe, senders: Universe) -> None:
+        super().__init__()
+        if cluster.replication_port is None:
+            raise ValueError(f"{cluster.broker} names no replication port")
+        self.cluster = cluster
+        self.receivers = receivers
+        self.senders = senders
+        self.name = "replication-cut"
+        self._touched: list[Node] = []
+
+    def _apply(self) -> None:
+        net = self.cluster.net
+        senders = self.senders()
+        port = self.cluster.replication_port
+        scripts = {}
+        for node in self.receivers():
+            rules = [
+                f"iptables -A {CHAIN} -s {net.ip(s)} -p tcp --dport {port} -j DROP" for s in senders if s is not node
+            ]
+            if rules:
+                scripts[node] = " && ".join(rules)
+        self._touched = list(scripts)
+        self.targets = sorted(s.name for s in senders)
+        net.run_all(scripts)
+
+    def _heal(self) -> None:
+        self.cluster.net.run_all({node: f"iptables -F {CHAIN}" for node in self._touched if node.status() == "running"})
+        self._touched = []

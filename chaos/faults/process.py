@@ -46,9 +46,9 @@ class NodeFault(Fault):
 
 
 class DiskLoss(NodeFault):
-    """The machine dies with its disk: SIGKILL the target and erase its data directory. The heal (the
-    kill's) starts it on the empty disk — what it alone held is gone; what replicas held must come back
-    from them."""
+    """The machine dies with its disk: SIGKILL the target and erase its data directory. The heal starts
+    it on the empty disk (as the broker's replacement procedure says) — what it alone held is gone; what
+    replicas held must come back from them."""
 
     def __init__(self, cluster: Cluster, target: Target) -> None:
         super().__init__(target, "kill")
@@ -59,6 +59,42 @@ class DiskLoss(NodeFault):
         super()._apply()
         for node in self._hit:
             self.cluster.wipe_data(node)
+
+    def _heal(self) -> None:
+        for node in self._hit:
+            self.cluster.restart_blank(node)
+        self._hit.clear()
+
+
+class PowerLoss(NodeFault):
+    """The machine loses power: SIGKILL the target and drop every write it had not fsynced yet (the
+    page cache dies with the machine; a container kill alone keeps it). Needs a cluster started with
+    ``track_syncs``. The heal starts it on what its disk really held."""
+
+    def __init__(self, cluster: Cluster, target: Target) -> None:
+        super().__init__(target, "kill")
+        self.name = "power-loss"
+        self.cluster = cluster
+        self.dropped: dict[str, int] = {}  # "node:path" -> bytes cut
+
+    def _apply(self) -> None:
+        super()._apply()
+        for node in self._hit:
+            for path, count in self.cluster.drop_unsynced(node).items():
+                self.dropped[f"{node.name}:{path}"] = count
+        log.info(
+            "power loss on %s: %d bytes dropped in %d files",
+            ",".join(self.targets),
+            sum(self.dropped.values()),
+            len(self.dropped),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "unsynced_bytes_dropped": sum(self.dropped.values()),
+            "files_cut": len(self.dropped),
+        }
 
 
 class RollingRestart(Fault):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chaos.brokers import kit_for
 from chaos.cluster import Cluster, Platform
+from chaos.faults.families import needs_sync_journal
 from chaos.profiles import PROFILE_DIR, Profile, load_profile
 from chaos.schedule.budget import Budget
 from chaos.schedule.explore import Exploration, explore
@@ -48,11 +49,13 @@ class Clusters:
     current: tuple[str, Cluster] | None = None
 
     def get(self, profile: Profile) -> Cluster:
-        key = f"{profile.broker}:{profile.version}:{profile.cluster!r}"
+        track_syncs = needs_sync_journal(profile.faults.families)
+        key = f"{profile.broker}:{profile.version}:{profile.cluster!r}:{track_syncs}"
         if self.current and self.current[0] == key and not self.current[1].upgraded:
             return self.current[1]
         self.close()
         cluster = kit_for(profile.broker).make_cluster(self.platform, profile, None)
+        cluster.track_syncs = track_syncs
         cluster.start()
         self.current = (key, cluster)
         return cluster

@@ -22,10 +22,11 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
@@ -49,12 +50,16 @@ TXN_SIZE = 10
 
 
 def classify(err: KafkaError) -> str:
-    return INFO if err.code() in MAYBE_APPENDED else FAIL
+    """A fatal error (e.g. a sequence desynchronised by a leader change) fails everything queued, some
+    of it possibly written already: indeterminate, like a timeout."""
+    return INFO if err.fatal() or err.code() in MAYBE_APPENDED else FAIL
 
 
 @dataclass(frozen=True)
 class KafkaClusterSettings:
     server_properties: dict[str, str] | None = None
+    # KRaft nodes, each broker and controller: five keep a controller quorum while two replicas are down
+    brokers: int = at_least(3, 3)
     partitions: int = at_least(3, 1)
     replication: int = at_least(3, 1)
     topic_config: dict[str, str] | None = None
@@ -77,6 +82,22 @@ class KafkaClientSettings:
     retry_backoff_ms: int = at_least(50, 0)
     dead_letter_topic: bool = True
     transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
+
+
+def _serve(producer: Producer, process: str, timeout: float) -> bool:
+    """Poll (timeout 0) or flush the producer's delivery reports; False once it raised a fatal error
+    (librdkafka surfaces it from poll/flush too). Sends it never reported stay invoked: indeterminate."""
+    try:
+        if timeout:
+            remaining = producer.flush(timeout)
+            if remaining:
+                log.warning("%s: %d deliveries never reported", process, remaining)
+        else:
+            producer.poll(0)
+    except (KafkaException, SystemError) as exc:  # SystemError: the fatal error raised inside a report
+        log.warning("%s: producer failed: %s", process, str(exc)[:200])
+        return False
+    return True
 
 
 class KafkaWorkload(Workload):
@@ -119,9 +140,17 @@ class KafkaWorkload(Workload):
         return f"{self.topic}-0"
 
     # producing -------------------------------------------------------------------------------------
-    def _producer(self, process: str) -> Producer:
+    def _producer(self, process: str, fatal: threading.Event | None = None) -> Producer:
+        """``fatal`` is set when the producer reaches a fatal state (it must then be replaced)."""
         c = self.client
+
+        def on_error(err: KafkaError) -> None:
+            if err.fatal() and fatal is not None:
+                log.warning("%s: fatal producer error: %s", process, err.str()[:200])
+                fatal.set()
+
         config: dict[str, Any] = self.cluster.client_config(
+            error_cb=on_error,
             acks=c.acks,
             **{
                 "enable.idempotence": c.idempotence,
@@ -144,8 +173,9 @@ class KafkaWorkload(Workload):
         if self.client.transactional:
             self._produce_transactions(process)
             return
-        producer = self._producer(process)
         fatal = threading.Event()
+        producer = self._producer(process, fatal)
+        reports: deque[tuple[dict[str, Any], KafkaError | None, Any]] = deque()
         seq = 0
         while self.producing and not self.out_of_budget(seq):
             value = self._message(process, seq)
@@ -156,19 +186,20 @@ class KafkaWorkload(Workload):
                     self.topic,
                     key=value["key"],
                     value=json.dumps(value),
-                    on_delivery=self._report(process, value, fatal),
+                    on_delivery=lambda err, msg, v=value: reports.append((v, err, msg)),
                 )
             except (BufferError, KafkaException) as exc:
                 self.history.record(process, FAIL, "send", value, error=repr(exc)[:200])
-            producer.poll(0)
-            if fatal.is_set():
-                producer.flush(10)
-                producer = self._producer(process)  # a fatal error poisons the producer instance
+            served = _serve(producer, process, 0)
+            self._record_reports(process, reports, fatal)
+            if not served or fatal.is_set():
+                _serve(producer, process, 10)
+                self._record_reports(process, reports, fatal)
+                producer = self._producer(process, fatal)  # a fatal error poisons the producer instance
                 fatal.clear()
             self.pace(seq)
-        remaining = producer.flush(self.client.delivery_timeout_ms / 1000 + 5)
-        if remaining:
-            log.warning("%s: %d deliveries never reported", process, remaining)
+        _serve(producer, process, self.client.delivery_timeout_ms / 1000 + 5)
+        self._record_reports(process, reports, fatal)
 
     def _message(self, process: str, seq: int, txn: str | None = None) -> dict[str, Any]:
         kind = self.message_kind(seq)
@@ -178,19 +209,24 @@ class KafkaWorkload(Workload):
             value["txn"] = txn
         return value
 
-    def _report(self, process: str, value: dict[str, Any], fatal: threading.Event) -> Any:
-        def delivered(err: KafkaError | None, msg: Any) -> None:
+    def _record_reports(
+        self, process: str, reports: deque[tuple[dict[str, Any], KafkaError | None, Any]], fatal: threading.Event
+    ) -> None:
+        """Delivery reports into the history, outside the delivery callback: confluent-kafka may run the
+        callbacks with a fatal error pending as a Python exception, and the first C call there fails
+        with it — a lock taken that way (the history's) is never released. So the callback only
+        appends; what it could not append stays an open invoke (indeterminate)."""
+        while reports:
+            value, err, msg = reports.popleft()
             if err is None:
                 self.history.record(
                     process, OK, "send", {**value, "partition": msg.partition(), "offset": msg.offset()}
                 )
                 self.sent_ok += 1
-                return
+                continue
             if err.fatal():
                 fatal.set()
             self.history.record(process, classify(err), "send", value, error=err.str()[:200])
-
-        return delivered
 
     def _produce_transactions(self, process: str) -> None:
         """Small transactions; one holding a poison message is aborted (its records are definite fails)."""
@@ -490,6 +526,45 @@ class KafkaWorkload(Workload):
         return metrics
 
     def observe_after_drain(self) -> None:
+        self._read_dead_letters()
+        self._audit_log()
+
+    def _audit_log(self, timeout: float = 30.0) -> None:
+        """Read the whole topic once more, from the start, with a fresh reader: what the log still holds.
+
+        Consumers may have read a write before the log lost it (a truncation after an unclean election);
+        the delivery checker compares acknowledged writes with this read. Recorded as one ``audit`` op:
+        ``ok`` with the ids found once every partition was read to its end, ``info`` when it could not be."""
+        self.history.record("auditor", INVOKE, "audit")
+        # read_uncommitted: the question is what the log holds (aborted sends are failures anyway), and
+        # the reader's position then moves past transaction markers to the high watermark.
+        settings = {"group.id": f"bc-audit-{uuid.uuid4().hex[:6]}", "isolation.level": "read_uncommitted"}
+        reader = Consumer(self.cluster.client_config(**settings, **{"enable.auto.commit": False}))
+        ids: list[str] = []
+        try:
+            parts = [
+                TopicPartition(self.topic, p)
+                for p in reader.list_topics(self.topic, timeout=10).topics[self.topic].partitions
+            ]
+            ends = {tp.partition: reader.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
+            reader.assign([TopicPartition(self.topic, tp.partition, OFFSET_BEGINNING) for tp in parts])
+            left = [tp for tp in parts if ends[tp.partition] > 0]
+            deadline = time.monotonic() + timeout
+            while left and time.monotonic() < deadline:
+                ids.extend(json.loads(msg.value())["id"] for msg in _poll(reader, 1000))
+                left = [tp for tp in reader.position(left) if tp.offset < ends[tp.partition]]
+            if left:
+                raise KafkaException(
+                    f"partitions {[tp.partition for tp in left]} not read to their end in {timeout:.0f} s"
+                )
+        except (KafkaException, KeyError) as exc:
+            self.history.record("auditor", INFO, "audit", {"read": len(ids)}, error=str(exc)[:200])
+            return
+        finally:
+            reader.close()
+        self.history.record("auditor", OK, "audit", {"ids": ids})
+
+    def _read_dead_letters(self) -> None:
         reader = Consumer(
             self.cluster.client_config(
                 **{"group.id": f"bc-dlq-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"}
@@ -537,6 +612,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
         name=f"kafka-{profile.name}"[:40],
         proxy_base_port=proxy_base_port,
         server_properties=profile.cluster.server_properties or {},
+        brokers=profile.cluster.brokers,
     )
 
 

@@ -379,9 +379,9 @@ KIT = BrokerKit(
     make_cluster=_make_cluster,
     make_workload=_make_workload,
     default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
-    # lose-disk-leader: a RabbitMQ node restarted on a blank disk is refused by its old cluster
-    # (inconsistent cluster) until it is removed and re-added by hand: not a fault we can heal.
-    families=frozenset(FAMILIES) - {"isolate-leader-clients-stay", "link-responses-lost", "lose-disk-leader"},
+    # leader-alone-lost, stale-replica-left: staged around an in-sync replica set (Kafka's ISR).
+    families=frozenset(FAMILIES)
+    - {"isolate-leader-clients-stay", "link-responses-lost", "leader-alone-lost", "stale-replica-left"},
     check=_check,
     upgrade_problem=upgrade_problem,
 )

@@ -367,6 +367,8 @@ _FAMILIES = frozenset(
         "proxy-down",
         "crash-consumer",
         "packet-loss",
+        "power-loss-leader",
+        "power-loss-all",
     }
 )
 KIT = BrokerKit(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ import pytest
 
 from chaos.cluster import Platform
 from chaos.cluster.redis import RedisSentinelCluster
+from chaos.resources import HOST_LABEL, OWNER, OWNER_LABEL, PID_LABEL, RUN_LABEL
 from tests.integration.helpers import leftovers, own_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,3 +62,38 @@ def test_sigint_leaves_nothing_behind(platform: Platform, when: str) -> None:
     assert proc.returncode == 130, output
     assert "Traceback" not in output
     assert leftovers(platform, run_id) == ([], [])
+
+
+def _labelled_probe(platform: Platform, run_id: str, pid: int) -> str:
+    """A container labelled like ours, owned by ``pid`` in run ``run_id``."""
+    name = f"bc-probe-{uuid.uuid4().hex[:8]}"
+    labels = {OWNER_LABEL: OWNER, RUN_LABEL: run_id, PID_LABEL: str(pid), HOST_LABEL: socket.gethostname()}
+    image = platform.images.resolve("debian", "bookworm").ref
+    platform.client.containers.create(image, ["true"], name=name, labels=labels)
+    return name
+
+
+def _cli_cleanup(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "cleanup", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_the_cleanup_command_removes_stale_resources_and_one_runs(platform: Platform) -> None:
+    dead_pid = 2**22 + 1  # above the default pid_max: no process has it
+    stale = _labelled_probe(platform, f"probe-{uuid.uuid4().hex[:6]}", dead_pid)
+    live = _labelled_probe(platform, f"probe-{uuid.uuid4().hex[:6]}", os.getpid())
+    chosen_run = f"probe-{uuid.uuid4().hex[:6]}"
+    chosen = _labelled_probe(platform, chosen_run, os.getpid())
+    try:
+        assert "removed 1 container(s)" in _cli_cleanup("--stale")
+        names = {c.name for c in platform.client.containers.list(all=True)}
+        assert stale not in names and {live, chosen} <= names
+        assert "removed 1 container(s)" in _cli_cleanup("--run", chosen_run)
+        names = {c.name for c in platform.client.containers.list(all=True)}
+        assert chosen not in names and live in names
+    finally:
+        for name in (stale, live, chosen):
+            with contextlib.suppress(Exception):
+                platform.client.containers.get(name).remove(force=True)

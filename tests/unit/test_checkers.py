@@ -56,6 +56,29 @@ def test_delivery_shows_the_fault_around_a_lost_message() -> None:
     assert kinds == ["start", "send", "send", "stop"]
 
 
+def _audited(found: list[str], outcome: str = OK) -> HistoryBuilder:
+    h = _queue()
+    h.op("auditor", INVOKE, "audit")
+    h.op("auditor", outcome, "audit", {"ids": found} if outcome == OK else {"read": len(found)})
+    return h
+
+
+def test_delivery_flags_a_consumed_write_the_final_log_read_no_longer_holds() -> None:
+    verdict = run_checker(_audited(["m0", "m1", "m3", "m4"]).history, DeliveryChecker())
+    assert verdict.valid is False
+    assert verdict.ids("truncated") == ["m2"] and not verdict.ids("lost")
+
+
+def test_delivery_passes_when_the_final_log_read_holds_every_write() -> None:
+    verdict = run_checker(_audited([f"m{i}" for i in range(5)]).history, DeliveryChecker())
+    assert verdict.valid is True and verdict.stats["audited"] is True
+
+
+def test_delivery_ignores_an_incomplete_final_log_read() -> None:
+    verdict = run_checker(_audited(["m0"], outcome=INFO).history, DeliveryChecker())
+    assert verdict.valid is True and verdict.stats["audited"] is False
+
+
 def test_delivery_flags_a_duplicate_unless_at_least_once_is_allowed() -> None:
     history = _queue(lambda h: h.receive("m3")).history
     assert run_checker(history, DeliveryChecker()).ids("duplicated") == ["m3"]

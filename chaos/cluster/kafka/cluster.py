@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, ElectionType, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from chaos.cluster.base import Cluster, NotReady, PlannedNode
@@ -52,6 +52,9 @@ DEFAULTS = {
 }
 # Keys a user may pass that DescribeConfigs does not list.
 ALLOWED_PREFIXES = ("listener.name.", "log4j", "confluent.")
+# Internal settings the broker reads but never describes (checked in the 3.9.1 and 4.1.1 jars):
+# how often the KRaft controller looks for leaderless partitions to elect uncleanly (default 5 min).
+INTERNAL_KEYS = frozenset({"unclean.leader.election.interval.ms"})
 
 LOG4J2 = """status = warn
 appender.console.type = Console
@@ -73,6 +76,12 @@ log4j.logger.state.change.logger=WARN
 """
 
 
+def _log_client_error(err: Any) -> None:
+    """Client-level errors (connection churn under faults, fatal producer states): logged only; the
+    workloads see their consequences in the delivery reports."""
+    LIBRDKAFKA_LOG.log(logging.ERROR if err.fatal() else logging.DEBUG, "client error: %s", err)
+
+
 def new_cluster_id() -> str:
     """Like Kafka's own Uuid: URL-safe base64 of 16 random bytes, never starting with '-' (which a
     command line would take for an option)."""
@@ -90,6 +99,7 @@ class KafkaCluster(Cluster):
     single_node: ClassVar[dict[str, object]] = {"brokers": 1}
     leader_role = "leader"
     follower_role = "follower"
+    replication_port = INTERNAL_PORT  # followers fetch from leaders here; controllers use CONTROLLER_PORT
 
     def __init__(
         self,
@@ -190,7 +200,14 @@ class KafkaCluster(Cluster):
         return ",".join(str(n.endpoint) for n in self.nodes if n.endpoint)
 
     def client_config(self, **extra: Any) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 5000, "logger": LIBRDKAFKA_LOG, **extra}
+        """Client errors go to our log through ``error_cb`` (connection churn under faults is expected)."""
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "socket.timeout.ms": 5000,
+            "logger": LIBRDKAFKA_LOG,
+            "error_cb": _log_client_error,
+            **extra,
+        }
 
     def admin(self) -> AdminClient:
         """One admin client per cluster (librdkafka reconnects by itself); keep a reference while a
@@ -245,18 +262,40 @@ class KafkaCluster(Cluster):
         return [self.node_by_id(i) for i in self._partition(topic, partition).replicas]
 
     def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:
-        """``leader`` / ``follower`` of ``subject`` ("topic-partition", e.g. "orders-0"), ``controller``."""
+        """``leader`` / ``follower`` (in sync) / ``replica`` (any) of ``subject`` ("topic-partition",
+        e.g. "orders-0"), ``controller``."""
         if role == "controller":
             return [self.active_controller()]
-        if role in ("leader", "follower"):
-            if not subject or "-" not in subject:
-                raise UsageError(f"Kafka role {role!r} needs a subject like 'orders-0' (got {subject!r})")
-            topic, _, partition = subject.rpartition("-")
-            leader = self.leader(topic, int(partition))
+        if role in ("leader", "follower", "replica"):
+            topic, partition = self._subject(role, subject)
+            if role == "replica":
+                return self.replicas(topic, partition)
+            leader = self.leader(topic, partition)
             if role == "leader":
                 return [leader]
-            return [n for n in self.isr(topic, int(partition)) if n is not leader]
+            return [n for n in self.isr(topic, partition) if n is not leader]
         return super().role_nodes(role, subject)
+
+    @staticmethod
+    def _subject(role: str, subject: str | None) -> tuple[str, int]:
+        if not subject or "-" not in subject:
+            raise UsageError(f"Kafka role {role!r} needs a subject like 'orders-0' (got {subject!r})")
+        topic, _, partition = subject.rpartition("-")
+        return topic, int(partition)
+
+    def force_election(self, subject: str) -> None:
+        """``kafka-leader-election --election-type unclean`` for ``subject``: the controller makes a live
+        replica leader even when it is out of sync (unclean.leader.election.enable does not gate it)."""
+        topic, partition = self._subject("replica", subject)
+        future = self.admin().elect_leaders(ElectionType.UNCLEAN, [TopicPartition(topic, partition)])
+        try:
+            errors = future.result(timeout=30)
+        except KafkaException as exc:
+            raise BrokerChaosError(f"unclean election of {subject} failed: {exc}") from None
+        for tp, error in errors.items():
+            # ELECTION_NOT_NEEDED: it has a leader already (the cluster elected one by itself)
+            if error is not None and error.name() != "ELECTION_NOT_NEEDED":
+                raise BrokerChaosError(f"unclean election of {tp.topic}-{tp.partition} failed: {error}")
 
     def active_controller(self) -> Node:
         """The KRaft quorum leader (DescribeCluster only names a random broker under KRaft, so ask the
@@ -402,6 +441,7 @@ class KafkaCluster(Cluster):
             known = {k for k, entry in described.items() if not (k in self.overrides and entry.value is None)}
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps(sorted(known)))
+        known |= INTERNAL_KEYS
         unknown = [k for k in self.overrides if k not in known and not k.startswith(ALLOWED_PREFIXES)]
         if unknown:
             raise UsageError(f"unknown Kafka {self.version} server.properties key {unknown[0]!r}")

@@ -198,6 +198,17 @@ class RabbitMQCluster(Cluster):
             last = f"{candidate.name}: {out.strip()[-300:]}"
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {last}")
 
+    def restart_blank(self, node: Node) -> None:
+        """RabbitMQ's node replacement: a blank node under a known name is refused ("inconsistent
+        cluster") until the others forget it; forgetting also removes it from quorum queues and deletes
+        the classic queues it hosted. Then it boots and joins through peer discovery like a new node."""
+        if node.status() == "running":
+            return
+        survivor = next((n for n in self.nodes if n is not node and n.status() == "running"), None)
+        if survivor is not None:
+            self.ctl("forget_cluster_node", self.erlang_name(node), node=survivor)
+        node.ensure_running()
+
     def _queue_info(self, queue: str, vhost: str = "/") -> dict[str, Any]:
         rows = json.loads(
             self.ctl("list_queues", "-p", vhost, "--formatter", "json", "name", "type", "leader", "members")

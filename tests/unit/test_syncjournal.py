@@ -1,0 +1,58 @@
+"""The power-loss model's pure parts: which files are cut, to what size, by the script the helper runs.
+The shim itself is exercised for real (compiled, preloaded into a process that fsyncs)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaos.cluster import syncjournal
+from chaos.cluster.syncjournal import Cut, cut_script, parse_slot, unsynced_tails
+
+
+def test_only_files_on_the_data_volume_are_cut() -> None:
+    synced = {"/data/appendonly.aof": 10, "/etc/redis.conf": 5, "/database/x": 1, "/data/sub/seg.log": 0}
+    assert unsynced_tails(synced, "/data") == [Cut("/data/appendonly.aof", 10), Cut("/data/sub/seg.log", 0)]
+
+
+def test_slots_parse_and_torn_ones_are_ignored() -> None:
+    assert parse_slot(b"00000000000000000150 /data/a file.log\n") == ("/data/a file.log", 150)
+    assert parse_slot(b"0000000000") is None
+    assert parse_slot(b"garbage /data/x") is None
+
+
+def test_the_cut_script_drops_only_unsynced_tails(tmp_path: Path) -> None:
+    longer, shorter, quoted = tmp_path / "longer", tmp_path / "shorter", tmp_path / "it's"
+    longer.write_bytes(b"x" * 100)
+    shorter.write_bytes(b"x" * 10)  # rewritten smaller since its last sync: nothing to drop
+    quoted.write_bytes(b"y" * 7)
+    cuts = [Cut(str(longer), 60), Cut(str(shorter), 50), Cut(str(quoted), 0), Cut(str(tmp_path / "gone"), 3)]
+    out = subprocess.run(["sh", "-c", cut_script(cuts)], capture_output=True, text=True, check=True).stdout
+    assert longer.stat().st_size == 60 and shorter.stat().st_size == 10 and quoted.stat().st_size == 0
+    assert sorted(out.split("\n")[:-1]) == sorted([f"{longer} 40", f"{quoted} 7"])
+
+
+def test_the_shim_records_the_size_before_each_sync(tmp_path: Path) -> None:
+    try:
+        library = syncjournal.library()
+    except syncjournal.SyncJournalUnavailableError as exc:
+        pytest.skip(str(exc))
+    shim = tmp_path / "shim.so"
+    shim.write_bytes(library)
+    data, journal = tmp_path / "data.log", tmp_path / "journal"
+    program = (
+        "import os,sys\n"
+        "f = open(sys.argv[1], 'wb')\n"
+        "f.write(b'a' * 100); f.flush(); os.fsync(f.fileno())\n"
+        "f.write(b'b' * 50); f.flush(); os.fdatasync(f.fileno())\n"
+        "f.write(b'c' * 7); f.flush()\n"
+    )
+    env = {**os.environ, "LD_PRELOAD": str(shim), "BC_SYNC_JOURNAL": str(journal)}
+    subprocess.run([sys.executable, "-c", program, str(data)], env=env, check=True)
+    slots = [parse_slot(p.read_bytes()) for p in journal.iterdir()]
+    assert slots == [(str(data), 150)]
+    assert data.stat().st_size == 157
