@@ -122,11 +122,12 @@ class RabbitMQCluster(Cluster):
         )
 
     def node_specs(self, endpoints: dict[str, Endpoint]) -> list[NodeSpec]:
-        # The cookie file must belong to the node's user with no group/other bits: write it from the node.
-        start = (
-            f'umask 077; [ -f {HOME}/.erlang.cookie ] || printf %s "$BC_COOKIE" > {HOME}/.erlang.cookie; '
-            "exec rabbitmq-server"
-        )
+        # The cookie file must belong to the node's user with no group/other bits: write it from the node,
+        # on every start — Debian's package ships one (read-only) in the data directory, and a node
+        # restarted on a blank disk must still share the others' cookie.
+        cookie = f"{HOME}/.erlang.cookie"
+        start = f'umask 077; rm -f {cookie}; printf %s "$BC_COOKIE" > {cookie}; exec rabbitmq-server'
+
         specs = []
         for i in range(1, self.size + 1):
             name = self.node_name(i)
@@ -205,9 +206,21 @@ class RabbitMQCluster(Cluster):
         if node.status() == "running":
             return
         survivor = next((n for n in self.nodes if n is not node and n.status() == "running"), None)
-        if survivor is not None:
-            self.ctl("forget_cluster_node", self.erlang_name(node), node=survivor)
+        if survivor is None:
+            node.ensure_running()
+            return
+        self.ctl("forget_cluster_node", self.erlang_name(node), node=survivor)
         node.ensure_running()
+        # Peer discovery may let a blank node boot as a cluster of its own: join it by hand.
+        node.exec(["rabbitmqctl", "-q", "await_startup", "--timeout", "90"])
+        status = json.loads(self.ctl("cluster_status", "--formatter", "json", node=survivor))
+        if self.erlang_name(node) in status.get("running_nodes", []):
+            return
+        self.ctl("stop_app", node=node)
+        code, out = node.exec(["rabbitmqctl", "-q", "join_cluster", self.erlang_name(survivor)])
+        self.ctl("start_app", node=node)
+        if code != 0 and "already a member" not in out:  # peer discovery got there first
+            raise RuntimeError(f"{node.name} could not rejoin the cluster: {out.strip()[-300:]}")
 
     def _queue_info(self, queue: str, vhost: str = "/") -> dict[str, Any]:
         rows = json.loads(
