@@ -63,8 +63,15 @@ def _write_through(cluster: RedisSentinelCluster, fault: NodeFault) -> tuple[int
         writer.join(30)
     assert failed.is_set(), "the writer finished before the fault: raise BATCHES"
     cluster.wait_ready(60)
-    with cluster.client(primary) as conn:
-        return acknowledged, conn.xlen("s")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with cluster.client(primary) as conn:
+                return acknowledged, conn.xlen("s")
+        except redis.BusyLoadingError:  # still replaying its AOF
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_a_power_loss_drops_only_what_was_not_fsynced(single_primary: RedisSentinelCluster) -> None:
@@ -76,7 +83,8 @@ def test_a_power_loss_drops_only_what_was_not_fsynced(single_primary: RedisSenti
     loss = PowerLoss(cluster, nodes(primary))
     acknowledged, after_power_loss = _write_through(cluster, loss)
     if cluster.persistence.appendfsync == "always":
-        assert after_power_loss >= acknowledged and sum(loss.dropped.values()) == 0
+        # what it drops is the tail of writes in flight (written, not yet synced, never acknowledged)
+        assert after_power_loss >= acknowledged
     else:
         assert after_power_loss < acknowledged, f"nothing lost; the cut was {loss.dropped}"
         assert sum(loss.dropped.values()) > 0
