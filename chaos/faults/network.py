@@ -20,6 +20,12 @@ def _drop_rule(source_ip: str, mode: str) -> str:
     return f"iptables -A {CHAIN} -s {source_ip} {match}-j DROP"
 
 
+def _flush_rules(cluster: Cluster, touched: list[Node]) -> None:
+    """Heal of the iptables faults: flush our chain on each node they touched that still runs (a node
+    killed meanwhile comes back with a fresh network namespace)."""
+    cluster.net.run_all({node: f"iptables -F {CHAIN}" for node in touched if node.status() == "running"})
+
+
 class Partition(Fault):
     """Cut the cluster's nodes (or ``universe``) along ``shape``; with ``cut_clients`` the nodes outside
     the largest side also drop Toxiproxy, so clients lose them too — as in a real partition."""
@@ -68,7 +74,7 @@ class Partition(Fault):
         return [n for n in nodes if len(nodes) - len(self.grudge.get(n.name, {})) <= half]
 
     def _heal(self) -> None:
-        self.cluster.net.run_all({node: f"iptables -F {CHAIN}" for node in self._touched if node.status() == "running"})
+        _flush_rules(self.cluster, self._touched)
         self._touched = []
 
     def describe(self) -> dict[str, object]:
@@ -103,7 +109,7 @@ class PacketLoss(Fault):
         net.run_all(scripts)
 
     def _heal(self) -> None:
-        self.cluster.net.run_all({node: f"iptables -F {CHAIN}" for node in self._touched if node.status() == "running"})
+        _flush_rules(self.cluster, self._touched)
         self._touched = []
 
 
@@ -191,5 +197,5 @@ class ReplicationCut(Fault):
         net.run_all(scripts)
 
     def _heal(self) -> None:
-        self.cluster.net.run_all({node: f"iptables -F {CHAIN}" for node in self._touched if node.status() == "running"})
+        _flush_rules(self.cluster, self._touched)
         self._touched = []

@@ -90,10 +90,12 @@ class PowerLoss(NodeFault):
         )
 
     def describe(self) -> dict[str, Any]:
+        largest = sorted(self.dropped.items(), key=lambda item: -item[1])[:20]
         return {
             **super().describe(),
             "unsynced_bytes_dropped": sum(self.dropped.values()),
             "files_cut": len(self.dropped),
+            "largest_cuts": dict(largest),  # "node:path" -> bytes, the 20 largest
         }
 
 
