@@ -104,6 +104,9 @@ class KafkaWorkload(Workload):
     """Producers write keyed JSON messages; a consumer group processes and commits them."""
 
     consume_f = "process"
+    # A group whose coordinator moved rejoins after its session timeout (6 s) and a rebalance that waits
+    # for every member: a backlog still for less than this after the heal may yet move.
+    drain_stall_s = 25.0
 
     def __init__(
         self,

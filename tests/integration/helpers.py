@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 
 from chaos.cluster import Platform
@@ -20,3 +21,10 @@ def leftovers(platform: Platform, run_id: str) -> tuple[list[str], list[str]]:
 def own_run(platform: Platform) -> Platform:
     """The same engine and images under a fresh run id, so a test can check its own leftovers."""
     return Platform(platform.client, platform.images, RunContext(f"test-{uuid.uuid4().hex[:8]}"))
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test will SIGINT: a shell that started the test run in the
+    background (``cmd &``) ignores SIGINT, the child would inherit that, and Python then installs no
+    KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,7 +17,7 @@ import pytest
 from chaos.cluster import Platform
 from chaos.cluster.redis import RedisSentinelCluster
 from chaos.resources import HOST_LABEL, OWNER, OWNER_LABEL, PID_LABEL, RUN_LABEL
-from tests.integration.helpers import leftovers, own_run
+from tests.integration.helpers import interruptible, leftovers, own_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +39,7 @@ def _start_up(run_id: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
 
 

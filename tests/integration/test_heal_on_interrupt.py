@@ -14,6 +14,7 @@ from pathlib import Path
 
 from chaos.cluster.redis import RedisSentinelCluster
 from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL
+from tests.integration.helpers import interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,7 @@ def test_sigint_heals_the_partition_and_the_toxic_and_removes_the_helpers(redis_
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60

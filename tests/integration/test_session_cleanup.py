@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from chaos.cluster import Platform
-from tests.integration.helpers import leftovers
+from tests.integration.helpers import interruptible, leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = "suites/redis/test_redis_streams.py::test_no_acknowledged_entry_is_lost[redis-safe/link-blackhole]"
@@ -26,6 +26,7 @@ def _pytest(run_id: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
