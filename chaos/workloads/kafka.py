@@ -642,6 +642,10 @@ def _check(profile: Any) -> None:
         raise ProfileError("guarantees.exactly_once needs client.transactional = true")
     if c.transform and c.commit != "after_processing":
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
+    if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
+        raise ProfileError(
+            "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"
+        )
 
 
 KIT = BrokerKit(

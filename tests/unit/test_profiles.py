@@ -39,6 +39,8 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ({"broker": "redis"}, "name is required"),
         ({**BASE, "broker": "rabbitmq", "client": {"queue_type": "quorum", "durable": False}}, "quorum queue"),
         ({**BASE, "broker": "redis", "guarantees": {"dead_letter": True}}, "needs poison messages"),
+        ({**BASE, "faults": {"families": ["stale-replica-left"]}}, "cluster.brokers = 5"),
+        ({**BASE, "cluster": {"brokers": 2}}, "cluster.brokers must be >= 3"),
     ],
 )
 def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]
