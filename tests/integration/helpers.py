@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import uuid
 
 from chaos.cluster import Platform
@@ -28,3 +29,18 @@ def interruptible() -> None:
     background (``cmd &``) ignores SIGINT, the child would inherit that, and Python then installs no
     KeyboardInterrupt handler."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The child's output once it exits; a child still running after ``timeout`` gets SIGTERM (ours
+    clean up on it), then SIGKILL, so a failing test leaves no cluster behind."""
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        raise

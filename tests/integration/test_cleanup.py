@@ -17,7 +17,7 @@ import pytest
 from chaos.cluster import Platform
 from chaos.cluster.redis import RedisSentinelCluster
 from chaos.resources import HOST_LABEL, OWNER, OWNER_LABEL, PID_LABEL, RUN_LABEL
-from tests.integration.helpers import interruptible, leftovers, own_run
+from tests.integration.helpers import finish, interruptible, leftovers, own_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def test_sigint_leaves_nothing_behind(platform: Platform, when: str) -> None:
                 break
         assert time.monotonic() < deadline
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    output = finish(proc, 60)
     assert proc.returncode == 130, output
     assert "Traceback" not in output
     assert leftovers(platform, run_id) == ([], [])

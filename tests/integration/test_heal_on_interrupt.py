@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chaos.cluster.redis import RedisSentinelCluster
 from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL
-from tests.integration.helpers import interruptible
+from tests.integration.helpers import finish, interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def test_sigint_heals_the_partition_and_the_toxic_and_removes_the_helpers(redis_
     assert redis_cluster.toxiproxy.toxics(victim.endpoint.proxy), "the toxic should be in force"  # type: ignore[union-attr]
 
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+    output = finish(proc, 60)
     assert proc.returncode != 0 and "KeyboardInterrupt" in output
 
     for node in redis_cluster.nodes:

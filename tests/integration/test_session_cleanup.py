@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from chaos.cluster import Platform
-from tests.integration.helpers import interruptible, leftovers
+from tests.integration.helpers import finish, interruptible, leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = "suites/redis/test_redis_streams.py::test_no_acknowledged_entry_is_lost[redis-safe/link-blackhole]"
@@ -33,7 +33,7 @@ def _pytest(run_id: str) -> subprocess.Popen[str]:
 def test_a_finished_session_leaves_no_container_or_network(platform: Platform) -> None:
     run_id = f"test-{uuid.uuid4().hex[:8]}"
     proc = _pytest(run_id)
-    output, _ = proc.communicate(timeout=300)
+    output = finish(proc, 300)
     assert proc.returncode == 0, output[-3000:]
     assert leftovers(platform, run_id) == ([], [])
 
@@ -49,7 +49,7 @@ def test_a_session_interrupted_with_sigint_leaves_nothing(platform: Platform) ->
         assert time.monotonic() < deadline, "the suite never reached its fault"
     assert leftovers(platform, run_id)[0], "the cluster should be up"
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=120)
+    output = finish(proc, 120)
     assert proc.returncode == 2, output[-3000:]  # pytest: interrupted
     assert "healed" in output
     assert leftovers(platform, run_id) == ([], [])
