@@ -49,3 +49,13 @@ def kit_for(broker: str) -> BrokerKit:
     if broker not in kits:
         raise UsageError(f"unknown broker {broker!r}; known: {', '.join(sorted(kits))}")
     return kits[broker]
+
+
+def new_cluster(platform: Platform, profile: Profile, proxy_base_port: int | None = None) -> Cluster:
+    """The profile's cluster, not started, prepared for the faults it draws (power-loss families need
+    the nodes to record what they fsync)."""
+    from chaos.faults.families import needs_sync_journal
+
+    cluster = kit_for(profile.broker).make_cluster(platform, profile, proxy_base_port)
+    cluster.track_syncs = needs_sync_journal(profile.faults.families)
+    return cluster

@@ -376,16 +376,7 @@ class Cluster(ABC):
     def wipe_data(self, node: Node) -> None:
         """Erase a stopped node's data directory (its disk died), keeping the config files we wrote
         there: it restarts as a blank member of the cluster."""
-        data_dir = self.image_spec.data_dir
-        self.platform.client.containers.run(
-            self.image.ref,
-            ["sh", "-c", f"find {data_dir} -mindepth 1 -delete"],
-            entrypoint=["/usr/bin/env"],
-            user="0:0",
-            volumes={self._data_volume(node.name): {"bind": data_dir, "mode": "rw"}},
-            labels=self._labels("wipe", node.name),
-            remove=True,
-        )
+        self._on_data_volume(node, f"find {self.image_spec.data_dir} -mindepth 1 -delete", "wipe")
         for path, text in node.spec.files.items():
             if self._in_data_dir(path):
                 node.put_file(path, text)
@@ -398,21 +389,27 @@ class Cluster(ABC):
         cuts = syncjournal.unsynced_tails(syncjournal.read_journal(node.container), self.image_spec.data_dir)
         if not cuts:
             return {}
-        output = self.platform.client.containers.run(
-            self.image.ref,
-            ["sh", "-c", syncjournal.cut_script(cuts)],
-            entrypoint=["/usr/bin/env"],
-            user="0:0",
-            volumes={self._data_volume(node.name): {"bind": self.image_spec.data_dir, "mode": "rw"}},
-            labels=self._labels("power-loss", node.name),
-            remove=True,
-        )
+        output = self._on_data_volume(node, syncjournal.cut_script(cuts), "power-loss")
         dropped = {}
-        for line in output.decode(errors="replace").splitlines():
+        for line in output.splitlines():
             path, _, count = line.rpartition(" ")
             if count.isdigit():
                 dropped[path] = int(count)
         return dropped
+
+    def _on_data_volume(self, node: Node, script: str, purpose: str) -> str:
+        """Run ``script`` as root in a labelled helper container (the cluster's image) that mounts the
+        node's data volume where the node does; returns its output. The node itself may be down."""
+        output = self.platform.client.containers.run(
+            self.image.ref,
+            ["sh", "-c", script],
+            entrypoint=["/usr/bin/env"],
+            user="0:0",
+            volumes={self._data_volume(node.name): {"bind": self.image_spec.data_dir, "mode": "rw"}},
+            labels=self._labels(purpose, node.name),
+            remove=True,
+        )
+        return bytes(output).decode(errors="replace")
 
     def restart_blank(self, node: Node) -> None:
         """Start a node whose disk was erased. Brokers that refuse a blank member under an old name

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaos.brokers import kit_for
+from chaos.brokers import new_cluster
 from chaos.cluster import Cluster, Platform
 from chaos.faults.families import needs_sync_journal
 from chaos.profiles import PROFILE_DIR, Profile, load_profile
@@ -54,8 +54,7 @@ class Clusters:
         if self.current and self.current[0] == key and not self.current[1].upgraded:
             return self.current[1]
         self.close()
-        cluster = kit_for(profile.broker).make_cluster(self.platform, profile, None)
-        cluster.track_syncs = track_syncs
+        cluster = new_cluster(self.platform, profile)
         cluster.start()
         self.current = (key, cluster)
         return cluster
