@@ -181,6 +181,8 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
     kit.check(profile)
     if profile.guarantees.dead_letter and profile.workload.poison_every == 0:
         raise ProfileError("guarantees.dead_letter needs poison messages (workload.poison_every > 0)")
+    if profile.workload.consumers_start_after_s >= profile.workload.duration_s:
+        raise ProfileError("workload.consumers_start_after_s must be shorter than workload.duration_s")
     return profile
 
 

@@ -92,7 +92,8 @@ def execute(
     label = f"{profile.name}/{family} {directory.name}"
     with JsonlHistory(directory / "history.jsonl") as history:
         workload = kit.make_workload(cluster, profile, history, subject)
-        workload.consumers_start_after_s = profile.workload.consumers_start_after_s
+        # A budget may cut the workload shorter than the profile asked: consumers still start by its end.
+        workload.consumers_start_after_s = min(profile.workload.consumers_start_after_s, duration)
         faults = FaultLog(history)
 
         def fault(step: Any, rng: Any) -> Any:

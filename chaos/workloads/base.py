@@ -57,6 +57,7 @@ class Workload(ABC):
         self._producing = threading.Event()
         self._consuming = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._stopped = False  # set once stop() has joined the client threads
         self.sent_ok = 0
         self.received = 0
         self.started_at = 0.0
@@ -98,6 +99,9 @@ class Workload(ABC):
             try:
                 target(index)  # type: ignore[operator]
             except Exception as exc:  # a client thread must never die silently
+                if self._stopped:  # stuck in its client library past stop(): the history is closed
+                    log.warning("%s ended %r after the workload stopped (not recorded)", name, exc)
+                    return
                 log.exception("%s crashed", name)
                 self.errors.append(f"{name}: {exc!r}")
 
@@ -215,6 +219,10 @@ class Workload(ABC):
         self._consuming.clear()
         for thread in self._threads:
             thread.join(5.0)
+        self._stopped = True
+        stuck = [t.name for t in self._threads if t.is_alive()]
+        if stuck:
+            log.warning("still running 5 s after stop: %s (their late outcomes are not recorded)", ", ".join(stuck))
 
     def drain(self, timeout: float = 60.0, quiet_s: float = 3.0, stall_s: float | None = None) -> bool:
         """After producers stopped and faults healed: consume until the backlog is empty for ``quiet_s``.

@@ -35,6 +35,34 @@ def _node_of_pid(pid: str) -> str:
     return inner.split(".", 1)[0] if "@" in inner else ""
 
 
+def _partition_peers(status: dict[str, Any], me: str) -> list[str]:
+    """The peers ``me`` says it is partitioned from, in ``cluster_status --formatter json``."""
+    partitions = status.get("partitions") or {}
+    if isinstance(partitions, dict):
+        return [str(p) for p in partitions.get(me, [])]
+    return [str(p) for row in partitions for p in (row.get("partitions") or []) if row.get("node") == me]
+
+
+def losing_sides(partitioned: dict[str, set[str]]) -> list[str]:
+    """The nodes an operator restarts to end a split brain, given which peers each node reports it is
+    partitioned from: every node outside the largest side (the side holding the first node by name on
+    a tie). Nodes of one side report none of each other; an empty answer means nothing is split."""
+    nodes = sorted(partitioned)
+    sides: list[list[str]] = []
+    for node in nodes:
+        side = next(
+            (s for s in sides if all(node not in partitioned[o] and o not in partitioned[node] for o in s)), None
+        )
+        if side is None:
+            sides.append([node])
+        else:
+            side.append(node)
+    if len(sides) < 2:
+        return []
+    winner = max(sides, key=len)  # max keeps the first of equals: the side of the first node by name
+    return [n for n in nodes if n not in winner]
+
+
 class RabbitMQCluster(Cluster):
     """``nodes`` RabbitMQ nodes; ``extra_config`` adds any ``rabbitmq.conf`` line."""
 
@@ -221,6 +249,28 @@ class RabbitMQCluster(Cluster):
         self.ctl("start_app", node=node)
         if code != 0 and "already a member" not in out:  # peer discovery got there first
             raise RuntimeError(f"{node.name} could not rejoin the cluster: {out.strip()[-300:]}")
+
+    def repair(self) -> None:
+        """Under ``cluster_partition_handling = ignore`` a healed partition stays split: each side keeps
+        serving its own queue masters. RabbitMQ's documented recovery is the operator's: keep the side
+        they trust (here the larger), restart every node of the others — which resync from it and drop
+        whatever only they held. The other modes end a split themselves; this leaves them alone."""
+        if self.partition_handling != "ignore":
+            return
+        partitioned: dict[str, set[str]] = {}
+        for node in self.nodes:
+            if node.status() != "running":
+                return  # a node still starting: not a split yet
+            try:
+                status = json.loads(self.ctl("cluster_status", "--formatter", "json", node=node))
+            except (RuntimeError, ValueError):
+                return
+            partitioned[node.name] = {p.split("@", 1)[-1] for p in _partition_peers(status, self.erlang_name(node))}
+        for name in losing_sides(partitioned):
+            log.warning("%s: split brain after a partition (ignore mode); restarting %s", self.name, name)
+            loser = self.node(name)
+            self.ctl("stop_app", node=loser)
+            self.ctl("start_app", node=loser)
 
     def _queue_info(self, queue: str, vhost: str = "/") -> dict[str, Any]:
         rows = json.loads(
