@@ -41,6 +41,17 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ({**BASE, "broker": "redis", "guarantees": {"dead_letter": True}}, "needs poison messages"),
         ({**BASE, "faults": {"families": ["stale-replica-left"]}}, "cluster.brokers = 5"),
         ({**BASE, "cluster": {"brokers": 2}}, "cluster.brokers must be >= 3"),
+        ({**BASE, "broker": "rabbitmq", "client": {"mirrored": True}}, "mirrors a classic queue"),
+        (
+            {
+                **BASE,
+                "broker": "rabbitmq",
+                "version": "4.0.5",
+                "client": {"queue_type": "classic", "mirrored": True, "poison": "reject"},
+            },
+            "RabbitMQ 4.0.5 has no classic queue mirroring",
+        ),
+        ({**BASE, "workload": {"duration_s": 10, "consumers_start_after_s": 10}}, "shorter than workload.duration_s"),
     ],
 )
 def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]
