@@ -1,6 +1,10 @@
 """Benchmark: each workload's recorded send rate through Toxiproxy against the broker's own tool on the
 same cluster in the same run (goals: Kafka >= 10k msg/s, Redis >= 10k, RabbitMQ with confirms >= 2k, and
 >= 50 % of the native tool). Printed, never asserted. Usage: python -m bench.workloads [--brokers ...]
+
+The ratio compares like with like: our producers alone against the native producer tool (which runs no
+consumer). The rate with one consumer reading at the same time is printed beside it: on two cores the
+consumer's per-message acknowledgements take their share of the same CPUs.
 """
 
 from __future__ import annotations
@@ -29,27 +33,34 @@ from chaos.workloads.redis import RedisClientSettings, RedisStreamsWorkload
 MESSAGES = {"kafka": 50_000, "redis": 30_000, "rabbitmq": 10_000}
 
 
-def workload_rate(make: type[Workload], directory: Path, **kwargs: object) -> float:
-    with JsonlHistory(directory / f"{uuid.uuid4().hex[:6]}.jsonl") as history:
-        workload = make(history=history, **kwargs)  # type: ignore[call-arg]
-        workload.start()
-        workload.wait_producers(timeout=300)
-        workload.stop()
-        return workload.rate()
+Rates = tuple[float, float, float]  # producers alone, with one consumer, the native tool
 
 
-def kafka(platform: Platform, out: Path) -> tuple[float, float]:
+def workload_rates(make: type[Workload], directory: Path, subject: str, **kwargs: object) -> tuple[float, float]:
+    """The recorded send rate with no consumer, then with one (each on a subject of its own)."""
+    rates = []
+    for consumers in (0, 1):
+        with JsonlHistory(directory / f"{uuid.uuid4().hex[:6]}.jsonl") as history:
+            named = {subject: f"bench-ours-{consumers}"}
+            workload = make(history=history, consumers=consumers, **named, **kwargs)  # type: ignore[call-arg]
+            workload.start()
+            workload.wait_producers(timeout=300)
+            workload.stop()
+            rates.append(workload.rate())
+    return rates[0], rates[1]
+
+
+def kafka(platform: Platform, out: Path) -> Rates:
     with KafkaCluster(platform) as cluster:
         n = MESSAGES["kafka"]
-        ours = workload_rate(
+        ours = workload_rates(
             KafkaWorkload,
             out,
+            "topic",
             cluster=cluster,
-            topic="bench-ours",
             budget=LoadBudget(n, 120.0, None),
             client=KafkaClientSettings(),
             settings=KafkaClusterSettings(),
-            consumers=1,
         )
         cluster.create_topic("bench-native", 3, 3)
         code, text = cluster.nodes[0].exec(
@@ -74,20 +85,19 @@ def kafka(platform: Platform, out: Path) -> tuple[float, float]:
             ]
         )
         found = re.findall(r"([\d.]+) records/sec", text)
-        return ours, float(found[-1]) if code == 0 and found else float("nan")
+        return *ours, float(found[-1]) if code == 0 and found else float("nan")
 
 
-def redis(platform: Platform, out: Path) -> tuple[float, float]:
+def redis(platform: Platform, out: Path) -> Rates:
     with RedisSentinelCluster(platform) as cluster:
         n = MESSAGES["redis"]
-        ours = workload_rate(
+        ours = workload_rates(
             RedisStreamsWorkload,
             out,
+            "stream",
             cluster=cluster,
-            stream="bench-ours",
             budget=LoadBudget(n, 120.0, None),
             client=RedisClientSettings(),
-            consumers=1,
         )
         primary = cluster.current_primary()
         code, text = primary.exec(
@@ -110,22 +120,21 @@ def redis(platform: Platform, out: Path) -> tuple[float, float]:
             ]
         )
         found = re.findall(r"([\d.]+) requests per second", text)
-        return ours, float(found[-1]) if code == 0 and found else float("nan")
+        return *ours, float(found[-1]) if code == 0 and found else float("nan")
 
 
-def rabbitmq(platform: Platform, out: Path) -> tuple[float, float]:
+def rabbitmq(platform: Platform, out: Path) -> Rates:
     with RabbitMQCluster(platform, management=False) as cluster:
         n = MESSAGES["rabbitmq"]
-        ours = workload_rate(
+        ours = workload_rates(
             RabbitMQWorkload,
             out,
+            "queue",
             cluster=cluster,
-            queue="bench-ours",
             budget=LoadBudget(n, 120.0, None),
             client=RabbitMQClientSettings(),
-            consumers=1,
         )
-        return ours, _plain_confirming_rate(cluster, n)
+        return *ours, _plain_confirming_rate(cluster, n)
 
 
 class _Unrecorded:
@@ -184,10 +193,10 @@ def main() -> None:
     platform = Platform.default()
     out = Path(tempfile.mkdtemp(prefix="brokerchaos-bench-"))
     for broker in [b.strip() for b in args.brokers.split(",") if b.strip()]:
-        ours, native = BENCHES[broker](platform, out)
+        alone, with_consumer, native = BENCHES[broker](platform, out)
         print(
-            f"{broker:<9} recorded workload {ours:9.0f} msg/s   {PEERS[broker]:<26} {native:9.0f} msg/s   "
-            f"ratio {ours / native:5.0%}"
+            f"{broker:<9} recorded producers {alone:7.0f} msg/s   {PEERS[broker]:<26} {native:7.0f} msg/s   "
+            f"ratio {alone / native:5.0%}   (with a consumer reading: {with_consumer:7.0f} msg/s)"
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from chaos.cluster.redis import RedisPersistence, RedisSentinelCluster, ValkeySe
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.settings import ProfileError, at_least, choice
 from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
+from chaos.workloads.redis_xadd import RetryingLink, WriteAheadLink, XaddLink
 
 log = logging.getLogger("brokerchaos.workloads")
 
@@ -62,6 +64,7 @@ class RedisClientSettings:
     reclaim: bool = True
     max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
     pipeline: int = at_least(50, 1)  # XADDs per round trip
+    in_flight: int = at_least(4, 1)  # batches written ahead of their replies (1 with retries)
 
 
 class RedisStreamsWorkload(Workload):
@@ -110,56 +113,90 @@ class RedisStreamsWorkload(Workload):
 
     # producing -------------------------------------------------------------------------------------
     def produce(self, index: int) -> None:
-        """XADD in pipelines of ``client.pipeline`` entries: one round trip per batch, each entry still its
-        own invoke/ok. An entry the server refused is classified alone; a lost connection makes the whole
-        batch indeterminate (any prefix of it may have been applied)."""
+        """XADD in batches of ``client.pipeline`` entries, up to ``client.in_flight`` batches written ahead
+        of their replies (see redis_xadd); each entry is still its own invoke/ok. An entry the server
+        refused is classified alone; a lost connection makes every batch in flight indeterminate (any
+        prefix of them may have been applied)."""
         process = f"producer-{index + 1}"
-        conn, node = self._connect()
+        link, node = self._link()
+        in_flight: deque[list[dict[str, Any]]] = deque()
         seq = 0
-        while self.producing and not self.out_of_budget(seq):
-            size = max(1, min(self.settings.pipeline, self.budget.max_messages - seq))
-            batch = [self._message(process, seq + i) for i in range(size)]
-            seq += size
-            if conn is None:
-                for value in batch:
-                    self.history.record(process, INVOKE, "send", value)
-                    self.history.record(process, FAIL, "send", value, error="no primary known")
+        while True:
+            more = self.producing and not self.out_of_budget(seq)
+            if not more and not in_flight:
+                break
+            if link is None:
+                if more:
+                    seq = self._refuse_batch(process, seq, "no primary known")
                 time.sleep(0.1)
-                conn, node = self._connect()
+                link, node = self._link()
                 continue
-            for value in batch:
-                self.history.record(process, INVOKE, "send", value, node=node)
+            batch: list[dict[str, Any]] = []
             try:
-                entries = self._xadd_batch(conn, batch)
+                if more and len(in_flight) < link.depth:
+                    batch = self._next_batch_of(process, seq)
+                    seq += len(batch)
+                    for value in batch:
+                        self.history.record(process, INVOKE, "send", value, node=node)
+                    link.send([self._fields(value) for value in batch])
+                    in_flight.append(batch)
+                    batch = []
+                    continue
+                oldest = in_flight[0]
+                replies = link.replies(len(oldest))
+                in_flight.popleft()
+                self._record_replies(process, node, oldest, replies)
+                self.pace(seq)
             except (redis.RedisError, OSError) as exc:
                 outcome, error = classify(exc), repr(exc)[:200]
-                for value in batch:
+                for value in [v for b in in_flight for v in b] + batch:
                     self.history.record(process, outcome, "send", value, node=node, error=error)
-                conn.close()
+                in_flight.clear()
+                link.close()
                 time.sleep(0.05)
-                conn, node = self._connect()
-                continue
-            for value, entry in zip(batch, entries, strict=True):
-                if isinstance(entry, Exception):  # this XADD was refused; the others stand
-                    self.history.record(process, classify(entry), "send", value, node=node, error=repr(entry)[:200])
-                else:
-                    self.history.record(process, OK, "send", {**value, "entry": entry}, node=node)
-                    self.sent_ok += 1
-            self.pace(seq)
-        if conn is not None:
-            conn.close()
+                link, node = self._link()
+        if link is not None:
+            link.close()
+
+    def _link(self) -> tuple[XaddLink | None, str | None]:
+        client, node = self._connect()
+        if client is None:
+            return None, None
+        if self.settings.retries:
+            return RetryingLink(client, self.stream), node
+        return WriteAheadLink(client, self.stream, self.settings.in_flight), node
+
+    def _batch_size(self, seq: int) -> int:
+        return max(1, min(self.settings.pipeline, self.budget.max_messages - seq))
+
+    def _next_batch_of(self, process: str, seq: int) -> list[dict[str, Any]]:
+        return [self._message(process, seq + i) for i in range(self._batch_size(seq))]
+
+    def _refuse_batch(self, process: str, seq: int, error: str) -> int:
+        """A batch that could not be sent at all: each entry a definite ``fail``."""
+        batch = self._next_batch_of(process, seq)
+        for value in batch:
+            self.history.record(process, INVOKE, "send", value)
+            self.history.record(process, FAIL, "send", value, error=error)
+        return seq + len(batch)
+
+    def _record_replies(self, process: str, node: str | None, batch: list[dict[str, Any]], replies: list[Any]) -> None:
+        for value, entry in zip(batch, replies, strict=True):
+            if isinstance(entry, Exception):  # this XADD was refused; the others stand
+                self.history.record(process, classify(entry), "send", value, node=node, error=repr(entry)[:200])
+            else:
+                self.history.record(process, OK, "send", {**value, "entry": entry}, node=node)
+                self.sent_ok += 1
 
     def _message(self, process: str, seq: int) -> dict[str, Any]:
         kind = self.message_kind(seq)
         return {"id": f"{process}-{seq}", "group": self.stream, "producer": process, "seq": seq, "kind": kind}
 
-    def _xadd_batch(self, conn: redis.Redis, batch: list[dict[str, Any]]) -> list[Any]:
-        pipe = conn.pipeline(transaction=False)
-        for value in batch:
-            fields = {k: str(v) for k, v in value.items()}
-            fields["payload"] = "{not json" if value["kind"] == "poison" else '{"ok": true}'
-            pipe.xadd(self.stream, fields)
-        return pipe.execute(raise_on_error=False)
+    @staticmethod
+    def _fields(value: dict[str, Any]) -> dict[str, str]:
+        fields = {k: str(v) for k, v in value.items()}
+        fields["payload"] = "{not json" if value["kind"] == "poison" else '{"ok": true}'
+        return fields
 
     settling_metrics = ("replication_lag_bytes",)
 
