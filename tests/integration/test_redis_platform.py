@@ -8,7 +8,10 @@ import pytest
 import redis
 
 from chaos.cluster.redis import RedisSentinelCluster
+from chaos.faults.base import applied, nodes
+from chaos.faults.link import ProxyDown
 from chaos.net.toxiproxy import Timeout
+from chaos.workloads.redis_xadd import NotConnectedError, WriteAheadLink
 
 
 def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -103,3 +106,41 @@ def test_pause_freezes_a_node_and_resume_thaws_it(redis_cluster: RedisSentinelCl
     assert replica.status() == "running"
     with redis_cluster.client(replica, timeout=1.0) as conn:
         assert conn.ping()
+
+
+def test_batches_written_ahead_get_their_own_replies_in_order(
+    redis_cluster: RedisSentinelCluster, unique_name: str
+) -> None:
+    """Three batches on the wire before any reply is read: each reply belongs to its own XADD, and one
+    refused XADD (the key holds a string, not a stream) fails alone."""
+    primary = redis_cluster.current_primary()
+    wrong = f"{unique_name}-string"
+    with redis_cluster.client(primary) as conn:
+        conn.set(wrong, "not a stream")
+    link = WriteAheadLink(redis_cluster.client(primary), unique_name, depth=3)
+    try:
+        batches = [[{"n": f"{b}-{i}"} for i in range(20)] for b in range(3)]
+        for batch in batches:
+            link.send(batch)
+        link.stream = wrong
+        link.send([{"n": "refused"}])
+        replies = [link.replies(20) for _ in batches] + [link.replies(1)]
+    finally:
+        link.close()
+    assert isinstance(replies[-1][0], redis.ResponseError)
+    ids = [entry for batch in replies[:-1] for entry in batch]
+    assert all(isinstance(entry, str) for entry in ids)
+    with redis_cluster.client(primary) as conn:
+        stored = conn.xrange(unique_name)
+    assert [entry_id for entry_id, _ in stored] == ids
+    assert [fields["n"] for _, fields in stored] == [f["n"] for batch in batches for f in batch]
+
+
+def test_a_link_that_cannot_connect_is_a_definite_failure(redis_cluster: RedisSentinelCluster) -> None:
+    primary = redis_cluster.current_primary()
+    assert redis_cluster.toxiproxy is not None and primary.endpoint is not None
+    with applied(ProxyDown(redis_cluster, nodes(primary))):
+        link = WriteAheadLink(redis_cluster.client(primary, timeout=1.0), "never", depth=2)
+        with pytest.raises(NotConnectedError, match="Error connecting"):
+            link.send([{"n": "1"}])
+        link.close()
