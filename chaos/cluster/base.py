@@ -112,6 +112,9 @@ class Cluster(ABC):
     follower_role: ClassVar[str] = "follower"
     # The port replicas copy data over (a replication-only cut leaves membership and votes alone).
     replication_port: ClassVar[int | None] = None
+    # Files the broker rewrites in place (file-name patterns): a power loss keeps them whole, see
+    # chaos.cluster.syncjournal (cutting them back is only one of the outcomes a real crash allows).
+    rewritten_in_place: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -386,7 +389,8 @@ class Cluster(ABC):
         :mod:`chaos.cluster.syncjournal`). Returns the bytes dropped per file."""
         if not self.track_syncs:
             raise BrokerChaosError("drop_unsynced needs a cluster started with track_syncs = True")
-        cuts = syncjournal.unsynced_tails(syncjournal.read_journal(node.container), self.image_spec.data_dir)
+        synced = syncjournal.read_journal(node.container)
+        cuts = syncjournal.unsynced_tails(synced, self.image_spec.data_dir, self.rewritten_in_place)
         if not cuts:
             return {}
         output = self._on_data_volume(node, syncjournal.cut_script(cuts), "power-loss")

@@ -7,11 +7,14 @@ broker process) records, per file, its size before each successful fsync/fdatasy
 :func:`unsynced_tails` names what lies past that size and the cluster truncates it.
 
 The model: a file the broker has synced loses its unsynced tail (the worst case a power loss allows);
-a file it never syncs is kept whole (written long ago, the kernel would have flushed it).
+a file it never syncs is kept whole (written long ago, the kernel would have flushed it); so is a file
+its cluster names as rewritten in place (``Cluster.rewritten_in_place``: a table whose update may have
+reached the disk or not — a loss then is not charged to a cut the broker could not have foreseen).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import logging
@@ -19,7 +22,7 @@ import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from docker.errors import NotFound
 from docker.models.containers import Container
@@ -105,11 +108,15 @@ class Cut:
     durable_size: int
 
 
-def unsynced_tails(synced: dict[str, int], data_dir: str) -> list[Cut]:
+def unsynced_tails(synced: dict[str, int], data_dir: str, kept_whole: tuple[str, ...] = ()) -> list[Cut]:
     """The cuts a power loss makes under ``data_dir`` (only files on the node's data volume survive a
-    container's replacement; the rest is the image's)."""
+    container's replacement; the rest is the image's), sparing files whose name matches ``kept_whole``."""
     root = data_dir.rstrip("/") + "/"
-    return [Cut(path, size) for path, size in sorted(synced.items()) if path.startswith(root)]
+    return [
+        Cut(path, size)
+        for path, size in sorted(synced.items())
+        if path.startswith(root) and not any(fnmatch.fnmatch(PurePosixPath(path).name, p) for p in kept_whole)
+    ]
 
 
 def cut_script(cuts: list[Cut]) -> str:

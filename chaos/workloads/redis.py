@@ -133,7 +133,7 @@ class RedisStreamsWorkload(Workload):
                 continue
             batch: list[dict[str, Any]] = []
             try:
-                if more and len(in_flight) < link.depth:
+                if more and len(in_flight) < link.depth and not self.ahead_of_rate(seq):
                     batch = self._next_batch_of(process, seq)
                     seq += len(batch)
                     for value in batch:
@@ -141,12 +141,13 @@ class RedisStreamsWorkload(Workload):
                     link.send([self._fields(value) for value in batch])
                     in_flight.append(batch)
                     batch = []
-                    continue
-                oldest = in_flight[0]
-                replies = link.replies(len(oldest))
-                in_flight.popleft()
-                self._record_replies(process, node, oldest, replies)
-                self.pace(seq)
+                elif in_flight:  # read replies as soon as they come: an ok not read is not an ok yet
+                    oldest = in_flight[0]
+                    replies = link.replies(len(oldest))
+                    in_flight.popleft()
+                    self._record_replies(process, node, oldest, replies)
+                else:
+                    self.pace(seq)  # ahead of the profile's rate with nothing on the wire
             except (redis.RedisError, OSError) as exc:
                 outcome, error = classify(exc), repr(exc)[:200]
                 for value in [v for b in in_flight for v in b] + batch:

@@ -19,6 +19,11 @@ def test_only_files_on_the_data_volume_are_cut() -> None:
     assert unsynced_tails(synced, "/data") == [Cut("/data/appendonly.aof", 10), Cut("/data/sub/seg.log", 0)]
 
 
+def test_files_rewritten_in_place_are_kept_whole() -> None:
+    synced = {"/data/ra/names.dets": 5, "/data/ra/00000001.wal": 7, "/data/mnesia/schema.DAT": 9}
+    assert unsynced_tails(synced, "/data", ("*.dets", "*.DAT")) == [Cut("/data/ra/00000001.wal", 7)]
+
+
 def test_slots_parse_and_torn_ones_are_ignored() -> None:
     assert parse_slot(b"00000000000000000150 /data/a file.log\n") == ("/data/a file.log", 150)
     assert parse_slot(b"0000000000") is None

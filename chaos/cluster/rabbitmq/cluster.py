@@ -71,6 +71,8 @@ class RabbitMQCluster(Cluster):
     single_node: ClassVar[dict[str, object]] = {"nodes": 1, "management": False}
     leader_role = "leader"
     follower_role = "follower"
+    # DETS tables (ra's names.dets and meta.dets, Mnesia's *.DAT) are updated in place.
+    rewritten_in_place = ("*.dets", "*.DAT")
 
     def __init__(
         self,
