@@ -81,7 +81,7 @@ class RabbitMQCluster(Cluster):
         partition_handling: str = "pause_minority",
         management: bool = True,
         extra_config: dict[str, str] | None = None,
-        memory: str = "512MB",
+        memory: str = "1GB",
         dead_letter_retry_ms: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -179,7 +179,7 @@ class RabbitMQCluster(Cluster):
                         "RABBITMQ_CTL_ERL_ARGS": ERL_ARGS,
                     },
                     client_port=AMQP_PORT,
-                    mem_limit="768m",
+                    mem_limit="1280m",
                 )
             )
         return specs
@@ -338,6 +338,8 @@ class RabbitMQCluster(Cluster):
                 raise NotReady(node.name, f"not a running member of the cluster ({sorted(running)})")
         if status.get("partitions"):
             raise NotReady(self.nodes[0].name, f"partitions reported: {status['partitions']}")
+        if status.get("alarms"):  # publishers would be blocked: the next run would test nothing
+            raise NotReady(self.nodes[0].name, f"resource alarm: {status['alarms']}")
 
     def after_ready(self) -> None:
         if self.management and not self._formed:
