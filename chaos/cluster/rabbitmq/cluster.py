@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import pika
 import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from chaos.cluster.base import Cluster, NotReady, PlannedNode
 from chaos.cluster.node import Endpoint, Node, NodeSpec
@@ -206,7 +207,7 @@ class RabbitMQCluster(Cluster):
         for candidate in candidates:
             try:
                 return pika.BlockingConnection(self.parameters(candidate, **overrides))
-            except pika.exceptions.AMQPError as exc:
+            except (pika.exceptions.AMQPError, AMQPConnectorException) as exc:  # a handshake timeout is the latter
                 last = exc
         raise ConnectionError(f"no RabbitMQ node of {self.name} accepted a connection: {last!r}")
 
