@@ -27,9 +27,10 @@ import pika.exceptions
 from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.rabbitmq import RabbitMQCluster
-from chaos.cluster.rabbitmq.upgrade import upgrade_problem
+from chaos.cluster.rabbitmq.upgrade import series, upgrade_problem
 from chaos.faults.families import FAMILIES
 from chaos.history import INFO, OK, Recorder
+from chaos.images.catalogue import DEFAULT_VERSIONS
 from chaos.settings import ProfileError, at_least, choice
 from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
 from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
@@ -380,7 +381,7 @@ def _check(profile: Any) -> None:
         raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
-    if c.mirrored and (profile.version or "3").split(".")[0] not in ("3", "2"):
+    if c.mirrored and series(profile.version or DEFAULT_VERSIONS["rabbitmq"])[0] >= 4:
         raise ProfileError(f"client.mirrored = true: RabbitMQ {profile.version} has no classic queue mirroring")
 
 

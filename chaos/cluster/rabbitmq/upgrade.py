@@ -5,7 +5,7 @@ and 4.x can only be reached from 3.13.x with every stable feature flag enabled).
 from __future__ import annotations
 
 
-def _series(version: str) -> tuple[int, int]:
+def series(version: str) -> tuple[int, int]:
     major, minor, *_ = (int(part) for part in version.split("."))
     return major, minor
 
@@ -14,7 +14,7 @@ def upgrade_problem(from_image: str, from_version: str, to_image: str, to_versio
     """Why RabbitMQ cannot roll ``from_version`` -> ``to_version`` in place, or None."""
     if to_image != from_image:
         return f"a {from_image} cluster cannot be rolled onto {to_image} nodes"
-    old, new = _series(from_version), _series(to_version)
+    old, new = series(from_version), series(to_version)
     if new < old:
         return "downgrades are not supported by RabbitMQ"
     if new[0] >= 4 and old < (3, 13):
