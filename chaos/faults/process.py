@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chaos.cluster.base import Cluster
@@ -29,15 +30,26 @@ class NodeFault(Fault):
         self._hit: list[Node] = []
 
     def _apply(self) -> None:
-        for node in self.target():
+        nodes = list(self.target())
+        for node in nodes:
             self._hit.append(node)
             self.targets.append(node.name)
-            if self.action == "kill":
-                node.kill()
-            elif self.action == "stop":
-                node.stop(self.stop_timeout)
-            else:
-                node.pause()
+        if len(nodes) == 1:
+            self._act(nodes[0])
+            return
+        # Every target at the same instant, as a power cut takes a rack: one after another, the last node
+        # would outlive the first by a docker round trip each, and write what the others lost.
+        with ThreadPoolExecutor(len(nodes), thread_name_prefix=f"fault-{self.action}") as pool:
+            for done in [pool.submit(self._act, node) for node in nodes]:
+                done.result()
+
+    def _act(self, node: Node) -> None:
+        if self.action == "kill":
+            node.kill()
+        elif self.action == "stop":
+            node.stop(self.stop_timeout)
+        else:
+            node.pause()
 
     def _heal(self) -> None:
         for node in self._hit:

@@ -76,10 +76,21 @@ def _redis_like(broker: str, version: str, suite: str, server: str, packages: st
     )
 
 
-def _rabbitmq(version: str, suite: str) -> ImageSpec:
+def _rabbitmq(version: str, suite: str, packages_from: str | None = None) -> ImageSpec:
+    """RabbitMQ as Debian packages it. ``packages_from`` names a newer Debian suite to take RabbitMQ (and
+    the Erlang it needs) from, on the ``suite`` base: the only way to a RabbitMQ newer than a stable
+    release carries, with no container registry."""
+    newer = ""
+    install = f"{_APT} rabbitmq-server procps{_CLEAN}"
+    if packages_from:
+        # A moving suite's Release file carries an expiry date; the packages, not the date, are pinned.
+        rewrite = f"s/^deb /deb [check-valid-until=no] /; s/ {suite} / {packages_from} /"
+        newer = f"RUN sed '{rewrite}' /etc/apt/sources.list > /etc/apt/sources.list.d/{packages_from}.list\n"
+        install = f"{_APT} -t {packages_from} rabbitmq-server procps{_CLEAN}"
     dockerfile = (
         _user_first("rabbitmq", 999, "/var/lib/rabbitmq")
-        + f"{_APT} rabbitmq-server procps{_CLEAN}"
+        + newer
+        + install
         + f"RUN dpkg-query -W -f '${{Version}}' rabbitmq-server | grep -q '^{version}'\n"
         + "RUN mkdir -p /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq"
         + " && chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq\n"
@@ -161,6 +172,8 @@ _ENTRIES = [
     _redis_like("valkey", "8.1.1", "trixie", "valkey-server", "valkey-server valkey-tools"),
     _rabbitmq("3.10.8", "bookworm"),
     _rabbitmq("4.0.5", "trixie"),
+    # the newest RabbitMQ Debian packages (testing, "forky"; Ra 3.1.10): R7 checked on it
+    _rabbitmq("4.3.6", "trixie", packages_from="forky"),
     _kafka("4.1.1", "bookworm", "openjdk-17-jre-headless"),
     _kafka("3.9.1", "bookworm", "openjdk-17-jre-headless"),
 ]
