@@ -34,8 +34,9 @@ class NodeFault(Fault):
         for node in nodes:
             self._hit.append(node)
             self.targets.append(node.name)
-        if len(nodes) == 1:
-            self._act(nodes[0])
+        if len(nodes) < 2:  # nothing to do at once (and a pool of no threads is an error)
+            for node in nodes:
+                self._act(node)
             return
         # Every target at the same instant, as a power cut takes a rack: one after another, the last node
         # would outlive the first by a docker round trip each, and write what the others lost.

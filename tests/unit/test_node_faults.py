@@ -61,3 +61,8 @@ def test_a_kill_of_one_node_runs_in_the_callers_thread() -> None:
     with applied(NodeFault(nodes(node), "kill")):  # type: ignore[arg-type]
         pass
     assert seen == [threading.current_thread().name]
+
+
+def test_a_fault_whose_target_names_no_node_does_nothing() -> None:
+    with applied(NodeFault(nodes(), "kill")) as fault:
+        assert fault.targets == []
