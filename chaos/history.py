@@ -3,7 +3,10 @@
 Model: Jepsen's history. A client operation is an ``invoke`` followed by exactly one completion —
 ``ok`` (it happened), ``fail`` (it definitely did not) or ``info`` (unknown: it may or may not have
 happened, e.g. a send that timed out in flight). Faults are ``info`` events of process ``nemesis``
-(f ``start`` / ``stop``) in the same timeline, so a checker can show what was going on around an anomaly.
+(f ``start``, then ``applied`` with the targets it hit or ``no_target`` when it hit nothing, then
+``stop``) in the same timeline, so a checker can show what was going on around an anomaly. Whatever the
+harness does to help the cluster back (restart a node, end a split brain, re-point a replica) is an
+``info`` event of process ``operator`` (f ``repair``): recovery is judged on what came before it.
 
 Writing is streaming and thread-safe (workloads record thousands of events per second from several
 threads); reading back is lazy, one op at a time, so checkers never hold the whole history.
@@ -26,6 +29,8 @@ FAIL = "fail"
 INFO = "info"
 TYPES = (INVOKE, OK, FAIL, INFO)
 NEMESIS = "nemesis"
+OPERATOR = "operator"
+NO_TARGET = "no_target"
 
 
 @dataclass(slots=True)
@@ -78,12 +83,13 @@ class FaultWindow:
     start: int
     stop: int | None = None
     targets: list[str] = field(default_factory=list)
+    hit: bool = True  # False: its targets resolved to nothing (``no_target``): the fault did not happen
 
 
 class FaultWindows:
     """Pairs nemesis events into windows as a history streams by: ``start`` opens one, ``applied`` names
-    its targets (resolved once the fault took hold), ``stop`` closes the oldest open one of that fault.
-    The one reading of nemesis events, for checkers and plots alike."""
+    its targets (resolved once the fault took hold) or ``no_target`` says it hit nothing, ``stop`` closes
+    the oldest open one of that fault. The one reading of nemesis events, for checkers and plots alike."""
 
     def __init__(self) -> None:
         self.windows: list[FaultWindow] = []  # in start order
@@ -99,9 +105,16 @@ class FaultWindows:
         same = [w for w in self._open if w.fault == name]
         if f == "applied" and same:
             same[-1].targets = list(value.get("targets") or [])  # the one just started
+        elif f == NO_TARGET and same:
+            same[-1].targets, same[-1].hit = [], False
         elif f == "stop" and same:
             same[0].stop = time
             self._open.remove(same[0])
+
+    @property
+    def hits(self) -> list[FaultWindow]:
+        """The windows of faults that hit something."""
+        return [w for w in self.windows if w.hit]
 
 
 class Recorder(Protocol):

@@ -1,26 +1,46 @@
 """Availability and recovery around each fault window.
 
-For every fault (a nemesis ``start`` … ``stop`` pair with the same ``fault`` name) it measures the rate
-of successful operations before and during the fault and, after the heal, the time to the first success
-and to the steady rate again (``recover_fraction`` of the rate before, over a one-second window). Lag
-observations (``lag`` ops with value ``lag``) tell whether the backlog drained at the end.
+For every fault that hit something (a nemesis ``start`` … ``stop`` pair with the same ``fault`` name,
+not marked ``no_target``) it measures the rate of successful operations before and during the fault and,
+after the heal, the time to the first success and to the steady rate again (``recover_fraction`` of the
+rate before, over a one-second window).
 
-- **never_recovered**: no success after a heal although clients kept trying for ``grace_s`` past it.
+Only what the cluster did on its own counts: the observation after a heal ends when clients stop trying
+or when the operator first steps in (an ``operator`` event: the harness restarted a node, ended a split
+brain...), whichever comes first.
+
+- **never_recovered**: no success after a heal although clients kept trying for ``grace_s`` past it
+  (said "recovered only after repair" when the operator's repair came before the first success).
 - **slow_recovery**: back to steady rate later than ``max_recovery_s`` (only with a declared bound).
-- **backlog_not_drained**: the last lag observation is above zero.
+
+Unknown, never pass: no fault hit anything, a fault never healed, clients tried for less than
+``grace_s`` (or ``max_recovery_s``) after a heal without recovering, or the final drain did not complete.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from chaos.checkers.base import Checker
-from chaos.checkers.verdict import Anomaly, Verdict, decide
-from chaos.history import NEMESIS, OK, FaultWindows, Op
+from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
+from chaos.history import NEMESIS, OK, OPERATOR, FaultWindow, FaultWindows, Op
 
 BUCKET_NS = 100_000_000  # 0.1 s
 WINDOW_BUCKETS = 10  # one second
+KINDS = ("never_recovered", "slow_recovery")
+
+
+@dataclass
+class _Judged:
+    """One healed window, as observed before clients stopped or the operator stepped in."""
+
+    label: str
+    observed_s: float
+    first_ok_s: float | None
+    steady_s: float | None
+    repaired_first: bool  # the operator acted after this heal, before any success
 
 
 class AvailabilityChecker(Checker):
@@ -43,7 +63,7 @@ class AvailabilityChecker(Checker):
         self.first_time: int | None = None
         self.last_time = 0
         self.last_attempt = 0  # the last invoke of a measured op: producers stopped after it
-        self.last_lag: int | None = None
+        self.operator_times: list[int] = []
 
     def observe(self, op: Op) -> None:
         if self.first_time is None:
@@ -51,29 +71,29 @@ class AvailabilityChecker(Checker):
         self.last_time = max(self.last_time, op.time)
         if op.process == NEMESIS:
             self.faults.observe(op.f, op.value, op.time)
+        elif op.process == OPERATOR:
+            self.operator_times.append(op.time)
         elif op.f in self.fs:
             if op.type == OK:
                 self.ok_buckets[op.time // BUCKET_NS] += 1
             elif op.type == "invoke":
                 self.last_attempt = max(self.last_attempt, op.time)
-        elif op.f == "lag" and op.type == OK:
-            self.last_lag = int(op.value.get("lag", 0))
 
     def _rate(self, start: int, end: int) -> float:
         seconds = max((end - start) / 1e9, 1e-9)
         total = sum(self.ok_buckets.get(b, 0) for b in range(start // BUCKET_NS, end // BUCKET_NS + 1))
         return total / seconds
 
-    def _first_ok_after(self, t: int) -> int | None:
-        later = [b for b in self.ok_buckets if b >= t // BUCKET_NS]
+    def _first_ok(self, start: int, end: int) -> int | None:
+        later = [b for b in self.ok_buckets if start // BUCKET_NS <= b <= end // BUCKET_NS]
         return min(later) * BUCKET_NS if later else None
 
-    def _steady_after(self, t: int, target_rate: float) -> int | None:
+    def _steady(self, start: int, end: int, target_rate: float) -> int | None:
+        """The first one-second window in [start, end] that reaches ``target_rate``."""
         if target_rate <= 0:
-            return t
+            return start
         need = target_rate * WINDOW_BUCKETS * BUCKET_NS / 1e9
-        first = t // BUCKET_NS
-        last = self.last_time // BUCKET_NS
+        first, last = start // BUCKET_NS, end // BUCKET_NS
         window = sum(self.ok_buckets.get(b, 0) for b in range(first, first + WINDOW_BUCKETS))
         for b in range(first, last - WINDOW_BUCKETS + 2):
             if window >= need:
@@ -81,43 +101,90 @@ class AvailabilityChecker(Checker):
             window += self.ok_buckets.get(b + WINDOW_BUCKETS, 0) - self.ok_buckets.get(b, 0)
         return None
 
+    def _observed_until(self, stop: int) -> tuple[int, bool]:
+        """Until when the cluster's own recovery after ``stop`` was observed, and whether the operator
+        ended it (rather than the clients stopping)."""
+        operator = min((t for t in self.operator_times if t >= stop), default=None)
+        if operator is not None and operator <= self.last_attempt:
+            return operator, True
+        return self.last_attempt, False
+
+    def _judge(self, index: int, window: FaultWindow, before: float) -> _Judged:
+        assert window.stop is not None
+        until, operator_ended = self._observed_until(window.stop)
+        first_ok = self._first_ok(window.stop, until)
+        steady = self._steady(window.stop, until, before * self.recover_fraction)
+        if steady is not None and first_ok is not None:
+            steady = max(steady, first_ok)  # the steady second cannot begin before the first success
+        return _Judged(
+            label=f"{window.fault}#{index}",
+            observed_s=max(0.0, (until - window.stop) / 1e9),
+            first_ok_s=None if first_ok is None else max(0, first_ok - window.stop) / 1e9,
+            steady_s=None if steady is None else max(0, steady - window.stop) / 1e9,
+            repaired_first=operator_ended and first_ok is None,
+        )
+
     def verdict(self) -> Verdict:
-        anomalies = {k: Anomaly(k) for k in ("never_recovered", "slow_recovery", "backlog_not_drained")}
+        anomalies = {k: Anomaly(k) for k in KINDS}
+        incomplete: dict[str, str] = {}
+        grace_s = self.grace_ns / 1e9
         windows = []
-        for index, window in enumerate(self.faults.windows):
+        hits = self.faults.hits
+        for index, window in enumerate(hits):
             stop = window.stop if window.stop is not None else self.last_time
             length = max(stop - window.start, BUCKET_NS * WINDOW_BUCKETS)
             before_start = max(self.first_time or 0, window.start - length)
             before = self._rate(before_start, window.start) if window.start > before_start else 0.0
-            during = self._rate(window.start, stop)
-            first_ok = self._first_ok_after(stop)
-            steady = self._steady_after(stop, before * self.recover_fraction)
-            label = f"{window.fault}#{index}"
-            # Only time in which clients still tried counts: a run that stops producing right after a heal
-            # cannot show whether service came back.
-            observed_for = self.last_attempt - stop
-            if first_ok is None and observed_for >= self.grace_ns:
-                anomalies["never_recovered"].add(label)
-            recovery_s = None if steady is None else max(0.0, (steady - stop) / 1e9)
-            too_slow = self.max_recovery_s is not None and (recovery_s is None or recovery_s > self.max_recovery_s)
-            observed_long_enough = steady is not None or observed_for >= self.grace_ns
-            if too_slow and observed_long_enough:
-                anomalies["slow_recovery"].add(label)
-            windows.append(
-                {
-                    "fault": window.fault,
-                    "targets": window.targets,
-                    "duration_s": round((stop - window.start) / 1e9, 3),
-                    "rate_before": round(before, 1),
-                    "rate_during": round(during, 1),
-                    "first_ok_after_heal_s": None if first_ok is None else round(max(0, first_ok - stop) / 1e9, 3),
-                    "steady_after_heal_s": None if recovery_s is None else round(recovery_s, 3),
-                    "healed": window.stop is not None,
-                }
+            row: dict[str, Any] = {
+                "fault": window.fault,
+                "targets": window.targets,
+                "duration_s": round((stop - window.start) / 1e9, 3),
+                "rate_before": round(before, 1),
+                "rate_during": round(self._rate(window.start, stop), 1),
+                "healed": window.stop is not None,
+            }
+            windows.append(row)
+            if window.stop is None:
+                incomplete.update(dict.fromkeys(KINDS, f"{window.fault}#{index} was never healed"))
+                continue
+            judged = self._judge(index, window, before)
+            row.update(
+                first_ok_after_heal_s=None if judged.first_ok_s is None else round(judged.first_ok_s, 3),
+                steady_after_heal_s=None if judged.steady_s is None else round(judged.steady_s, 3),
+                observed_after_heal_s=round(judged.observed_s, 3),
             )
-        if self.last_lag:
-            anomalies["backlog_not_drained"].add(f"lag={self.last_lag}")
-        missing = "" if self.ok_buckets else "no successful operations in the history"
-        valid, reason = decide(anomalies, missing)
-        stats: dict[str, Any] = {"windows": windows, "last_lag": self.last_lag}
-        return Verdict(self.name, valid, anomalies, stats, reason)
+            self._decide_window(judged, grace_s, anomalies, incomplete)
+        if not hits:
+            why = "no fault hit anything" if self.faults.windows else "no fault in the history"
+            incomplete.update(dict.fromkeys(KINDS, why))
+        if not self.drain.complete:
+            incomplete.update(every_kind(anomalies, self.drain.missing()))
+        valid, reason = decide(anomalies, incomplete)
+        stats: dict[str, Any] = {"windows": windows, "grace_s": grace_s, "max_recovery_s": self.max_recovery_s}
+        return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
+
+    def _decide_window(
+        self, judged: _Judged, grace_s: float, anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+    ) -> None:
+        if judged.first_ok_s is None:
+            if judged.repaired_first and judged.observed_s >= grace_s:
+                anomalies["never_recovered"].add(f"{judged.label} (recovered only after repair, if at all)")
+            elif judged.observed_s >= grace_s:
+                anomalies["never_recovered"].add(judged.label)
+            else:
+                incomplete["never_recovered"] = (
+                    f"{judged.label}: clients tried for only {judged.observed_s:.1f} s after the heal "
+                    f"(recovery needs {grace_s:.1f} s to judge)"
+                )
+        if self.max_recovery_s is None:
+            return
+        if judged.steady_s is not None:
+            if judged.steady_s > self.max_recovery_s:
+                anomalies["slow_recovery"].add(f"{judged.label} ({judged.steady_s:.1f} s)")
+        elif judged.observed_s >= self.max_recovery_s:
+            anomalies["slow_recovery"].add(f"{judged.label} (not steady within {judged.observed_s:.1f} s)")
+        else:
+            incomplete["slow_recovery"] = (
+                f"{judged.label}: not steady yet when observation ended {judged.observed_s:.1f} s after the heal "
+                f"(max_recovery_s = {self.max_recovery_s})"
+            )

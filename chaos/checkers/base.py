@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chaos.checkers.verdict import Verdict
-from chaos.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
+from chaos.history import FAIL, INFO, INVOKE, NEMESIS, OK, OPERATOR, Op
 
 TIMELINE_MARGIN_NS = 2_000_000_000
 
@@ -130,7 +130,7 @@ def run_checker(history: Iterable[Op], checker: Checker, timelines: bool = True)
 
 
 def attach_timelines(history: Iterable[Op], verdicts: list[Verdict]) -> None:
-    """Second pass: the events of each example id, plus nemesis events within 2 s of them."""
+    """Second pass: the events of each example id, plus nemesis and operator events within 2 s of them."""
     wanted: dict[Any, list[dict[str, Any]]] = {}
     for verdict in verdicts:
         for anomaly in verdict.anomalies.values():
@@ -141,7 +141,7 @@ def attach_timelines(history: Iterable[Op], verdicts: list[Verdict]) -> None:
         return
     faults: list[Op] = []
     for op in history:
-        if op.process == NEMESIS:
+        if op.process in (NEMESIS, OPERATOR):
             faults.append(op)
             continue
         for mid in _ids_of(op):

@@ -2,7 +2,9 @@
 not held up behind poison.
 
 Sends carry ``kind`` (``poison`` or ``good``); deliveries to the consumer are ``consume_f`` ops; reads of
-the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and ``delivery_count``.
+the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and, where the broker reports one,
+``delivery_count``; the read itself ends with one ``dead_letter_read`` op: ``ok`` when the DLQ was read
+to its end, ``info`` when it could not be (then what the DLQ holds is unknown: no DLQ anomaly is decided).
 
 - **poison_not_dead_lettered**: acknowledged poison absent from the DLQ after the drain.
 - **dead_lettered_twice**: a message found in the DLQ more than once (reported without failing when the
@@ -11,7 +13,8 @@ the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and ``delivery_count``.
 - **good_dead_lettered**: a good message in the DLQ.
 - **over_delivered**: poison delivered to consumers more than ``max_deliveries`` times.
 - **head_of_line**: a good message consumed more than ``max_head_of_line_s`` after it was sent
-  (only with a declared bound; the delay is always measured and reported).
+  (only with a declared bound, ``guarantees.max_head_of_line_s``; the delay is always measured and
+  reported).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from collections import Counter
 from typing import Any
 
 from chaos.checkers.base import Checker, SendTracker
-from chaos.checkers.verdict import Anomaly, Verdict, decide
-from chaos.history import OK, Op
+from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
+from chaos.history import INVOKE, OK, Op
 
 KINDS = (
     "poison_not_dead_lettered",
@@ -31,6 +34,9 @@ KINDS = (
     "over_delivered",
     "head_of_line",
 )
+# What a read of the dead-letter queue decides (unknown when the read did not complete).
+FROM_THE_DLQ = ("poison_not_dead_lettered", "dead_lettered_twice", "dead_letter_without_reason", "good_dead_lettered")
+READ_F = "dead_letter_read"
 
 
 class DeadLetterChecker(Checker):
@@ -58,8 +64,13 @@ class DeadLetterChecker(Checker):
         self.no_reason: list[Any] = []
         self.reasons: set[str] = set()  # as the broker labels them (semantics that drift between versions)
         self.reported_counts: set[int] = set()  # the delivery count the broker reports at dead-lettering
+        self.read_complete = False
+        self.read_error = ""
 
     def observe(self, op: Op) -> None:
+        if op.f == READ_F or (op.f == self.dlq_f and op.type not in (OK, INVOKE)):
+            self._observe_read(op)
+            return
         if op.type != OK and op.f in (self.consume_f, self.dlq_f):
             return
         value = op.value
@@ -79,6 +90,23 @@ class DeadLetterChecker(Checker):
         elif self.sends.observe(op) and value.get("kind") and value.get("id") is not None:
             self.kind[value["id"]] = value["kind"]
 
+    def _observe_read(self, op: Op) -> None:
+        if op.type == OK:
+            self.read_complete = True
+        elif op.type != INVOKE:
+            self.read_complete = False
+            self.read_error = op.error or "no result"
+
+    def _incomplete(self, anomalies: dict[str, Anomaly]) -> dict[str, str]:
+        if not self.drain.complete:
+            return every_kind(anomalies, self.drain.missing())
+        if not any(k == "poison" for k in self.kind.values()):
+            return every_kind(anomalies, "no poison message was sent")
+        if not self.read_complete:
+            why = f"the dead-letter queue was not read to its end ({self.read_error or 'no read recorded'})"
+            return dict.fromkeys(FROM_THE_DLQ, why)
+        return {}
+
     def _delays(self) -> list[float]:
         delays = []
         for mid, sent_at in self.sends.ok_time.items():
@@ -90,10 +118,13 @@ class DeadLetterChecker(Checker):
         anomalies = {k: Anomaly(k) for k in KINDS}
         anomalies["dead_lettered_twice"].blocks_validity = not self.allow_duplicates
         drained = self.drain.complete
+        incomplete = self._incomplete(anomalies)
+        # What an unfinished drain or read did not find is no evidence of absence.
+        absence_counts = "poison_not_dead_lettered" not in incomplete
         status = self.sends.status
         for mid, outcome in status.items():
             poison = self.kind.get(mid) == "poison"
-            if poison and outcome == OK and not self.dead.get(mid) and drained:
+            if poison and outcome == OK and not self.dead.get(mid) and absence_counts:
                 anomalies["poison_not_dead_lettered"].add(mid)
             if poison and self.max_deliveries is not None and self.deliveries.get(mid, 0) > self.max_deliveries:
                 anomalies["over_delivered"].add(mid)
@@ -111,10 +142,7 @@ class DeadLetterChecker(Checker):
                 late = first is not None and (first - sent_at) / 1e9 > self.max_head_of_line_s
                 if self.kind.get(mid, "good") == "good" and late:
                     anomalies["head_of_line"].add(mid)
-        missing = "" if drained else self.drain.missing()
-        if not missing and not any(k == "poison" for k in self.kind.values()):
-            missing = "no poison message was sent"
-        valid, reason = decide(anomalies, missing)
+        valid, reason = decide(anomalies, incomplete)
         stats = {
             "poison_sent": sum(1 for k in self.kind.values() if k == "poison"),
             "dead_lettered": len(self.dead),
@@ -125,8 +153,9 @@ class DeadLetterChecker(Checker):
             "reasons": sorted(self.reasons),
             "reported_delivery_counts": sorted(self.reported_counts),
             "drain_complete": drained,
+            "dead_letter_queue_read": self.read_complete,
         }
-        return Verdict(self.name, valid, anomalies, stats, reason)
+        return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:

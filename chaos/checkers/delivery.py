@@ -4,13 +4,18 @@
 - **duplicated**: consumed more than once (fails the check unless the profile allows at-least-once).
   Where the broker names the record (Kafka ``partition:offset`` as ``record``, a Redis stream ``entry``),
   distinct records count, so a redelivery of the same record is not a duplicate but a second write is.
-- **unexpected**: consumed but never sent, or its send definitely failed.
+- **unexpected**: consumed but never sent.
+- **failed_but_delivered**: consumed although its send definitely failed (``fail``): the client was told
+  the write did not happen, and it did.
 - **recovered**: send ``info`` (unknown outcome) that was consumed — fine, reported for the record.
 - **unconfirmed_lost**: send without any acknowledgement (``info`` or no completion) never consumed —
   reported apart, failing only when the profile says fire-and-forget loss counts (catalogue R4).
 - **truncated**: send ``ok`` and consumed, but missing from a completed final read of the whole log (an
   ``audit`` op, where the broker keeps what was consumed): the log lost a write after someone read it,
   e.g. an out-of-sync replica elected leader. Anyone reading later never sees it.
+
+Evidence: every kind needs a completed final drain; ``truncated`` also needs a completed audit once one
+was started (a failed audit leaves it unknown, never passed); ``lost`` needs at least one acknowledged send.
 
 "Consumed" is the op ``consume_f`` (``receive`` by default; ``process`` for workloads that separate
 delivery from processing, so delivered-but-never-processed counts as lost).
@@ -21,10 +26,10 @@ from __future__ import annotations
 from collections import Counter
 
 from chaos.checkers.base import Checker, SendTracker
-from chaos.checkers.verdict import Anomaly, Verdict, decide
+from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
-KINDS = ("lost", "truncated", "duplicated", "unexpected", "recovered", "unconfirmed_lost")
+KINDS = ("lost", "truncated", "duplicated", "unexpected", "failed_but_delivered", "recovered", "unconfirmed_lost")
 
 
 class DeliveryChecker(Checker):
@@ -48,11 +53,12 @@ class DeliveryChecker(Checker):
         self.consumed: Counter[object] = Counter()
         self._records: set[tuple[object, object]] = set()
         self.retained: set[object] | None = None  # ids a completed final read of the log found
+        self.audit_started = False
+        self.audit_error = ""
 
     def observe(self, op: Op) -> None:
         if op.f == "audit":
-            if op.type == OK and op.value:
-                self.retained = set(op.value.get("ids", ()))
+            self._observe_audit(op)
             return
         if op.f == self.consume_f:
             if op.type == OK and op.value:
@@ -67,6 +73,25 @@ class DeliveryChecker(Checker):
             return
         if self.sends.observe(op) and op.value.get("kind") in self.ignore_kinds:
             self.ignored.add(op.value.get("id"))
+
+    def _observe_audit(self, op: Op) -> None:
+        if op.type == INVOKE:
+            self.audit_started = True
+        elif op.type == OK and op.value:
+            self.retained = set(op.value.get("ids", ()))
+            self.audit_error = ""
+        elif op.type != OK:
+            self.audit_error = op.error or "no result"
+
+    def _incomplete(self, anomalies: dict[str, Anomaly], acknowledged: int) -> dict[str, str]:
+        if not self.drain.complete:
+            return every_kind(anomalies, self.drain.missing())
+        incomplete: dict[str, str] = {}
+        if self.audit_started and self.retained is None:
+            incomplete["truncated"] = f"the final log audit did not complete ({self.audit_error or 'no result'})"
+        if not acknowledged:
+            incomplete["lost"] = "no send was acknowledged: nothing to lose"
+        return incomplete
 
     def verdict(self) -> Verdict:
         anomalies = {kind: Anomaly(kind) for kind in KINDS}
@@ -92,10 +117,14 @@ class DeliveryChecker(Checker):
         for mid, times in self.consumed.items():
             if times > 1:
                 anomalies["duplicated"].add(mid)
-            if status.get(mid, FAIL) == FAIL:
+            if mid not in status:
                 anomalies["unexpected"].add(mid)
-        valid, reason = decide(anomalies, "" if drained else self.drain.missing())
+            elif status[mid] == FAIL:
+                anomalies["failed_but_delivered"].add(mid)
         outcomes = Counter(status.values())
+        acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
+        incomplete = self._incomplete(anomalies, acknowledged)
+        valid, reason = decide(anomalies, incomplete)
         stats = {
             "sent": len(status),
             "send_ok": outcomes[OK],
@@ -106,4 +135,4 @@ class DeliveryChecker(Checker):
             "drain_complete": drained,
             "audited": self.retained is not None,
         }
-        return Verdict(self.name, valid, anomalies, stats, reason)
+        return Verdict(self.name, valid, anomalies, stats, reason, incomplete)

@@ -20,7 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 from chaos.checkers.base import Checker, SendTracker
-from chaos.checkers.verdict import Anomaly, Verdict, decide
+from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
 
@@ -73,7 +73,10 @@ class ExactlyOnceChecker(Checker):
                 anomalies["aborted_read"].add(record)
             elif any(o in (None, INVOKE) for o in outcomes):
                 anomalies["uncommitted_read"].add(record)
-        valid, reason = decide(anomalies, "" if drained else self.drain.missing())
+        incomplete = every_kind(anomalies, "" if drained else self.drain.missing())
+        if drained and not self.inputs.status:
+            incomplete["lost"] = "no input was sent"
+        valid, reason = decide(anomalies, incomplete)
         outcomes = list(self.txn_outcome.values())
         stats = {
             "inputs": len(self.inputs.status),
@@ -83,4 +86,4 @@ class ExactlyOnceChecker(Checker):
             "txn_unknown": outcomes.count(INFO) + outcomes.count(INVOKE),
             "drain_complete": drained,
         }
-        return Verdict(self.name, valid, anomalies, stats, reason)
+        return Verdict(self.name, valid, anomalies, stats, reason, incomplete)

@@ -1,7 +1,13 @@
-"""From verdicts to guarantees: the cells of the resilience matrix a profile asked for."""
+"""From verdicts to guarantees: the cells of the resilience matrix a profile asked for.
+
+Each cell is decided by its own anomaly kinds and its own evidence, never by the checker's overall
+validity: a phantom read fails ``no_loss`` but says nothing about ``no_duplicates``, and an incomplete
+drain leaves every cell it touches unknown even when another anomaly was found.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.checkers.availability import AvailabilityChecker
@@ -14,14 +20,46 @@ from chaos.checkers.order import OrderChecker
 from chaos.checkers.verdict import UNKNOWN, Validity, Verdict
 
 GUARANTEES = ("no_loss", "no_duplicates", "order", "dead_letter", "exactly_once", "recovery", "broker_health")
+# The checker whose verdict decides each guarantee that is a whole checker.
+WHOLE_CHECKER = {
+    "order": "order",
+    "dead_letter": "dead_letter",
+    "exactly_once": "exactly_once",
+    "recovery": "availability",
+    "broker_health": "broker_health",
+}
 
 
-def checkers_for(guarantees: Any, consume_f: str = "process", settling: tuple[str, ...] = ()) -> list[Checker]:
-    """The checkers a profile's ``[guarantees]`` need (delivery always: it also feeds no_duplicates).
-    ``settling``: the workload's observations that must return to 0 after a heal."""
+@dataclass(frozen=True)
+class Cell:
+    """One guarantee's verdict in one run: the anomaly kinds that failed it, or why it is unknown."""
+
+    valid: Validity
+    checker: str
+    failed_by: tuple[str, ...] = ()
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "checker": self.checker, "failed_by": list(self.failed_by), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CheckerOptions:
+    """What the checkers need beyond the profile's guarantees: the workload's op names and the budget's
+    observation window after the last heal."""
+
+    consume_f: str = "process"
+    settling: tuple[str, ...] = ()
+    recovery_grace_s: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list[Checker]:
+    """The checkers a profile's ``[guarantees]`` need (delivery always: it also feeds no_duplicates)."""
+    options = options or CheckerOptions()
     checkers: list[Checker] = [
         DeliveryChecker(
-            consume_f=consume_f,
+            consume_f=options.consume_f,
             allow_duplicates=True,
             fail_on_unconfirmed_loss=guarantees.unconfirmed_loss_is_loss,
         )
@@ -33,44 +71,57 @@ def checkers_for(guarantees: Any, consume_f: str = "process", settling: tuple[st
             DeadLetterChecker(
                 max_deliveries=guarantees.max_poison_deliveries,
                 allow_duplicates=guarantees.dead_letter_duplicates_allowed,
+                max_head_of_line_s=guarantees.max_head_of_line_s,
             )
         )
     if guarantees.exactly_once:
         checkers.append(ExactlyOnceChecker())
     if guarantees.recovery:
-        checkers.append(AvailabilityChecker(max_recovery_s=guarantees.max_recovery_s))
+        checkers.append(AvailabilityChecker(max_recovery_s=guarantees.max_recovery_s, grace_s=options.recovery_grace_s))
     if guarantees.broker_health:
-        checkers.append(BrokerHealthChecker(settling, guarantees.max_broker_recovery_s))
+        checkers.append(BrokerHealthChecker(options.settling, guarantees.max_broker_recovery_s))
     return checkers
 
 
-def _cell(verdict: Verdict, kinds: tuple[str, ...]) -> Validity:
-    if any(verdict.anomaly(k).count for k in kinds):
-        return False
-    return UNKNOWN if verdict.valid == UNKNOWN else True
+def decide_cell(verdict: Verdict, kinds: tuple[str, ...]) -> Cell:
+    """False when any of ``kinds`` was found; else unknown when the evidence any of them needs was
+    incomplete; else true."""
+    failed = tuple(k for k in kinds if verdict.anomaly(k).count)
+    if failed:
+        return Cell(False, verdict.checker, failed)
+    reasons = [verdict.incomplete[k] for k in kinds if k in verdict.incomplete]
+    if reasons:
+        return Cell(UNKNOWN, verdict.checker, reason="; ".join(dict.fromkeys(reasons)))
+    return Cell(True, verdict.checker)
 
 
-def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Validity]:
-    """One validity per claimed guarantee, from the run's verdicts."""
+def loss_kinds(guarantees: Any) -> tuple[str, ...]:
+    """What ``no_loss`` is decided by: nothing acknowledged missing, nothing read that was not written."""
+    kinds = ("lost", "truncated", "unexpected", "failed_but_delivered")
+    return kinds + (("unconfirmed_lost",) if guarantees.unconfirmed_loss_is_loss else ())
+
+
+def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Cell]:
+    """One cell per claimed guarantee, from the run's verdicts."""
     by_name = {v.checker: v for v in verdicts}
-    cells: dict[str, Validity] = {}
+    cells: dict[str, Cell] = {}
     delivery = by_name["delivery"]
     if guarantees.no_loss:
-        lost = ("lost", "truncated", "unexpected") + (
-            ("unconfirmed_lost",) if guarantees.unconfirmed_loss_is_loss else ()
-        )
-        cells["no_loss"] = _cell(delivery, lost)
+        cells["no_loss"] = decide_cell(delivery, loss_kinds(guarantees))
     if guarantees.no_duplicates:
-        cells["no_duplicates"] = _cell(delivery, ("duplicated",))
-    for name, checker in (
-        ("order", "order"),
-        ("dead_letter", "dead_letter"),
-        ("exactly_once", "exactly_once"),
-        ("recovery", "availability"),
-        ("broker_health", "broker_health"),
-    ):
-        if name in by_name or checker in by_name:
-            verdict = by_name.get(checker)
-            if verdict is not None:
-                cells[name] = verdict.valid
+        cells["no_duplicates"] = decide_cell(delivery, ("duplicated",))
+    for guarantee, checker in WHOLE_CHECKER.items():
+        verdict = by_name.get(checker)
+        if getattr(guarantees, guarantee) and verdict is not None:
+            blocking = tuple(k for k, a in verdict.anomalies.items() if a.blocks_validity)
+            cells[guarantee] = decide_cell(verdict, blocking)
     return cells
+
+
+def mark_failing(verdicts: list[Verdict], cells: dict[str, Cell]) -> None:
+    """``fails_check`` on each anomaly says whether it failed a claimed guarantee in this run (what a
+    report lists as the evidence of a FAIL); anomalies that failed none are reported only."""
+    failing = {(c.checker, k) for c in cells.values() if c.valid is False for k in c.failed_by}
+    for verdict in verdicts:
+        for kind, anomaly in verdict.anomalies.items():
+            anomaly.blocks_validity = (verdict.checker, kind) in failing

@@ -1,7 +1,9 @@
 """Verdicts: ``valid`` is ``True``, ``False`` or ``"unknown"`` — the harness could not tell.
 
-A CI gate treats ``unknown`` as a failure but labels it as such (design §6): an incomplete drain or
-missing data is never reported as a pass.
+A CI gate treats ``unknown`` as a failure but labels it as such: an incomplete drain or missing data is
+never reported as a pass. Each verdict says, per anomaly kind, whether the evidence that kind needs was
+complete (``incomplete``: kind -> why not), so a guarantee decided by some of a checker's kinds is
+unknown exactly when *its* evidence was incomplete — never because another kind failed.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Verdict:
     anomalies: dict[str, Anomaly] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    incomplete: dict[str, str] = field(default_factory=dict)  # anomaly kind -> why it could not be checked
 
     def anomaly(self, kind: str) -> Anomaly:
         return self.anomalies.get(kind) or Anomaly(kind)
@@ -57,6 +60,7 @@ class Verdict:
             "reason": self.reason,
             "anomalies": {k: a.to_dict() for k, a in self.anomalies.items() if a.count},
             "stats": self.stats,
+            "incomplete": self.incomplete,
         }
 
     def summary(self) -> str:
@@ -75,10 +79,17 @@ def combine(*values: Validity) -> Validity:
     return True
 
 
-def decide(anomalies: dict[str, Anomaly], missing: str = "") -> tuple[Validity, str]:
-    """Definite anomalies make a verdict false; otherwise missing prerequisites make it unknown."""
+def decide(anomalies: dict[str, Anomaly], incomplete: dict[str, str]) -> tuple[Validity, str]:
+    """Definite anomalies of a failing kind make a verdict false; otherwise a failing kind whose evidence
+    was incomplete makes it unknown (the reasons, once each)."""
     if any(a.count and a.blocks_validity for a in anomalies.values()):
         return False, ""
-    if missing:
-        return UNKNOWN, missing
+    reasons = [incomplete[k] for k, a in anomalies.items() if a.blocks_validity and k in incomplete]
+    if reasons:
+        return UNKNOWN, "; ".join(dict.fromkeys(reasons))
     return True, ""
+
+
+def every_kind(anomalies: dict[str, Anomaly], reason: str) -> dict[str, str]:
+    """``reason`` for every kind (evidence all of them need was incomplete); empty when reason is empty."""
+    return dict.fromkeys(anomalies, reason) if reason else {}

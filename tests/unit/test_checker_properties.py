@@ -30,7 +30,8 @@ def _check(ops: list[Op]):  # type: ignore[no-untyped-def]
 @given(plans)
 def test_clean_histories_are_valid(plan: Plan) -> None:
     delivery, order = _check(plan.ops)
-    assert delivery.valid is True, delivery.to_dict()
+    # Nothing acknowledged: nothing to lose, and "no loss" is no evidence either.
+    assert delivery.valid is (True if plan.ok_ids else "unknown"), delivery.to_dict()
     assert order.valid in (True, "unknown"), order.to_dict()
     assert order.valid is True or not plan.received
     assert delivery.anomaly("recovered").count + delivery.anomaly("unconfirmed_lost").count == len(plan.info_ids)
@@ -89,7 +90,7 @@ def test_swapping_two_deliveries_of_one_producer_is_exactly_one_reorder(plan: Pl
     delivery, order = _check(ops)
     assert order.valid is False
     assert order.ids("reordered") == [plan.ops[first].value["id"]]
-    assert delivery.valid is True
+    assert delivery.valid is (True if plan.ok_ids else "unknown")
 
 
 @settings(max_examples=100, deadline=None)
@@ -107,5 +108,5 @@ def test_an_acknowledged_send_left_open_is_not_lost(plan: Plan) -> None:
     before, _ = _check(plan.ops)
     ops = [*plan.ops[:-2], Op("p9", INVOKE, "send", {"id": "open"}), *plan.ops[-2:]]
     delivery, _ = _check(ops)
-    assert delivery.valid is True and delivery.anomaly("lost").count == 0
+    assert delivery.valid == before.valid and delivery.anomaly("lost").count == 0
     assert delivery.anomaly("unconfirmed_lost").count == before.anomaly("unconfirmed_lost").count + 1

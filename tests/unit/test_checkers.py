@@ -74,9 +74,10 @@ def test_delivery_passes_when_the_final_log_read_holds_every_write() -> None:
     assert verdict.valid is True and verdict.stats["audited"] is True
 
 
-def test_delivery_ignores_an_incomplete_final_log_read() -> None:
+def test_delivery_is_unknown_on_truncation_when_the_final_log_read_failed() -> None:
     verdict = run_checker(_audited(["m0"], outcome=INFO).history, DeliveryChecker())
-    assert verdict.valid is True and verdict.stats["audited"] is False
+    assert verdict.valid == UNKNOWN and verdict.stats["audited"] is False
+    assert "audit" in verdict.incomplete["truncated"] and "lost" not in verdict.incomplete
 
 
 def test_delivery_flags_a_duplicate_unless_at_least_once_is_allowed() -> None:
@@ -86,12 +87,13 @@ def test_delivery_flags_a_duplicate_unless_at_least_once_is_allowed() -> None:
     assert tolerant.valid is True and tolerant.anomaly("duplicated").count == 1
 
 
-def test_delivery_flags_unexpected_reads_never_sent_or_definitely_failed() -> None:
+def test_delivery_tells_a_read_never_sent_from_a_read_whose_send_definitely_failed() -> None:
     verdict = run_checker(
         _queue(lambda h: (h.receive("ghost"), h.send("f1", FAIL), h.receive("f1"))).history, DeliveryChecker()
     )
     assert verdict.valid is False
-    assert sorted(verdict.ids("unexpected")) == ["f1", "ghost"]
+    assert verdict.ids("unexpected") == ["ghost"]
+    assert verdict.ids("failed_but_delivered") == ["f1"] and not verdict.ids("lost")
 
 
 def test_delivery_counts_a_landed_unknown_send_as_recovered_and_a_missing_one_apart() -> None:
@@ -160,6 +162,7 @@ def test_order_is_per_group_and_per_producer() -> None:
     h.receive("a1", group="k1", producer="p1", seq=1)
     h.receive("b0", group="k2", producer="p1", seq=0)
     h.receive("c0", group="k1", producer="p2", seq=0)
+    h.drain()
     assert run_checker(h.history, OrderChecker()).valid is True
 
 
@@ -167,6 +170,7 @@ def test_order_excuses_a_flagged_redelivery_only_when_the_profile_allows_it() ->
     h = HistoryBuilder()
     h.receive("m1", group="q", producer="p", seq=1)
     h.receive("m0", group="q", producer="p", seq=0, redelivered=True)
+    h.drain()
     assert run_checker(h.history, OrderChecker()).ids("reordered") == ["m0"]
     assert run_checker(h.history, OrderChecker(allow_requeue_reorder=True)).valid is True
 
@@ -176,8 +180,20 @@ def test_order_ignores_second_deliveries_and_is_unknown_without_data() -> None:
     h.receive("m0", group="q", producer="p", seq=0)
     h.receive("m1", group="q", producer="p", seq=1)
     h.receive("m0", group="q", producer="p", seq=0)
+    h.drain()
     assert run_checker(h.history, OrderChecker()).valid is True
-    assert run_checker(HistoryBuilder().history, OrderChecker()).valid == UNKNOWN
+    empty = HistoryBuilder()
+    empty.drain()
+    assert run_checker(empty.history, OrderChecker()).valid == UNKNOWN
+
+
+def test_order_is_unknown_while_first_deliveries_may_still_come() -> None:
+    h = HistoryBuilder()
+    h.receive("m0", group="q", producer="p", seq=0)
+    h.receive("m1", group="q", producer="p", seq=1)
+    h.drain(outcome=INFO)
+    verdict = run_checker(h.history, OrderChecker())
+    assert verdict.valid == UNKNOWN and "drain" in verdict.reason
 
 
 # exactly-once ----------------------------------------------------------------------------------------
@@ -253,6 +269,7 @@ def _dlq(mutate=None, limit: int = 3) -> HistoryBuilder:  # type: ignore[no-unty
     h.op("dlq", OK, "dead_letter", {"id": "bad0", "reason": "delivery_limit", "delivery_count": limit})
     if mutate:
         mutate(h)
+    h.op("dlq", OK, "dead_letter_read")
     h.drain()
     return h
 
@@ -293,10 +310,27 @@ def test_dead_letter_measures_head_of_line_delay_and_flags_it_against_a_bound() 
     h.send("late", kind="good")
     h.op("c1", OK, "receive", {"id": "late"}, at_ms=h.clock_ms + 5000)
     h.op("dlq", OK, "dead_letter", {"id": "bad", "reason": "limit"})
+    h.op("dlq", OK, "dead_letter_read")
     h.drain()
     verdict = run_checker(h.history, DeadLetterChecker(max_head_of_line_s=2.0))
-    assert verdict.ids("head_of_line") == ["late"]
+    assert verdict.valid is False and verdict.ids("head_of_line") == ["late"]
     assert verdict.stats["head_of_line_s"]["max"] >= 5.0
+    assert run_checker(h.history, DeadLetterChecker(max_head_of_line_s=10.0)).valid is True
+
+
+def test_a_dead_letter_queue_not_read_to_its_end_leaves_the_verdict_unknown_not_failed() -> None:
+    h = HistoryBuilder()
+    h.send("bad0", kind="poison")
+    h.send("bad1", kind="poison")
+    h.op("dlq", OK, "dead_letter", {"id": "bad0", "reason": "delivery_limit"})
+    h.op("dlq", INFO, "dead_letter_read", at_ms=None)
+    h.drain()
+    verdict = run_checker(h.history, DeadLetterChecker())
+    assert verdict.valid == UNKNOWN and verdict.anomaly("poison_not_dead_lettered").count == 0
+    assert "not read to its end" in verdict.reason
+    h.op("dlq", OK, "dead_letter", {"id": "g", "reason": "x"})  # what a partial read did find still counts
+    h.send("g", kind="good")
+    assert run_checker(h.history, DeadLetterChecker()).ids("good_dead_lettered") == ["g"]
 
 
 def test_dead_letter_without_poison_is_unknown() -> None:
@@ -318,7 +352,8 @@ def test_availability_measures_recovery_after_heal() -> None:
     h = HistoryBuilder()
     _steady(h, 0, 3000)
     h.fault("partition", 3000, 4000)
-    _steady(h, 4500, 8000)
+    _steady(h, 4500, 10000)
+    h.drain()
     verdict = run_checker(h.history, AvailabilityChecker())
     window = verdict.stats["windows"][0]
     assert verdict.valid is True
@@ -332,12 +367,14 @@ def test_availability_flags_never_recovered_and_slow_recovery() -> None:
     h.fault("kill", 3000, 4000)
     h.op("p1", INVOKE, "send", {"id": "x"}, at_ms=12000)
     h.op("p1", FAIL, "send", {"id": "x"}, at_ms=12001)
+    h.drain()
     assert run_checker(h.history, AvailabilityChecker()).ids("never_recovered") == ["kill#0"]
     h2 = HistoryBuilder()
     _steady(h2, 0, 3000)
     h2.fault("kill", 3000, 4000)
     _steady(h2, 9000, 12000)
-    assert run_checker(h2.history, AvailabilityChecker(max_recovery_s=2)).ids("slow_recovery") == ["kill#0"]
+    h2.drain()
+    assert run_checker(h2.history, AvailabilityChecker(max_recovery_s=2)).ids("slow_recovery") == ["kill#0 (5.0 s)"]
 
 
 def test_availability_cannot_judge_recovery_once_clients_stopped_trying() -> None:
@@ -345,14 +382,37 @@ def test_availability_cannot_judge_recovery_once_clients_stopped_trying() -> Non
     _steady(h, 0, 3000)
     h.fault("kill", 3000, 4000)
     h.op("c1", OK, "receive", {"id": "s10"}, at_ms=12000)  # the drain goes on, producers are gone
-    assert run_checker(h.history, AvailabilityChecker()).anomaly("never_recovered").count == 0
+    h.drain()
+    verdict = run_checker(h.history, AvailabilityChecker())
+    assert verdict.anomaly("never_recovered").count == 0
+    assert verdict.valid == UNKNOWN and "clients tried for only" in verdict.reason
 
 
-def test_availability_flags_a_backlog_that_did_not_drain() -> None:
+def test_availability_judges_what_the_cluster_did_before_the_operator_stepped_in() -> None:
     h = HistoryBuilder()
-    _steady(h, 0, 1000)
-    h.op("monitor", OK, "lag", {"lag": 42})
-    assert run_checker(h.history, AvailabilityChecker()).ids("backlog_not_drained") == ["lag=42"]
+    _steady(h, 0, 3000)
+    h.fault("kill", 3000, 4000)
+    for t in range(4000, 10000, 100):  # every send after the heal fails ...
+        h.op("p1", INVOKE, "send", {"id": f"f{t}"}, at_ms=t)
+        h.op("p1", FAIL, "send", {"id": f"f{t}"}, at_ms=t + 1)
+    h.op("operator", INFO, "repair", {"action": "started rabbitmq-2 (exited)"}, at_ms=10000)
+    _steady(h, 10100, 12000)  # ... until the operator restarted a node
+    h.drain()
+    verdict = run_checker(h.history, AvailabilityChecker())
+    assert verdict.valid is False
+    assert verdict.ids("never_recovered") == ["kill#0 (recovered only after repair, if at all)"]
+
+
+def test_availability_is_unknown_when_no_fault_hit_anything() -> None:
+    h = HistoryBuilder()
+    _steady(h, 0, 3000)
+    h.op("nemesis", INFO, "start", {"fault": "kill"}, at_ms=3000)
+    h.op("nemesis", INFO, "no_target", {"fault": "kill", "targets": []}, at_ms=3001)
+    h.op("nemesis", INFO, "stop", {"fault": "kill"}, at_ms=6000)
+    _steady(h, 6000, 12000)
+    h.drain()
+    verdict = run_checker(h.history, AvailabilityChecker())
+    assert verdict.valid == UNKNOWN and "no fault hit anything" in verdict.reason
 
 
 # composition -----------------------------------------------------------------------------------------

@@ -9,48 +9,78 @@ from chaos.history import OK
 from tests.unit.histories import HistoryBuilder
 
 
-def _observed(values: list[int | None], heal_at_s: int = 2) -> HistoryBuilder:
+def _observed(values: list[int | None], heal_at_s: int = 2, drained: bool = True) -> HistoryBuilder:
     """One sample per second; a fault from 1 s to ``heal_at_s``."""
     h = HistoryBuilder()
     h.fault("kill", 1000, heal_at_s * 1000)
     for second, value in enumerate(values):
         h.op("observer", OK, "observe", {"under_replicated": value}, at_ms=second * 1000 + 1)
+    if drained:
+        h.drain()
     return h
 
 
+def _checker(within_s: float) -> BrokerHealthChecker:
+    """Settled must hold for 3 samples over 2 s (one sample a second here)."""
+    return BrokerHealthChecker(("under_replicated",), within_s, hold_s=2, min_samples=3)
+
+
 def test_settled_within_the_bound_passes() -> None:
-    verdict = run_checker(_observed([0, 3, 3, 2, 0, 0]).history, BrokerHealthChecker(("under_replicated",), 5))
+    verdict = run_checker(_observed([0, 3, 3, 2, 0, 0, 0]).history, _checker(5))
     assert verdict.valid is True and verdict.stats["recovered_after_s"] == 2.0
     assert verdict.stats["peaks"] == {"under_replicated": 3}
 
 
 def test_never_settled_after_the_bound_fails() -> None:
-    verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 3, 3]).history, BrokerHealthChecker(("under_replicated",), 4))
+    verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 3, 3]).history, _checker(4))
     assert verdict.valid is False and verdict.anomaly("not_recovered").count == 1
 
 
 def test_a_zero_before_a_relapse_is_not_recovery() -> None:
     values: list[int | None] = [0, 3, 0, 1, 1, 1, 1, 1, 1]
-    verdict = run_checker(_observed(values).history, BrokerHealthChecker(("under_replicated",), 4))
+    verdict = run_checker(_observed(values).history, _checker(4))
     assert verdict.valid is False and verdict.anomaly("not_recovered").count == 1
 
 
 def test_an_unreadable_sample_neither_settles_nor_unsettles() -> None:
-    values: list[int | None] = [0, 3, 3, 0, 0, 0, None]
-    verdict = run_checker(_observed(values).history, BrokerHealthChecker(("under_replicated",), 5))
+    values: list[int | None] = [0, 3, 3, 0, 0, None, 0]
+    verdict = run_checker(_observed(values).history, _checker(5))
     assert verdict.valid is True and verdict.stats["recovered_after_s"] == 1.0
 
 
 def test_settling_later_than_the_bound_fails_as_slow() -> None:
-    verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 0]).history, BrokerHealthChecker(("under_replicated",), 2))
+    verdict = run_checker(_observed([0, 3, 3, 3, 3, 3, 0]).history, _checker(2))
     assert verdict.valid is False and verdict.anomaly("slow_recovery").count == 1
 
 
 def test_unreadable_or_too_short_after_the_heal_is_unknown() -> None:
-    short = run_checker(_observed([0, 3, 3, 3]).history, BrokerHealthChecker(("under_replicated",), 30))
-    blind = run_checker(_observed([0, None, None, None]).history, BrokerHealthChecker(("under_replicated",), 30))
+    short = run_checker(_observed([0, 3, 3, 3]).history, _checker(30))
+    blind = run_checker(_observed([0, None, None, None]).history, _checker(30))
     assert short.valid == UNKNOWN and blind.valid == UNKNOWN
 
 
-def test_nothing_to_settle_is_trivially_true() -> None:
-    assert run_checker(_observed([5]).history, BrokerHealthChecker((), 1)).valid is True
+def test_one_zero_sample_is_not_yet_health() -> None:
+    verdict = run_checker(_observed([0, 3, 3, 0]).history, _checker(30))
+    assert verdict.valid == UNKNOWN and "hold for only 1 sample" in verdict.reason
+    held = run_checker(_observed([0, 3, 3, 0, 0, 0]).history, _checker(30))
+    assert held.valid is True and held.stats["held_settled_s"] == 2.0
+
+
+def test_nothing_to_settle_is_no_evidence_of_health() -> None:
+    verdict = run_checker(_observed([5]).history, BrokerHealthChecker((), 1))
+    assert verdict.valid == UNKNOWN and "no broker-side metric" in verdict.reason
+
+
+def test_only_samples_before_the_operator_stepped_in_count() -> None:
+    h = _observed([0, 3, 3, 3, 3, 3], drained=False)
+    h.op("operator", "info", "repair", {"action": "restarted rabbitmq-3"}, at_ms=6000)
+    for second in (7, 8, 9, 10):
+        h.op("observer", OK, "observe", {"under_replicated": 0}, at_ms=second * 1000 + 1)
+    h.drain()
+    verdict = run_checker(h.history, _checker(3))
+    assert verdict.valid is False and verdict.anomaly("not_recovered").count == 1
+
+
+def test_an_incomplete_drain_leaves_health_unknown() -> None:
+    verdict = run_checker(_observed([0, 3, 0, 0, 0, 0], drained=False).history, _checker(5))
+    assert verdict.valid == UNKNOWN
