@@ -161,11 +161,31 @@ def _build_go(client: docker.DockerClient, spec: ImageSpec) -> None:
         _docker_build(client, spec, ctx)
 
 
+def _build_go_source(client: docker.DockerClient, spec: ImageSpec) -> None:
+    """A Go program of this repository (standard library only: nothing is downloaded), built static."""
+    go = _require_tool("go", "golang-go")
+    params = spec.recipe.params
+    with tempfile.TemporaryDirectory(prefix="brokerchaos-go-") as tmp:
+        ctx = Path(tmp)
+        source = ctx / "src"
+        shutil.copytree(params["source"], source)
+        log.info("  go build %s", params["source"])
+        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+        done = subprocess.run(
+            [go, "build", "-o", str(ctx / params["binary"]), "."], cwd=source, env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise ImageError(f"go build {params['source']} failed: {done.stderr.strip()[-600:]}")
+        shutil.rmtree(source)
+        _docker_build(client, spec, ctx)
+
+
 BUILDERS: dict[str, Callable[[docker.DockerClient, ImageSpec], None]] = {
     "debian-base": _build_debian_base,
     "apt": _build_apt,
     "kafka": _build_kafka,
     "go": _build_go,
+    "go-source": _build_go_source,
 }
 
 

@@ -7,18 +7,21 @@ data directory and binaries on ``PATH``, so the cluster code has a single path f
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chaos.errors import UsageError
 
 LOCAL_REPO = "brokerchaos"
+REAPER_SOURCE = Path(__file__).with_name("reaper")
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How to build a local image. ``kind`` selects the builder; the rest parameterises it."""
 
-    kind: str  # "debian-base" | "apt" | "kafka" | "go"
+    kind: str  # "debian-base" | "apt" | "kafka" | "go" | "go-source"
     suite: str = "bookworm"
     dockerfile: str = ""  # body after FROM for apt images
     params: dict[str, str] = field(default_factory=dict)
@@ -152,6 +155,32 @@ def _toxiproxy(version: str) -> ImageSpec:
     )
 
 
+def _source_digest(directory: Path) -> str:
+    """A digest of a source directory: the recipe changes (and the image is rebuilt) when the code does."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _reaper() -> ImageSpec:
+    """Removes a run's resources once the run's process is gone (even after kill -9); see reaper/main.go."""
+    dockerfile = 'COPY reaper /reaper\nEXPOSE 8080\nENTRYPOINT ["/reaper"]\n'
+    return ImageSpec(
+        broker="reaper",
+        version="1",
+        official=None,
+        recipe=Recipe(
+            "go-source",
+            suite="bookworm",
+            dockerfile=dockerfile,
+            params={"source": str(REAPER_SOURCE), "digest": _source_digest(REAPER_SOURCE), "binary": "reaper"},
+            needs=("debian:bookworm",),
+        ),
+    )
+
+
 def _netutils() -> ImageSpec:
     dockerfile = f"{_APT} iptables iproute2 netcat-openbsd{_CLEAN}"
     return ImageSpec(
@@ -167,6 +196,7 @@ _ENTRIES = [
     _debian("trixie"),
     _toxiproxy("2.12.0"),
     _netutils(),
+    _reaper(),
     _redis_like("redis", "7.0.15", "bookworm", "redis-server", "redis-server redis-tools"),
     _redis_like("redis", "8.0.2", "trixie", "redis-server", "redis-server redis-tools"),
     _redis_like("valkey", "8.1.1", "trixie", "valkey-server", "valkey-server valkey-tools"),
@@ -187,6 +217,7 @@ DEFAULT_VERSIONS = {
     "kafka": "4.1.1",
     "toxiproxy": "2.12.0",
     "netutils": "1",
+    "reaper": "1",
 }
 
 

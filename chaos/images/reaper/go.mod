@@ -1,0 +1,3 @@
+module brokerchaos/reaper
+
+go 1.21
