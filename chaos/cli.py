@@ -75,8 +75,14 @@ def cmd_images_list(args: argparse.Namespace) -> int:
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from chaos.engine import ensure_engine
+    from chaos.errors import UsageError
     from chaos.resources import cleanup
 
+    if not (args.run_id or args.stale or args.all):
+        raise UsageError(
+            "cleanup needs --run ID (one run's resources), --stale (runs whose process is gone) or --all "
+            "(every brokerchaos resource on this engine, other people's live runs included)"
+        )
     client = ensure_engine(fix=False)
     report = cleanup(client, run_id=args.run_id, stale_only=args.stale)
     print(f"removed {report}")
@@ -123,9 +129,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Two runs' matrices side by side, and what drifted; exit 1 when B is worse than A."""
+    """Two runs' matrices side by side, and what drifted; exit 1 when B is worse than A, 5 when the two
+    runs cannot be compared (the same run, nothing in common, or B lacks checks A has)."""
     from pathlib import Path
 
+    from chaos.errors import EXIT_WORSE, NotComparableError
     from chaos.report.compare import compare, load_run, write_comparison
 
     a, b = load_run(Path(args.run_a)), load_run(Path(args.run_b))
@@ -138,7 +146,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         word = "WORSE" if change.worse else "changed"
         print(f"  {word:8} {profile} / {fault} / {guarantee}: {change.a} -> {change.b}")
     print(f"report: {page}  (summary: {summary})")
-    return 1 if any(c.worse for c in comparison.changed) else 0
+    if comparison.problem():
+        raise NotComparableError(comparison.problem())
+    return EXIT_WORSE if any(c.worse for c in comparison.changed) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,9 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--out", default=None, help="where to write compare.md/.html (default: next to RUN_B)")
     comp.set_defaults(run=cmd_compare)
 
-    clean = sub.add_parser("cleanup", help="remove every container/network/volume labelled by brokerchaos")
-    clean.add_argument("--run", dest="run_id", default=None, help="only this run id")
-    clean.add_argument("--stale", action="store_true", help="only resources whose owning process is gone")
+    clean = sub.add_parser("cleanup", help="remove containers/networks/volumes labelled by brokerchaos")
+    clean.add_argument("--run", dest="run_id", default=None, help="this run's (its id: BROKERCHAOS_RUN_ID)")
+    clean.add_argument("--stale", action="store_true", help="those whose owning process is gone")
+    clean.add_argument("--all", action="store_true", help="every one on this engine, live runs of others too")
     clean.set_defaults(run=cmd_cleanup)
     return parser
 

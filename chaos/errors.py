@@ -6,9 +6,11 @@ and the pytest glue use, so bad input ends in one clear line instead of a traceb
 
 from __future__ import annotations
 
+EXIT_WORSE = 1
 EXIT_USAGE = 2
 EXIT_INFRA = 3
 EXIT_NO_ENGINE = 4
+EXIT_NOT_COMPARABLE = 5
 
 
 class BrokerChaosError(Exception):
@@ -31,6 +33,13 @@ class EngineUnavailableError(BrokerChaosError):
     """No Docker engine answers and none can be started here."""
 
     exit_code = EXIT_NO_ENGINE
+
+
+class NotComparableError(BrokerChaosError):
+    """Two runs that cannot answer "is B as good as A": the same run twice, no guarantee in common, or a
+    candidate that lacks checks the baseline has (it died early, or ran something else)."""
+
+    exit_code = EXIT_NOT_COMPARABLE
 
 
 class ImageError(BrokerChaosError):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.settings import ProfileError, at_least, parse_table
+from chaos.settings import ProfileError, at_least, parse_table, used_only
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "suites" / "profiles"
 TOP_LEVEL = {
@@ -43,7 +43,8 @@ TABLES = {"cluster", "client", "workload", "faults", "guarantees", "upgrade"}
 
 @dataclass(frozen=True)
 class WorkloadSettings:
-    messages: int = at_least(4000, 1)  # per producer, an upper bound
+    # per producer, an upper bound; the rate and the workload's length bound the count first
+    messages: int = at_least(100_000, 1)
     rate: float = at_least(300.0, 1)  # messages/s per producer
     producers: int = at_least(1, 1)
     consumers: int = at_least(2, 1)
@@ -70,21 +71,31 @@ class UpgradeSettings:
     finalize: bool = True  # after the roll, enable the new version's features (Kafka metadata.version)
 
 
+def _claims(guarantee: str) -> Any:
+    return lambda g: getattr(g, guarantee)
+
+
 @dataclass(frozen=True)
 class Guarantees:
     no_loss: bool = True
     no_duplicates: bool = False
     order: bool = True
-    allow_requeue_reorder: bool = False
+    allow_requeue_reorder: bool = used_only(False, _claims("order"), "guarantees.order = true")
     dead_letter: bool = False
-    dead_letter_duplicates_allowed: bool = False  # at-least-once consumers may dead-letter a poison twice
-    max_poison_deliveries: int = at_least(5, 1)
+    # at-least-once consumers (or dead-lettering) may dead-letter a poison message twice
+    dead_letter_duplicates_allowed: bool = used_only(False, _claims("dead_letter"), "guarantees.dead_letter = true")
+    max_poison_deliveries: int = used_only(at_least(5, 1), _claims("dead_letter"), "guarantees.dead_letter = true")
+    # a good message waiting longer than this behind poison is a head_of_line anomaly (None: measured only)
+    max_head_of_line_s: float | None = used_only(None, _claims("dead_letter"), "guarantees.dead_letter = true")
     exactly_once: bool = False
-    unconfirmed_loss_is_loss: bool = False
+    unconfirmed_loss_is_loss: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")
     recovery: bool = True
-    max_recovery_s: float | None = None
+    # steady again within this many seconds of each heal (None: only "serves again at all" is checked)
+    max_recovery_s: float | None = used_only(None, _claims("recovery"), "guarantees.recovery = true")
     broker_health: bool = False  # broker-side signals (under-replicated, partitions, lag) settle after heal
-    max_broker_recovery_s: float = at_least(60.0, 1.0)
+    max_broker_recovery_s: float = used_only(
+        at_least(60.0, 1.0), _claims("broker_health"), "guarantees.broker_health = true"
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,12 @@ class Profile:
     path: Path | None = None
     meta_skip: str = ""  # why the meta-suite cannot prove this row here (reported, never silent)
     twin: str = ""  # the safe profile that must pass under this row's faults (default: <broker>-safe)
+    source: dict[str, Any] = field(default_factory=dict, repr=False)  # the TOML as written (what was given)
+
+    def given(self, table: str, key: str) -> bool:
+        """Whether the profile itself set ``table.key`` (rather than leaving the default)."""
+        section = self.source.get(table)
+        return isinstance(section, dict) and key in section
 
     @property
     def id(self) -> str:
@@ -113,6 +130,7 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["path"] = str(self.path) if self.path else None
+        out.pop("source", None)
         return out
 
 
@@ -177,6 +195,7 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         path=path,
         meta_skip=str(data.get("meta_skip", "")),
         twin=str(data.get("twin", "")),
+        source=data,
     )
     kit.check(profile)
     if profile.guarantees.dead_letter and profile.workload.poison_every == 0:
@@ -211,12 +230,13 @@ def _upgrade(kit: Any, data: dict[str, Any], faults: FaultSettings, version: Any
 
 
 def with_version(profile: Profile, version: str) -> Profile:
-    """The same profile on another broker version (one that the image catalogue has)."""
-    from chaos.brokers import kit_for
-    from chaos.images.catalogue import lookup
-
-    lookup(kit_for(profile.broker).image, version)
-    return dataclasses.replace(profile, version=version)
+    """The same profile on another broker version, validated again as if it said ``version = ...``:
+    every check that depends on the version (settings the version lacks, upgrade paths) runs again."""
+    try:
+        return parse_profile({**profile.source, "version": version}, profile.path)
+    except ProfileError as exc:
+        where = f"profile {profile.path}" if profile.path else f"profile {profile.name}"
+        raise ProfileError(f"{where} on version {version}: {exc}") from None
 
 
 def shipped_profiles() -> list[Path]:

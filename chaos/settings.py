@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Callable
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from chaos.errors import UsageError
@@ -25,6 +26,16 @@ def choice(default: Any, *choices: Any) -> Any:
 
 def at_least(default: Any, minimum: float) -> Any:
     return dataclasses.field(default=default, metadata={"minimum": minimum})
+
+
+def used_only(setting: Any, when: Callable[[Any], bool], described: str) -> Any:
+    """A setting that only takes effect ``when`` the rest of its table says so (``described`` says when,
+    e.g. "client.poison = 'dead_letter'"). Given where it has no effect, it is refused at load: a setting
+    the run would not apply is an error, never silently dropped."""
+    if not isinstance(setting, dataclasses.Field):
+        setting = dataclasses.field(default=setting)
+    metadata = {**setting.metadata, "used_when": (when, described)}
+    return dataclasses.field(default=setting.default, metadata=metadata)
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -75,4 +86,9 @@ def parse_table(cls: type[T], table: Any, where: str) -> T:
         if minimum is not None and value < minimum:
             raise ProfileError(f"{where}.{name} must be >= {minimum} (got {value!r})")
         values[name] = value
-    return cls(**values)
+    built = cls(**values)
+    for name in table:
+        used_when = fields[name].metadata.get("used_when")
+        if used_when is not None and not used_when[0](built):
+            raise ProfileError(f"{where}.{name} has no effect unless {used_when[1]}: remove it or change that")
+    return built

@@ -14,8 +14,10 @@ import re
 import socket
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Self
 
 import docker
@@ -58,9 +60,12 @@ class Platform:
     @classmethod
     def default(cls, images: ImageResolver | None = None) -> Platform:
         from chaos.engine import engine
+        from chaos.reaper import watch_run
 
         client = engine()
-        return cls(client=client, images=images or ImageResolver(client), run=current_run())
+        platform = cls(client=client, images=images or ImageResolver(client), run=current_run())
+        watch_run(platform)  # even a kill -9 of this process leaves nothing behind
+        return platform
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,11 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def log_operator(action: str, node: str | None) -> None:
+    """Where operator events go when no run records them."""
+    log.warning("operator: %s", action)
 
 
 class Cluster(ABC):
@@ -143,6 +153,9 @@ class Cluster(ABC):
         # Nodes record what they fsync (the syncjournal shim), so a power loss can drop the rest.
         # Set before start() when the profile draws a power-loss fault.
         self.track_syncs = False
+        # Told of every repair the harness makes (restart a node, end a split brain...): an operator
+        # event in the history, so recovery is judged on what the cluster did before it.
+        self.on_operator: Callable[[str, str | None], None] = log_operator
 
     # hooks for the broker folders ---------------------------------------------------------------
     @abstractmethod
@@ -176,8 +189,18 @@ class Cluster(ABC):
         (what a team does to restore service when the in-sync ones are gone for good)."""
         raise UsageError(f"{self.broker} has no forced leader election")
 
+    def partition_settle_s(self) -> float:
+        """How long after a network fault healed the nodes may still notice it (and act on it): ready
+        earlier is not ready yet. 0 where a broker notices at once or not at all."""
+        return 0.0
+
     def repair(self) -> None:  # noqa: B027 - optional hook
-        """Nudge a restarted cluster back to health faster than it would heal alone (per-test reset)."""
+        """Nudge a restarted cluster back to health faster than it would heal alone (per-test reset).
+        Report each thing done with :meth:`operator`."""
+
+    def operator(self, action: str, node: str | None = None) -> None:
+        """The harness helped the cluster: ``action`` (e.g. "started rabbitmq-2 (exited)")."""
+        self.on_operator(action, node)
 
     def after_ready(self) -> None:  # noqa: B027 - optional hook
         """Work that must wait for a formed cluster (e.g. enabling management plugins)."""
@@ -232,6 +255,9 @@ class Cluster(ABC):
         """Bring the whole cluster up; on any failure (or Ctrl-C) remove what was created, then raise."""
         began = time.monotonic()
         try:
+            # Every image a run may need, before anything starts: an image built mid-run (the network
+            # helpers' on the first partition) would run unlabelled build containers during a fault.
+            self.platform.images.resolve("netutils")
             planned = self.planned_nodes()
             self._check_ports(len(planned))
             self._create_network()
@@ -384,6 +410,22 @@ class Cluster(ABC):
             if self._in_data_dir(path):
                 node.put_file(path, text)
 
+    def sync_journal_problem(self, node: Node) -> str:
+        """Why ``node``'s fsyncs are not being journalled ("" when they are): a cluster started without
+        ``track_syncs``, or a broker process that did not load the shim (e.g. a musl-based image)."""
+        if not self.track_syncs:
+            return "the cluster was not started with the fsync journal (track_syncs)"
+        if node.status() != "running":
+            return f"{node.name} is not running"
+        # The probe runs without the shim (so only the broker's processes can name it) and as the broker's
+        # own user: a container's root may not read another user's memory maps.
+        probe = f"grep -ls {syncjournal.LIBRARY_NAME} /proc/[0-9]*/maps"
+        user = node.spec.user or "0"
+        result = node.container.exec_run(["sh", "-c", probe], user=user, environment={"LD_PRELOAD": ""})
+        if not result.output.strip():
+            return f"no process on {node.name} loaded the fsync journal shim ({syncjournal.LIBRARY_IN_NODE})"
+        return ""
+
     def drop_unsynced(self, node: Node) -> dict[str, int]:
         """A killed node's power loss: cut each file it synced back to its size at the last fsync (see
         :mod:`chaos.cluster.syncjournal`). Returns the bytes dropped per file."""
@@ -461,11 +503,14 @@ class Cluster(ABC):
         versions. Empty where the broker cannot tell."""
         return {}
 
-    def wait_ready(self, timeout: float, repair: bool = False) -> None:
-        """Poll :meth:`check_ready` until it passes; a node that exits or a deadline ends it with its log."""
-        deadline = time.monotonic() + timeout
+    def wait_ready(self, timeout: float, repair: bool = False, stable_s: float = 0.0) -> None:
+        """Poll :meth:`check_ready` until it passes — and keeps passing for ``stable_s`` (a partition a node
+        notices only after it healed makes a cluster that looked ready split a few seconds later); a
+        node that exits or a deadline ends it with its log."""
+        deadline = time.monotonic() + timeout + stable_s
         last: NotReady | None = None
         restarts: dict[str, int] = {}
+        ready_since: float | None = None
         while time.monotonic() < deadline:
             for node in self.nodes:
                 if node.status() in ("exited", "dead"):
@@ -475,15 +520,18 @@ class Cluster(ABC):
                         restarts[node.name] = restarts.get(node.name, 0) + 1
                         log.warning("%s exited while the cluster recovers: starting it again", node.name)
                         node.start()
+                        self.operator(f"started {node.name} again (it exited while the cluster recovered)", node.name)
                         continue
                     raise ClusterNotReadyError(self._not_ready_message(node.name, "its process exited", node))
             try:
                 if repair:
                     self.repair()
                 self.check_ready()
-                return
+                ready_since = ready_since or time.monotonic()
+                if time.monotonic() - ready_since >= stable_s:
+                    return
             except NotReady as exc:
-                last = exc
+                last, ready_since = exc, None
             time.sleep(0.25)
         node_name = last.node if last else self.nodes[0].name
         reason = last.reason if last else "never answered"
@@ -492,20 +540,48 @@ class Cluster(ABC):
             self._not_ready_message(node_name, f"not ready after {timeout:.0f} s: {reason}", culprit)
         )
 
+    def save_logs(self, directory: Path) -> list[Path]:
+        """Every node's whole log (and Toxiproxy's) into ``directory``: the evidence of an example that
+        did not pass, kept with it. Never fails the run."""
+        saved = []
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            containers = [(n.name, n.container) for n in self.nodes]
+            if self._toxiproxy_container is not None:
+                containers.append(("toxiproxy", self._toxiproxy_container.get_wrapped_container()))
+            for name, container in containers:
+                path = directory / f"{name}.log"
+                try:
+                    path.write_bytes(container.logs(timestamps=True))
+                except (APIError, NotFound) as exc:
+                    path.write_text(f"<no log: {exc}>\n")
+                saved.append(path)
+        except Exception as exc:  # evidence is best effort
+            log.warning("could not save the nodes' logs into %s: %r", directory, exc)
+        return saved
+
     def _not_ready_message(self, node: str, what: str, culprit: Node | None) -> str:
         excerpt = log_excerpt(culprit.logs(tail=300)) if culprit else ""
         return f"{self.broker} cluster {self.name!r}: node {node} {what}\n--- last lines of {node}'s log ---\n{excerpt}"
 
-    def restore(self, timeout: float | None = None) -> float:
-        """Per-test reset: remove toxics, re-enable proxies, thaw/start every node, wait until healthy."""
+    def restore(self, timeout: float | None = None, stable_s: float = 0.0) -> float:
+        """Per-test reset: remove toxics, re-enable proxies, thaw/start every node, wait until healthy
+        (and, with ``stable_s``, healthy for that long). Everything it finds to undo (a fault not healed,
+        a node down) is an operator event."""
         began = time.monotonic()
         if self.toxiproxy is not None:
-            self.toxiproxy.reset()
+            left = {name: p for name, p in self.toxiproxy.proxies().items() if p.toxics or not p.enabled}
+            if left:
+                self.toxiproxy.reset()
+                self.operator(f"reset toxiproxy (toxics or disabled proxies left on {', '.join(sorted(left))})")
         if self._net is not None:
-            self._net.heal_everything([n for n in self.nodes if n.status() == "running"])
+            for name, rules in self._net.heal_everything([n for n in self.nodes if n.status() == "running"]).items():
+                self.operator(f"flushed {rules} network rule(s) left on {name}", name)
         for node in self.nodes:
-            node.ensure_running()
-        self.wait_ready(timeout or self.ready_timeout, repair=True)
+            action = node.ensure_running()
+            if action:
+                self.operator(action, node.name)
+        self.wait_ready(timeout or self.ready_timeout, repair=True, stable_s=stable_s)
         return time.monotonic() - began
 
     def destroy(self) -> None:

@@ -147,10 +147,14 @@ class Node:
         result = self.container.exec_run(command, user=user or self.spec.user)
         return result.exit_code, result.output.decode(errors="replace")
 
-    def ensure_running(self) -> None:
-        """Undo any lifecycle fault: thaw a paused node, start a stopped or killed one."""
+    def ensure_running(self) -> str:
+        """Undo any lifecycle fault: thaw a paused node, start a stopped or killed one. Returns what it
+        did ("" when the node was running)."""
         state = self.status()
         if state == "paused":
             self.resume()
-        elif state in ("exited", "created", "dead"):
+            return f"resumed {self.name} (paused)"
+        if state in ("exited", "created", "dead"):
             self.start()
+            return f"started {self.name} ({state})"
+        return ""

@@ -35,6 +35,7 @@ log = logging.getLogger("brokerchaos.cluster")
 SOURCE = Path(__file__).with_name("native") / "syncjournal.c"
 CACHE = Path.home() / ".cache" / "brokerchaos"
 LIBRARY_IN_NODE = "/opt/brokerchaos/syncjournal.so"
+LIBRARY_NAME = "syncjournal.so"
 # In the container's own layer (kept across kill and start, gone with the container), never in the data
 # directory, where a broker may take any directory for one of its own (Kafka: a partition).
 JOURNAL_IN_NODE = "/tmp/brokerchaos-syncs"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.cluster.base import Cluster
+from chaos.cluster.node import Node
 from chaos.faults.base import Fault, Target
 from chaos.faults.link import ClientLinkFault, ProxyDown
 from chaos.faults.network import PacketLoss, Partition
@@ -39,14 +40,25 @@ class FaultContext:
         return self.subject
 
     def follower(self) -> Target:
-        return one_random(role(self.cluster, self.cluster.follower_role, self.subject), self.rng)
+        """One follower of the subject, never its leader (asked at the same moment): none when the
+        leader is alone (the fault then has no target and does not happen)."""
+        leader = role(self.cluster, self.cluster.leader_role, self.subject)
+        followers = role(self.cluster, self.cluster.follower_role, self.subject)
+
+        def resolve() -> list[Node]:
+            leaders = {n.name for n in leader()}
+            return [n for n in followers() if n.name not in leaders]
+
+        return one_random(resolve, self.rng)
 
 
 def isolating(target: Target) -> Callable[[list[str], random.Random], Grudge]:
-    """A partition shape that cuts off whatever ``target`` names at apply time."""
+    """A partition shape that cuts off whatever ``target`` names at apply time — nobody (an empty
+    grudge: the fault hits nothing) when it names no node, never a node chosen some other way."""
 
     def shape(nodes: list[str], rng: random.Random) -> Grudge:
-        return isolate(*[n.name for n in target()])(nodes, rng)
+        victims = [n.name for n in target()]
+        return isolate(*victims)(nodes, rng) if victims else {}
 
     shape.__name__ = "isolate"
     return shape

@@ -30,6 +30,8 @@ class Partition(Fault):
     """Cut the cluster's nodes (or ``universe``) along ``shape``; with ``cut_clients`` the nodes outside
     the largest side also drop Toxiproxy, so clients lose them too — as in a real partition."""
 
+    network = True
+
     def __init__(
         self,
         cluster: Cluster,
@@ -84,6 +86,8 @@ class Partition(Fault):
 class PacketLoss(Fault):
     """Each target drops a random share of the packets it receives from the other nodes (iptables
     statistic), in both directions when every node is a target."""
+
+    network = True
 
     def __init__(self, cluster: Cluster, target: Universe, probability: float) -> None:
         super().__init__()
@@ -170,6 +174,8 @@ class ReplicationCut(Fault):
     """Each receiver drops what the senders send to its replication port: followers stop copying from
     the leader while every node stays a member, votes and heartbeats (e.g. Kafka's ISR shrinks to the
     leader while the controllers still see every broker alive)."""
+
+    network = True
 
     def __init__(self, cluster: Cluster, receivers: Universe, senders: Universe) -> None:
         super().__init__()

@@ -10,6 +10,7 @@ from typing import Any
 
 from chaos.cluster.base import Cluster
 from chaos.cluster.node import Node
+from chaos.errors import BrokerChaosError
 from chaos.faults.base import Fault, Target
 
 ACTIONS = ("kill", "stop", "pause")
@@ -79,6 +80,10 @@ class DiskLoss(NodeFault):
         self._hit.clear()
 
 
+class PowerLossUnavailableError(BrokerChaosError):
+    """A power loss cannot be played on this node: its fsync journal is missing."""
+
+
 class PowerLoss(NodeFault):
     """The machine loses power: SIGKILL the target and drop every write it had not fsynced yet (the
     page cache dies with the machine; a container kill alone keeps it). Needs a cluster started with
@@ -91,6 +96,10 @@ class PowerLoss(NodeFault):
         self.dropped: dict[str, int] = {}  # "node:path" -> bytes cut
 
     def _apply(self) -> None:
+        for node in self.target():
+            problem = self.cluster.sync_journal_problem(node)
+            if problem:  # a power loss without its journal would only be a SIGKILL: refuse, never pretend
+                raise PowerLossUnavailableError(f"power loss on {node.name} cannot be applied: {problem}")
         super()._apply()
         for node in self._hit:
             for path, count in self.cluster.drop_unsynced(node).items():

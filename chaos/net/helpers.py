@@ -113,12 +113,19 @@ class NetHelpers:
             raise NetFaultError(f"{node.name} has no address on {self.network} (is it running?)")
         return address
 
-    def heal_everything(self, nodes: list[Node]) -> None:
-        """Flush our chain and remove any root qdisc on every node that has a helper (per-test reset)."""
+    def heal_everything(self, nodes: list[Node]) -> dict[str, int]:
+        """Flush our chain and remove any root qdisc on every node that has a helper (per-test reset).
+        Returns, per node where something was left, how many rules and qdiscs were removed."""
         with self._lock:
             known = set(self._helpers)
-        script = f"iptables -F {CHAIN}; tc qdisc del dev eth0 root 2>/dev/null; true"
-        self.run_all({n: script for n in nodes if n.name in known})
+        script = (
+            f"n=$(iptables -S {CHAIN} | grep -c '^-A'); "
+            "tc qdisc show dev eth0 root | grep -qE 'netem|tbf|htb' && n=$((n + 1)); "
+            f"iptables -F {CHAIN}; tc qdisc del dev eth0 root 2>/dev/null; echo $n"
+        )
+        found = self.run_all({n: script for n in nodes if n.name in known})
+        counts = {name: int(out.strip().splitlines()[-1]) for name, out in found.items() if out.strip()}
+        return {name: count for name, count in counts.items() if count}
 
     def rules(self, node: Node) -> list[str]:
         """The rules of our chain in the node's namespace now (for tests and diagnostics)."""

@@ -64,10 +64,30 @@ class Comparison:
     settings: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
     behaviour: list[tuple[str, str, str, str, Any, Any]] = field(default_factory=list)
 
+    @property
+    def missing_in_b(self) -> list[Key]:
+        return sorted(set(self.a.matrix) - set(self.b.matrix))
+
+    def problem(self) -> str:
+        """Why the two runs cannot be compared ("" when they can): a gate must not go green on these."""
+        if self.a.directory.resolve() == self.b.directory.resolve() or (
+            self.a.info.get("run_id") and self.a.info.get("run_id") == self.b.info.get("run_id")
+        ):
+            return f"A and B are the same run ({self.a.directory.name}): nothing was compared"
+        if not self.cells:
+            return "the runs share no (profile, fault, guarantee): nothing was compared"
+        if self.missing_in_b:
+            profile, fault, guarantee = self.missing_in_b[0]
+            return (
+                f"B lacks {len(self.missing_in_b)} check(s) that A has (first: {profile} / {fault} / {guarantee}): "
+                "did the candidate run end early?"
+            )
+        return ""
+
     def verdict(self) -> str:
         worse = [c for c in self.changed if c.worse]
-        if not self.cells:
-            return "NOTHING TO COMPARE: the runs share no (profile, fault, guarantee)"
+        if self.problem():
+            return f"NOT COMPARABLE: {self.problem()}"
         if worse:
             return f"WORSE: {len(worse)} of {len(self.cells)} shared guarantee checks got worse in B"
         if self.changed:
@@ -79,6 +99,8 @@ def load_run(directory: Path) -> RunView:
     if not (directory / "matrix.json").exists():
         raise UsageError(f"{directory} is not a run directory (no matrix.json)")
     matrix = {(c["profile"], c["fault"], c["guarantee"]): c["valid"] for c in load_matrix(directory)}
+    if not matrix:
+        raise UsageError(f"{directory} holds an empty matrix.json: that run checked no guarantee")
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for _, result in examples(directory):
         results.setdefault((result["profile"], result["family"]), []).append(result)

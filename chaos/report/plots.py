@@ -31,8 +31,15 @@ MAX_LATENCY_POINTS = 20_000
 
 
 def _shade_faults(ax: Any, series: Series) -> None:
+    """Fault windows shaded (those that hit something), operator repairs as dashed lines, and the
+    example's one time axis: every plot of an example spans the same seconds."""
     labelled = False
-    for window in series.faults:
+    for t, _ in series.operator:
+        ax.axvline(t, color="#7b3294", ls="--", lw=1, zorder=3, label=None if labelled else "operator repair")
+        labelled = True
+    labelled = False
+    ax.set_xlim(0, max(series.duration, 1.0))
+    for window in (w for w in series.faults if w.hit):
         end = window.end if window.end is not None else series.duration
         ax.axvspan(
             window.start,
@@ -61,7 +68,9 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def throughput_plot(series: Series, path: Path, title: str = "throughput") -> Path:
+def throughput_plot(series: Series, path: Path, title: str = "throughput") -> Path | None:
+    if not any(series.rates.values()):
+        return None  # nothing happened: no plot rather than an empty one
     fig, ax = plt.subplots(figsize=(10, 3.5))
     _shade_faults(ax, series)
     for name in ("send ok", "send fail", "send unknown", "processed"):
@@ -74,7 +83,9 @@ def throughput_plot(series: Series, path: Path, title: str = "throughput") -> Pa
     return _finish(fig, ax, path, title)
 
 
-def latency_plot(series: Series, path: Path, title: str = "send latency") -> Path:
+def latency_plot(series: Series, path: Path, title: str = "send latency") -> Path | None:
+    if not series.latencies:
+        return None
     fig, ax = plt.subplots(figsize=(10, 3.5))
     _shade_faults(ax, series)
     points = series.latencies
@@ -87,15 +98,15 @@ def latency_plot(series: Series, path: Path, title: str = "send latency") -> Pat
     for kind, (xs, ys) in sorted(by_outcome.items()):
         colour = OUTCOME_COLOURS.get({"ok": "send ok", "fail": "send fail"}.get(kind, "send unknown"))
         ax.scatter(xs, ys, s=3, label=kind, color=colour, zorder=2, linewidths=0)
-    if points:
-        ax.set_yscale("log")
+    ax.set_yscale("log")
     ax.set_ylabel("ms (invoke to completion)")
     return _finish(fig, ax, path, title)
 
 
 def observations_plot(series: Series, samples: list[dict[str, Any]], path: Path) -> Path | None:
     """One panel per broker-side metric sampled during the run (under-replicated partitions, lag, queue
-    depth, XLEN, replication offsets...)."""
+    depth, XLEN, replication offsets...); samples past the history's end are not drawn (one time axis)."""
+    samples = [s for s in samples if (s["time"] - series.t0) / NS <= series.duration]
     metrics = sorted({k for s in samples for k, v in s.get("metrics", {}).items() if isinstance(v, int | float)})
     if not metrics:
         return None
@@ -114,7 +125,7 @@ def observations_plot(series: Series, samples: list[dict[str, Any]], path: Path)
 
 
 def recovery_plot(series: Series, path: Path) -> Path | None:
-    rows = series.recovery()
+    rows = [r for r in series.recovery() if not r.get("no_target")]
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.5))

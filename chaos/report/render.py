@@ -2,7 +2,8 @@
 
 Inputs are what the suites wrote: ``matrix.json`` (profile, fault, guarantee) and, per example,
 ``results.json`` (verdicts with the first anomalous ids and their timelines). Rendering reads only
-those, so ``brokerchaos report DIR`` re-renders any run.
+those, so ``brokerchaos report DIR`` re-renders any run. Every link is relative to the run directory,
+so the pages work inside a downloaded CI artifact.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def _grid(matrix: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, str]
 
 
 def _findings(examples: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The anomalies that failed a claimed guarantee (``fails_check``), with their evidence."""
     out = []
     for directory, result in examples:
         for verdict in result["verdicts"]:
@@ -88,15 +90,69 @@ def summary_markdown(run_dir: Path) -> str:
             ]
             lines.append(f"| {profile} / {fault} | " + " | ".join(row) + " |")
         lines.append("")
-    findings = _findings(examples(run_dir))
+    found = examples(run_dir)
+    findings = _findings(found)
     if findings:
         lines += ["## Anomalies", ""]
         for f in findings:
             ids = ", ".join(map(str, f["ids"]))
+            rel = _relative(f["directory"], run_dir)
             lines.append(f"- **{f['kind']}** ({f['count']}) in {f['profile']} / {f['fault']}: {ids}")
-            lines.append(f"  evidence: `{f['directory'] / 'history.jsonl'}`")
+            links = f"[history]({rel}/history.jsonl), [results]({rel}/results.json)" + _logs(f["directory"], rel)
+            lines.append(f"  evidence: {links}")
         lines.append("")
+    undecided = _undecided(found, run_dir)
+    if undecided:
+        lines += ["## Could not be decided (unknown)", "", *undecided, ""]
     return "\n".join(lines)
+
+
+def _relative(directory: Path, run_dir: Path) -> str:
+    return str(directory.relative_to(run_dir)) if directory.is_relative_to(run_dir) else str(directory)
+
+
+def _logs(directory: Path, rel: str) -> str:
+    return f", [node logs]({rel}/logs/)" if (directory / "logs").is_dir() else ""
+
+
+def _undecided(found: list[tuple[Path, dict[str, Any]]], run_dir: Path) -> list[str]:
+    """Per example with an unknown cell: why (its problems, or each cell's reason), once each."""
+    lines = []
+    for directory, result in found:
+        cells = result.get("cells") or {}
+        reasons = list(result.get("problems") or [])
+        for guarantee, cell in cells.items():
+            if isinstance(cell, dict) and cell.get("valid") == "unknown" and cell.get("reason"):
+                reasons.append(f"{guarantee}: {cell['reason']}")
+        if not reasons:
+            continue
+        rel = _relative(directory, run_dir)
+        link = f"[{directory.name}]({rel}/results.json)" + _logs(directory, rel)
+        lines.append(f"- {result['profile']} / {result['family']} {link}")
+        lines += [f"  - {reason}" for reason in dict.fromkeys(reasons)]
+    return lines
+
+
+def played_line(result: dict[str, Any]) -> str:
+    """The faults as they really played (a staged fault planned for 6 s may take 25 s), falling back to
+    the planned schedule for results written before spans were recorded."""
+    played = result.get("faults_played")
+    if not played:
+        return ", ".join(
+            f"{s['family']} at {s['start_s']:.1f}s for {s['duration_s']:.1f}s" for s in result.get("schedule", [])
+        )
+    parts = []
+    for span in played:
+        targets = ",".join(span.get("targets") or []) or "nothing"
+        text = f"{span['fault']} on {targets} from {span.get('began_s', 0):.1f}s"
+        if span.get("hit") is False:
+            text += " (no target: did not happen)"
+        if span.get("span_s") is not None:
+            text += f", healed after {span['span_s']:.1f}s"
+        if span.get("error"):
+            text += f" ({span['error']})"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def _cell_html(value: Any) -> str:
@@ -162,11 +218,9 @@ def _examples_html(run_dir: Path) -> list[str]:
             f"<h3 class='example'>{e(result['profile'])} / {e(result['family'])} — {e(rel.name)}: "
             f"<span class='{word.lower()}'>{e(word)}</span></h3>"
         )
-        schedule = ", ".join(
-            f"{s['family']} at {s['start_s']:.1f}s for {s['duration_s']:.1f}s" for s in result.get("schedule", [])
-        )
         parts.append(
-            f"<p>schedule: {e(schedule) or 'none'}; {result.get('ops_per_s', 0)} acknowledged sends/s; "
+            f"<p>faults played: {e(played_line(result)) or 'none'}; "
+            f"{result.get('ops_per_s', 0)} acknowledged sends/s; "
             + " ".join(
                 f"<a href='{e(str(rel / name))}'>{e(name)}</a>"
                 for name in ("history.jsonl", "faults.jsonl", "observations.jsonl", "results.json")
@@ -176,6 +230,12 @@ def _examples_html(run_dir: Path) -> list[str]:
         )
         for problem in result.get("problems", []):
             parts.append(f"<p class='unknown'>{e(problem)}</p>")
+        for event in result.get("operator_events", []):
+            parts.append(f"<p class='operator'>operator at {event['at_s']:.1f}s: {e(event['action'])}</p>")
+        if (directory / "logs").is_dir():
+            logs = sorted((directory / "logs").glob("*.log"))
+            links = " ".join(f"<a href='{e(str(rel / 'logs' / p.name))}'>{e(p.name)}</a>" for p in logs)
+            parts.append(f"<p>node logs: {links}</p>")
         for name in PLOTS:
             if (directory / name).exists():
                 parts.append(f"<img class='plot' alt='{e(name)}' src='{e(str(rel / name))}' width='900'>")

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from chaos.history import NEMESIS, FaultWindows
+from chaos.history import NEMESIS, OPERATOR, FaultWindows
 
 NS = 1_000_000_000
 
@@ -27,9 +27,11 @@ class FaultWindow:
     targets: list[str]
     start: float
     end: float | None
+    hit: bool = True  # False: its targets resolved to nothing, the fault did not happen
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fault": self.name, "targets": self.targets, "start_s": self.start, "end_s": self.end}
+        out = {"fault": self.name, "targets": self.targets, "start_s": self.start, "end_s": self.end}
+        return out if self.hit else {**out, "no_target": True}
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Series:
     rates: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     latencies: list[tuple[float, float, str]] = field(default_factory=list)  # (t, ms, outcome)
     faults: list[FaultWindow] = field(default_factory=list)
+    operator: list[tuple[float, str]] = field(default_factory=list)  # (t, what the harness repaired)
     duration: float = 0.0
     events: int = 0
     t0: int = 0  # monotonic ns of the first event: observations are placed against it
@@ -91,6 +94,8 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
         value = op.get("value") or {}
         if process == NEMESIS:
             windows.observe(f, value, t)
+        elif process == OPERATOR:
+            series.operator.append((seconds, str(value.get("action", f))))
         elif f == "send":
             key = (process, value.get("id"))
             if kind == "invoke":
@@ -106,7 +111,11 @@ def series_from_lines(lines: Iterable[bytes], consume_f: str = "process") -> Ser
     series.duration = 0.0 if t0 is None else (last - t0) / NS
     series.faults = [
         FaultWindow(
-            w.fault, w.targets, (w.start - series.t0) / NS, None if w.stop is None else (w.stop - series.t0) / NS
+            w.fault,
+            w.targets,
+            (w.start - series.t0) / NS,
+            None if w.stop is None else (w.stop - series.t0) / NS,
+            w.hit,
         )
         for w in windows.windows
     ]

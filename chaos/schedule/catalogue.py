@@ -12,6 +12,7 @@ from pathlib import Path
 from chaos.brokers import new_cluster
 from chaos.cluster import Cluster, Platform
 from chaos.faults.families import needs_sync_journal
+from chaos.history import NEMESIS, read_jsonl
 from chaos.profiles import PROFILE_DIR, Profile, load_profile
 from chaos.schedule.budget import Budget
 from chaos.schedule.explore import Exploration, explore
@@ -30,14 +31,14 @@ def twin_of(row: Profile) -> Profile:
 
 
 def found(exploration: Exploration, kinds: list[str]) -> dict[str, int]:
-    """Counts of the expected anomaly kinds in any example that failed its guarantees."""
+    """Counts of the expected anomaly kinds that failed a guarantee the row claims, in the row's own
+    examples: an anomaly merely reported (a guarantee the row does not claim, an example that passed)
+    does not count as caught."""
     counts: dict[str, int] = {}
     for result in exploration.results:
-        for verdict in result.verdicts:
-            for kind in kinds:
-                anomaly = verdict.anomalies.get(kind)
-                if anomaly is not None and anomaly.count:
-                    counts[kind] = counts.get(kind, 0) + anomaly.count
+        for kind, count in result.failed_kinds().items():
+            if kind in kinds:
+                counts[kind] = counts.get(kind, 0) + count
     return counts
 
 
@@ -74,7 +75,7 @@ class RunOutcome:
 
     @property
     def all_pass(self) -> bool:
-        return all(e.failing is None and e.results for e in self.exploration)
+        return all(e.failing is None and e.results and not e.problem for e in self.exploration)
 
     def anomalies(self, kinds: list[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -84,7 +85,30 @@ class RunOutcome:
         return counts
 
     def fault_seconds(self) -> float:
-        return sum(s.duration_s for e in self.exploration for r in e.results for s in r.schedule)
+        """The faults' real spans (as played, not as planned) over every example."""
+        return sum(
+            float(span.get("span_s") or 0.0) for e in self.exploration for r in e.results for span in r.faults_played
+        )
+
+    def detection_seconds(self, kinds: list[str]) -> float | None:
+        """In the first example that caught the row: seconds from its first fault to the end of the evidence
+        (the last event the checkers read: the drain, the final log read, the dead-letter read)."""
+        for e in self.exploration:
+            for result in e.results:
+                if any(k in kinds for k in result.failed_kinds()):
+                    return evidence_seconds(result.directory / "history.jsonl")
+        return None
+
+
+def evidence_seconds(history: Path) -> float | None:
+    """From the first fault's start to the last event of the history."""
+    first_fault: int | None = None
+    last = 0
+    for op in read_jsonl(history):
+        if first_fault is None and op.process == NEMESIS and op.f == "start":
+            first_fault = op.time
+        last = max(last, op.time)
+    return None if first_fault is None else (last - first_fault) / 1e9
 
 
 def run_profile(profile: Profile, clusters: Clusters, budget: Budget, seed: int, directory: Path) -> RunOutcome:

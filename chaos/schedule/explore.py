@@ -1,11 +1,13 @@
 """One chaos run (workload + schedule + drain + checkers) and the hypothesis exploration around it.
 
-Nightly runs do not shrink: a failing schedule is recorded with its seed and a one-line replay command,
-and replaying it with the ``replay`` budget lets hypothesis shrink it.
+Nightly runs do not shrink: a failing schedule is recorded with its seed and a one-line replay command.
+Replaying it with the same budget and ``shrink`` on plays the same schedules first, then lets
+hypothesis shrink the failing one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -16,16 +18,17 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import HypothesisException
 
 from chaos.brokers import kit_for
 from chaos.checkers import Verdict, run_checkers
-from chaos.checkers.guarantees import checkers_for, guarantee_cells
+from chaos.checkers.guarantees import Cell, CheckerOptions, checkers_for, guarantee_cells, mark_failing
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
-from chaos.cluster.base import Cluster
+from chaos.cluster.base import Cluster, log_operator
 from chaos.errors import BrokerChaosError
 from chaos.faults.base import FaultLog
 from chaos.faults.families import FaultContext, build
-from chaos.history import JsonlHistory
+from chaos.history import INFO, OPERATOR, JsonlHistory, Recorder
 from chaos.profiles import Profile
 from chaos.report.example import render_example
 from chaos.schedule.budget import Budget
@@ -35,6 +38,11 @@ from chaos.schedule.strategies import Schedule, schedules
 from chaos.workloads.observe import ObservationSampler
 
 log = logging.getLogger("brokerchaos.run")
+RESTORE_TIMEOUT_S = 120.0
+# Clients failing for this long after a heal, with nothing succeeding, is a cluster that did not recover.
+RECOVERY_GRACE_S = 5.0
+# How much longer than planned the faults of one schedule may take to play (staged faults wait for stages).
+OVERRUN_S = 300.0
 
 
 @dataclass
@@ -43,33 +51,66 @@ class RunResult:
     family: str
     schedule: Schedule
     verdicts: list[Verdict]
-    cells: dict[str, Validity]
+    cells: dict[str, Cell]
     directory: Path
     seconds: float
     rate: float
     problems: list[str] = field(default_factory=list)
+    faults_played: list[dict[str, Any]] = field(default_factory=list)  # each fault's real span and targets
+    cluster_recovered: bool = True  # False: the cluster was not healthy again when the run ended
+    operator_events: list[dict[str, Any]] = field(default_factory=list)  # what the harness repaired
 
     @property
     def valid(self) -> Validity:
-        return combine(*self.cells.values()) if self.cells else UNKNOWN
+        return combine(*(c.valid for c in self.cells.values())) if self.cells else UNKNOWN
+
+    def validity(self, guarantee: str) -> Validity | None:
+        cell = self.cells.get(guarantee)
+        return None if cell is None else cell.valid
 
     def anomalies(self) -> dict[str, int]:
         """Anomalies found (the benign ``recovered`` count excepted), whether or not the profile claims
         the guarantee they break."""
         return {k: a.count for v in self.verdicts for k, a in v.anomalies.items() if a.count and k != "recovered"}
 
+    def failed_kinds(self) -> dict[str, int]:
+        """The anomaly kinds that failed a claimed guarantee in this run, with their counts."""
+        counts = {(v.checker, k): a.count for v in self.verdicts for k, a in v.anomalies.items()}
+        out: dict[str, int] = {}
+        for cell in self.cells.values():
+            if cell.valid is False:
+                for kind in cell.failed_by:
+                    out[kind] = out.get(kind, 0) + counts.get((cell.checker, kind), 0)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
             "family": self.family,
             "schedule": [s.to_dict() for s in self.schedule],
-            "cells": self.cells,
+            "faults_played": self.faults_played,
+            "cells": {g: c.to_dict() for g, c in self.cells.items()},
             "valid": self.valid,
             "problems": self.problems,
+            "cluster_recovered": self.cluster_recovered,
+            "operator_events": self.operator_events,
             "seconds": round(self.seconds, 1),
             "ops_per_s": round(self.rate, 1),
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
+
+
+def _operator_events(history: Recorder, events: list[dict[str, Any]], workload: Any) -> Any:
+    """Record each repair the harness makes as an ``operator`` event (and keep it for results.json, in
+    seconds since the workload started, like the faults played)."""
+
+    def record(action: str, node: str | None) -> None:
+        log.warning("operator: %s", action)
+        history.record(OPERATOR, INFO, "repair", {"action": action}, node=node)
+        at = time.monotonic() - (workload.started_at or time.monotonic())
+        events.append({"at_s": round(at, 2), "action": action, "node": node})
+
+    return record
 
 
 def execute(
@@ -80,13 +121,19 @@ def execute(
     directory: Path,
     workload_s: float,
     deadline: float | None = None,
+    recovery_window_s: float = 8.0,
 ) -> RunResult:
-    """Run the profile's workload while ``schedule`` plays, heal, drain, and check; leave the evidence
-    (history, faults, observations, plots, results) in ``directory``."""
+    """Run the profile's workload while ``schedule`` plays; keep it running for ``recovery_window_s``
+    after the last heal (the window recovery is judged in); let broker-side signals settle; only then
+    let the harness repair what is still broken (operator events), drain, and check. The evidence
+    (history, faults, observations, plots, results, and the nodes' logs when not a pass) stays in
+    ``directory``."""
     kit = kit_for(profile.broker)
     directory.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     problems: list[str] = []
+    operator_events: list[dict[str, Any]] = []
+    recovered = True
     subject = f"bc-{uuid.uuid4().hex[:10]}"
     duration = min(profile.workload.duration_s, workload_s)
     label = f"{profile.name}/{family} {directory.name}"
@@ -94,11 +141,16 @@ def execute(
         workload = kit.make_workload(cluster, profile, history, subject)
         # A budget may cut the workload shorter than the profile asked: consumers still start by its end.
         workload.consumers_start_after_s = min(profile.workload.consumers_start_after_s, duration)
+        # Producers go on until the recovery window after the last heal has passed (a staged fault may
+        # outlast its plan): the run stops them; this is only the loop's own bound in time.
+        bound = duration + recovery_window_s + OVERRUN_S
+        workload.budget = dataclasses.replace(workload.budget, max_seconds=max(workload.budget.max_seconds, bound))
         faults = FaultLog(history)
 
         def fault(step: Any, rng: Any) -> Any:
             return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject, profile.upgrade))
 
+        cluster.on_operator = _operator_events(history, operator_events, workload)
         with (
             ObservationSampler(workload, directory / "observations.jsonl", history) as observer,
             Progress(label, workload, faults, deadline, observer.latest) as progress,
@@ -106,35 +158,58 @@ def execute(
             try:
                 with workload.running():
                     problems += play(schedule, fault, history, workload.started_at, faults=faults)
-                    remaining = workload.started_at + duration - time.monotonic()
-                    if remaining > 0:
-                        time.sleep(remaining)
+                    progress.phase = "recovery window"
+                    ends = max(workload.started_at + duration, time.monotonic() + recovery_window_s)
+                    time.sleep(max(0.0, ends - time.monotonic()))
+                if faults.hit and not any(faults.hit):
+                    problems.append("no fault of the schedule hit anything (no target): nothing was tested")
+                healed = faults.last_healed_ns
+                if profile.guarantees.broker_health and healed is not None:
+                    progress.phase = "settle"  # before any repair: the cluster's own recovery
+                    within = profile.guarantees.max_broker_recovery_s
+                    observer.wait_settled(workload.settling_metrics, within, healed)
                 progress.phase = "restore"
                 try:
-                    cluster.restore(timeout=120)
+                    # After a partition, ready is ready only once the nodes could have noticed it.
+                    cluster.restore(RESTORE_TIMEOUT_S, cluster.partition_settle_s() if faults.network else 0.0)
                 except BrokerChaosError as exc:
-                    problems.append(f"cluster did not recover after the faults: {exc}")
+                    recovered = False
+                    problems.append(f"cluster did not recover after the faults, even with the operator's help: {exc}")
                 progress.phase = "drain"
                 workload.drain(timeout=60)
-                if profile.guarantees.broker_health:
-                    progress.phase = "settle"
-                    observer.wait_settled(workload.settling_metrics, profile.guarantees.max_broker_recovery_s)
             finally:
                 workload.stop()
+                cluster.on_operator = log_operator
         rate = workload.rate()
-        checkers = checkers_for(profile.guarantees, workload.consume_f, workload.settling_metrics)
-        verdicts = run_checkers(history, checkers)
+        grace = min(RECOVERY_GRACE_S, recovery_window_s)
+        options = CheckerOptions(workload.consume_f, workload.settling_metrics, recovery_grace_s=grace)
+        verdicts = run_checkers(history, checkers_for(profile.guarantees, options))
+    cells = guarantee_cells(profile.guarantees, verdicts)
+    mark_failing(verdicts, cells)
+    if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
+        why = "; ".join(problems)
+        cells = {k: (Cell(UNKNOWN, c.checker, reason=why) if c.valid is True else c) for k, c in cells.items()}
+    result = RunResult(
+        profile.name,
+        family,
+        schedule,
+        verdicts,
+        cells,
+        directory,
+        time.monotonic() - began,
+        rate,
+        problems,
+        faults_played=faults.played(workload.started_at),
+        cluster_recovered=recovered,
+        operator_events=operator_events,
+    )
+    (directory / "results.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    if result.valid is not True:
+        cluster.save_logs(directory / "logs")
     try:
         render_example(directory, workload.consume_f)
     except Exception as exc:  # the evidence files are written; a plot that fails must not fail the run
         log.warning("could not plot %s: %r (brokerchaos report re-renders it)", directory, exc)
-    cells = guarantee_cells(profile.guarantees, verdicts)
-    if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
-        cells = {k: (UNKNOWN if v is True else v) for k, v in cells.items()}
-    result = RunResult(
-        profile.name, family, schedule, verdicts, cells, directory, time.monotonic() - began, rate, problems
-    )
-    (directory / "results.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
     log.info(
         "%s / %s: %s in %.0f s (%.0f ops/s) %s",
         profile.name,
@@ -157,49 +232,104 @@ class Exploration:
     family: str
     seed: int
     results: list[RunResult] = field(default_factory=list)
+    problem: str = ""  # why the exploration stopped short (infrastructure), if it did
+    shrunk: RunResult | None = None  # with shrinking: the smallest failing example hypothesis found
 
     def cell(self, guarantee: str) -> Validity | None:
-        values = [r.cells[guarantee] for r in self.results if guarantee in r.cells]
+        values = [v for v in (r.validity(guarantee) for r in self.results) if v is not None]
+        if self.problem:
+            values.append(UNKNOWN)
         return combine(*values) if values else None
 
     @property
     def failing(self) -> RunResult | None:
+        if self.shrunk is not None:
+            return self.shrunk
         return next((r for r in self.results if r.valid is not True), None)
 
+    @property
+    def cluster_broken(self) -> bool:
+        """The cluster it leaves did not recover: the next (profile, family) needs a fresh one."""
+        return bool(self.problem) or any(not r.cluster_recovered for r in self.results)
 
-def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, seed: int, directory: Path) -> Exploration:
-    """Draw schedules of ``family`` faults with hypothesis and run each, within the budget."""
-    exploration = Exploration(profile, family, seed)
-    deadline = time.monotonic() + budget.wall_clock_s
-    workload_s = min(profile.workload.duration_s, budget.workload_s)
-    steps = min(budget.max_steps, profile.faults.max_steps)
 
-    @settings(
-        max_examples=budget.examples,
+class _Counterexample(AssertionError):
+    """Raised inside the hypothesis test when shrinking, so hypothesis keeps the example and shrinks it."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(f"{result.profile}/{result.family}: {result.failed_kinds() or result.problems}")
+        self.result = result
+
+
+def _hypothesis_settings(budget: Budget, examples: int | None = None) -> settings:
+    return settings(
+        max_examples=examples or budget.examples,
         deadline=None,
         database=None,
         phases=(Phase.generate, Phase.shrink) if budget.shrink else (Phase.generate,),
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )
+
+
+def _schedules(
+    budget: Budget, families: list[str], workload_s: float, max_steps: int, lead_in_s: float, seed: int
+) -> Any:
+    return schedules(families, workload_s, min(budget.max_steps, max_steps), lead_in_s, salt=seed)
+
+
+def first_schedule(
+    budget: Budget, families: list[str], workload_s: float, max_steps: int, lead_in_s: float, seed: int
+) -> Schedule:
+    """The first schedule an exploration with these arguments plays (a smoke budget plays only it)."""
+    found: list[Schedule] = []
+
+    @_hypothesis_settings(budget, examples=1)
     @hypothesis_seed(seed)
-    @given(schedules([family], workload_s, steps, profile.faults.lead_in_s))
+    @given(_schedules(budget, families, workload_s, max_steps, lead_in_s, seed))
+    def first(schedule: Schedule) -> None:
+        found.append(schedule)
+
+    first()
+    return found[0]
+
+
+def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, seed: int, directory: Path) -> Exploration:
+    """Draw schedules of ``family`` faults with hypothesis and run each, within the budget. Whatever
+    happens (a violation, a shrink, an infrastructure error), the exploration comes back with what it
+    found; it never raises."""
+    exploration = Exploration(profile, family, seed)
+    deadline = time.monotonic() + budget.wall_clock_s
+    workload_s = min(profile.workload.duration_s, budget.workload_s)
+    steps, lead_in = profile.faults.max_steps, profile.faults.lead_in_s
+
+    @_hypothesis_settings(budget)
+    @hypothesis_seed(seed)
+    @given(_schedules(budget, [family], workload_s, steps, lead_in, seed))
     def one(schedule: Schedule) -> None:
         if exploration.failing is not None and not budget.shrink:
             return  # one counterexample is enough for a nightly gate
-        if time.monotonic() > deadline or cluster.upgraded:
-            return  # out of time, or the cluster was upgraded in place: no second example on it
+        if time.monotonic() > deadline or cluster.upgraded or exploration.cluster_broken:
+            return  # out of time, upgraded in place, or broken: no further example on this cluster
         try:
-            cluster.restore(timeout=120)
+            cluster.restore(timeout=RESTORE_TIMEOUT_S)
         except BrokerChaosError as exc:
-            raise InfrastructureError(str(exc)) from exc
+            raise InfrastructureError(f"the cluster could not be brought back before an example: {exc}") from exc
         run_dir = directory / f"example-{len(exploration.results) + 1}"
-        result = execute(profile, family, cluster, schedule, run_dir, workload_s, deadline)
+        result = execute(
+            profile, family, cluster, schedule, run_dir, workload_s, deadline, budget.recovery_window_s
+        )
         exploration.results.append(result)
-        if budget.shrink:
-            assert result.valid is True, result.anomalies()
+        if budget.shrink and result.valid is not True:
+            raise _Counterexample(result)
 
-    one()
+    try:
+        one()
+    except _Counterexample as found:
+        exploration.shrunk = found.result
+    except (BrokerChaosError, HypothesisException) as exc:
+        exploration.problem = f"{type(exc).__name__}: {exc}"
+        log.warning("%s / %s stopped: %s", profile.name, family, exploration.problem)
     return exploration
 
 

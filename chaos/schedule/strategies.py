@@ -7,6 +7,7 @@ only the schedule being drawn (the model), never the live cluster.
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass
 
 from hypothesis import strategies as st
@@ -30,25 +31,54 @@ class Step:
 Schedule = list[Step]
 
 
+class _Rotation:
+    """Turns hypothesis's draws into seed-dependent values: each draw ``x`` of ``n`` choices becomes
+    ``(x + r) % n`` for the next ``r`` of a generator seeded with ``salt``. Hypothesis tries the
+    simplest draws (zeros) first and a smoke budget plays one example, so without this every seed
+    would play the same schedule; with it, the seed moves starts, lengths, families and targets, and
+    the same seed still replays the same schedule. Salt 0 leaves the draws as they are."""
+
+    def __init__(self, salt: int) -> None:
+        self._rng = random.Random(f"brokerchaos-schedule-{salt}") if salt else None  # hashed: decorrelated seeds
+
+    def __call__(self, drawn: int, choices: int) -> int:
+        if self._rng is None or choices <= 1:
+            return drawn
+        return (drawn + self._rng.randrange(choices)) % choices
+
+
+def _tenths(seconds: float) -> int:
+    return max(0, round(seconds * 10))
+
+
 @st.composite
 def schedules(
-    draw: st.DrawFn, families: list[str], workload_s: float, max_steps: int, lead_in_s: float = LEAD_IN_S
+    draw: st.DrawFn,
+    families: list[str],
+    workload_s: float,
+    max_steps: int,
+    lead_in_s: float = LEAD_IN_S,
+    salt: int = 0,
 ) -> Schedule:
     """Up to ``max_steps`` faults from ``families`` fitted into ``workload_s`` seconds.
 
-    Hypothesis tries the simplest example first, and a smoke run has one example: so the simplest
-    schedule here is the harshest one (one fault, as long as it fits, right after the lead-in)."""
+    With ``salt`` 0 the simplest schedule is the harshest one (one fault, as long as it fits, right after
+    the lead-in); a suite passes its seed as ``salt`` so that each seed explores a different one."""
+    rotate = _Rotation(salt)
     room = workload_s - lead_in_s - TAIL_S
-    steps_wanted = draw(st.integers(1, max(1, min(max_steps, int(room // (MIN_FAULT_S + 0.5))))))
+    most = max(1, min(max_steps, int(room // (MIN_FAULT_S + 0.5))))
+    steps_wanted = 1 + rotate(draw(st.integers(0, most - 1)), most)
     room = max(room, MIN_FAULT_S)
     slot = room / steps_wanted
+    ordered = sorted(families)
     schedule: Schedule = []
     for index in range(steps_wanted):
-        family = draw(st.sampled_from(sorted(families)))
+        family = ordered[rotate(draw(st.integers(0, len(ordered) - 1)), len(ordered))]
         longest = max(MIN_FAULT_S, slot * 0.8)
-        duration = draw(st.floats(0, longest - MIN_FAULT_S).map(lambda x, top=longest: round(top - x, 1)))
-        slack = max(0.0, slot - duration)
-        offset = draw(st.floats(0, slack).map(lambda x: round(x, 1))) if slack else 0.0
-        seed = draw(st.integers(0, 2**31 - 1))
+        spread = _tenths(longest - MIN_FAULT_S)
+        duration = round(longest - rotate(draw(st.integers(0, spread)), spread + 1) / 10, 1)
+        slack = _tenths(max(0.0, slot - duration))
+        offset = rotate(draw(st.integers(0, slack)), slack + 1) / 10 if slack else 0.0
+        seed = rotate(draw(st.integers(0, 2**31 - 1)), 2**31)
         schedule.append(Step(family, round(lead_in_s + index * slot + offset, 1), duration, seed))
     return schedule

@@ -17,6 +17,7 @@ and one output record per input plus the consumed offsets are committed in one t
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import logging
 import threading
@@ -24,6 +25,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -33,7 +35,8 @@ from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.kafka import KafkaCluster
 from chaos.faults.families import FAMILIES
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
-from chaos.settings import ProfileError, at_least, choice
+from chaos.images.catalogue import DEFAULT_VERSIONS
+from chaos.settings import ProfileError, at_least, choice, used_only
 from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
 
 log = logging.getLogger("brokerchaos.workloads")
@@ -75,11 +78,12 @@ class KafkaClientSettings:
     max_in_flight: int = at_least(5, 1)
     isolation_level: str = choice("read_committed", "read_committed", "read_uncommitted")
     commit: str = choice("after_processing", "after_processing", "before_processing", "auto")
-    auto_commit_interval_ms: int = at_least(1000, 10)
+    auto_commit_interval_ms: int = used_only(at_least(1000, 10), lambda c: c.commit == "auto", "client.commit = 'auto'")
     auto_offset_reset: str = choice("earliest", "earliest", "latest")
     transactional: bool = False
-    max_retries: int = at_least(3, 0)  # processing attempts of one message before the dead-letter topic
-    retry_backoff_ms: int = at_least(50, 0)
+    # processing attempts of one message before the dead-letter topic, and the pause before each
+    max_retries: int = used_only(at_least(3, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
+    retry_backoff_ms: int = used_only(at_least(10, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
     dead_letter_topic: bool = True
     transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
 
@@ -135,8 +139,7 @@ class KafkaWorkload(Workload):
         self.output = f"{topic}.out"
         if client.transform:
             cluster.create_topic(self.output, settings.partitions, settings.replication, **config)
-        self._attempts: dict[str, int] = {}
-        self._attempt_lock = threading.Lock()
+        self._dlq_producers: dict[str, Producer] = {}  # per consumer process (each in its own thread)
 
     @property
     def fault_subject(self) -> str:
@@ -459,14 +462,22 @@ class KafkaWorkload(Workload):
         for attempt in range(1, self.client.max_retries + 1):
             time.sleep(self.client.retry_backoff_ms / 1000 * attempt)
             if attempt == self.client.max_retries:
-                self._dead_letter(value, attempt)
+                self._dead_letter(process, value, attempt)
 
-    def _dead_letter(self, value: dict[str, Any], attempts: int) -> None:
+    def _dead_letter_producer(self, process: str) -> Producer:
+        """One idempotent producer per consumer for its dead-letter writes (a new one per poison message
+        cost a producer id round trip each: consumers fell behind the profile's rate)."""
+        producer = self._dlq_producers.get(process)
+        if producer is None:
+            config = {"enable.idempotence": True, "message.timeout.ms": 10000, "linger.ms": 0}
+            producer = Producer(self.cluster.client_config(acks="all", **config))
+            self._dlq_producers[process] = producer
+        return producer
+
+    def _dead_letter(self, process: str, value: dict[str, Any], attempts: int) -> None:
         """Write to the dead-letter topic and wait for its acknowledgement before the offset is committed:
         a poison message must not be skipped because the dead-letter write was lost in a fault."""
-        producer = Producer(
-            self.cluster.client_config(acks="all", **{"enable.idempotence": True, "message.timeout.ms": 10000})
-        )
+        producer = self._dead_letter_producer(process)
         headers = [("reason", b"handler_failed"), ("delivery_count", str(attempts).encode())]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -481,6 +492,9 @@ class KafkaWorkload(Workload):
             producer.flush(15)
             if outcome and outcome[0] is None:
                 return
+            if outcome and outcome[0] is not None and outcome[0].fatal():  # a fenced instance stays fenced
+                self._dlq_producers.pop(process, None)
+                producer = self._dead_letter_producer(process)
             time.sleep(0.2)
         raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "dead-letter write not acknowledged"))
 
@@ -539,61 +553,52 @@ class KafkaWorkload(Workload):
         the delivery checker compares acknowledged writes with this read. Recorded as one ``audit`` op:
         ``ok`` with the ids found once every partition was read to its end, ``info`` when it could not be."""
         self.history.record("auditor", INVOKE, "audit")
-        # read_uncommitted: the question is what the log holds (aborted sends are failures anyway), and
-        # the reader's position then moves past transaction markers to the high watermark.
-        settings = {"group.id": f"bc-audit-{uuid.uuid4().hex[:6]}", "isolation.level": "read_uncommitted"}
-        reader = Consumer(self.cluster.client_config(**settings, **{"enable.auto.commit": False}))
         ids: list[str] = []
         try:
-            parts = [
-                TopicPartition(self.topic, p)
-                for p in reader.list_topics(self.topic, timeout=10).topics[self.topic].partitions
-            ]
-            ends = {tp.partition: reader.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
-            reader.assign([TopicPartition(self.topic, tp.partition, OFFSET_BEGINNING) for tp in parts])
-            left = [tp for tp in parts if ends[tp.partition] > 0]
-            deadline = time.monotonic() + timeout
-            while left and time.monotonic() < deadline:
-                ids.extend(json.loads(msg.value())["id"] for msg in _poll(reader, 1000))
-                left = [tp for tp in reader.position(left) if tp.offset < ends[tp.partition]]
-            if left:
-                raise KafkaException(
-                    f"partitions {[tp.partition for tp in left]} not read to their end in {timeout:.0f} s"
-                )
+            # read_uncommitted: the question is what the log holds (aborted sends are failures anyway), and
+            # the reader's position then moves past transaction markers to the high watermark.
+            self._read_to_end(self.topic, lambda msg: ids.append(json.loads(msg.value())["id"]), timeout)
         except (KafkaException, KeyError) as exc:
             self.history.record("auditor", INFO, "audit", {"read": len(ids)}, error=str(exc)[:200])
             return
-        finally:
-            reader.close()
         self.history.record("auditor", OK, "audit", {"ids": ids})
 
-    def _read_dead_letters(self) -> None:
-        reader = Consumer(
-            self.cluster.client_config(
-                **{"group.id": f"bc-dlq-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"}
-            )
-        )
-        reader.subscribe([self.dlq])
-        deadline = time.monotonic() + 8
-        quiet = 0
+    def _read_dead_letters(self, timeout: float = 20.0) -> None:
+        """Read the dead-letter topic to its end: one ``dead_letter`` op per record, then
+        ``dead_letter_read`` (``ok`` once read to its end, ``info`` when it could not be)."""
+
+        def record(msg: Any) -> None:
+            headers = {k: v.decode() for k, v in (msg.headers() or [])}
+            value = {"id": msg.key().decode(), "reason": headers.get("reason")}
+            value["delivery_count"] = int(headers.get("delivery_count", 0))
+            self.history.record("dlq-reader", OK, "dead_letter", value)
+
         try:
-            while time.monotonic() < deadline and quiet < 4:
-                msgs = reader.consume(num_messages=500, timeout=0.5)
-                quiet = 0 if msgs else quiet + 1
-                for msg in msgs:
-                    if msg.error():
-                        continue
-                    headers = {k: v.decode() for k, v in (msg.headers() or [])}
-                    self.history.record(
-                        "dlq-reader",
-                        OK,
-                        "dead_letter",
-                        {
-                            "id": msg.key().decode(),
-                            "reason": headers.get("reason"),
-                            "delivery_count": int(headers.get("delivery_count", 0)),
-                        },
-                    )
+            self._read_to_end(self.dlq, record, timeout)
+        except (KafkaException, KeyError) as exc:
+            self.history.record("dlq-reader", INFO, "dead_letter_read", error=str(exc)[:200])
+            return
+        self.history.record("dlq-reader", OK, "dead_letter_read")
+
+    def _read_to_end(self, topic: str, each: Any, timeout: float) -> None:
+        """Every record of ``topic`` from its start to the high watermarks it had when the read began,
+        with a fresh reader (read_uncommitted); raises KafkaException when that takes over ``timeout``."""
+        settings = {"group.id": f"bc-read-{uuid.uuid4().hex[:6]}", "isolation.level": "read_uncommitted"}
+        reader = Consumer(self.cluster.client_config(**settings, **{"enable.auto.commit": False}))
+        try:
+            found = reader.list_topics(topic, timeout=10).topics[topic].partitions
+            parts = [TopicPartition(topic, p) for p in found]
+            ends = {tp.partition: reader.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
+            reader.assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in parts])
+            left = [tp for tp in parts if ends[tp.partition] > 0]
+            deadline = time.monotonic() + timeout
+            while left and time.monotonic() < deadline:
+                for msg in _poll(reader, 1000):
+                    each(msg)
+                left = [tp for tp in reader.position(left) if tp.offset < ends[tp.partition]]
+            if left:
+                partitions = [tp.partition for tp in left]
+                raise KafkaException(f"{topic} partitions {partitions} not read to their end in {timeout:.0f} s")
         finally:
             reader.close()
 
@@ -632,7 +637,39 @@ def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: s
     )
 
 
+def known_configs(version: str) -> dict[str, frozenset[str]]:
+    """The broker and topic configuration names Kafka ``version`` defines ({} when not listed here)."""
+    listing = Path(__file__).resolve().parents[1] / "cluster" / "kafka" / f"configs-{version}.txt"
+    if not listing.exists():
+        return {}
+    names: dict[str, set[str]] = {"broker": set(), "topic": set()}
+    for line in listing.read_text().splitlines():
+        scope, _, name = line.partition(" ")
+        if scope in names and name:
+            names[scope].add(name)
+    return {scope: frozenset(found) for scope, found in names.items()}
+
+
+def _check_config_names(profile: Any) -> None:
+    """A misspelt property would reach the broker, which ignores or refuses it at start: refuse it here,
+    before any cluster starts, with the nearest real name."""
+    version = profile.version or DEFAULT_VERSIONS["kafka"]
+    known = known_configs(version)
+    for key, scope, given in (
+        ("cluster.server_properties", "broker", profile.cluster.server_properties),
+        ("cluster.topic_config", "topic", profile.cluster.topic_config),
+    ):
+        if not known or not given:
+            continue
+        for name in given:
+            if name not in known[scope]:
+                near = difflib.get_close_matches(name, known[scope], n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise ProfileError(f"{key}: Kafka {version} has no {scope} setting {name!r}{hint}")
+
+
 def _check(profile: Any) -> None:
+    _check_config_names(profile)
     c = profile.client
     if c.idempotence and c.acks != "all":
         raise ProfileError("client.idempotence = true requires client.acks = 'all' (set idempotence = false)")

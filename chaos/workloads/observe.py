@@ -16,9 +16,11 @@ from typing import Any
 
 import orjson
 
+from chaos.checkers.health import HOLD_S, settling
 from chaos.history import OK, Recorder
 
 log = logging.getLogger("brokerchaos.observe")
+
 
 
 class ObservationSampler:
@@ -46,16 +48,19 @@ class ObservationSampler:
     def latest(self) -> dict[str, Any]:
         return self.samples[-1]["metrics"] if self.samples else {}
 
-    def wait_settled(self, metrics: tuple[str, ...], timeout_s: float) -> bool:
-        """Keep sampling until one sample reads 0 for every metric in ``metrics`` (True), or time is up."""
-        deadline = time.monotonic() + timeout_s
-        seen = len(self.samples)
+    def wait_settled(
+        self, metrics: tuple[str, ...], within_s: float, since_ns: int, hold_s: float = HOLD_S, min_samples: int = 3
+    ) -> bool:
+        """Keep sampling until ``metrics`` read 0 and stay there for ``hold_s`` and ``min_samples`` samples
+        (what the broker-health checker calls settled), or until ``within_s`` (plus the hold) has passed
+        since ``since_ns`` (the last heal, monotonic ns). True when settled."""
+        deadline = since_ns / 1e9 + within_s + hold_s + 2 * float(getattr(self.workload, "observe_every_s", 1.0))
         while metrics and time.monotonic() < deadline and self._thread.is_alive():
-            fresh, seen = self.samples[seen:], len(self.samples)
-            if any(all(s["metrics"].get(m) == 0 for m in metrics) for s in fresh):
+            samples = [(s["time"], s["metrics"]) for s in list(self.samples)]
+            if settling(samples, metrics, since_ns).holds(min_samples, int(hold_s * 1e9)):
                 return True
             time.sleep(0.2)
-        return not metrics
+        return False
 
     def _loop(self) -> None:
         every = float(getattr(self.workload, "observe_every_s", 1.0))

@@ -6,9 +6,12 @@ unconfirmed ``info``. Without confirms every publish is ``info`` (unconfirmed): 
 of those apart (catalogue R4). Consumers use pika's BlockingConnection, one per thread (it is not
 thread-safe).
 
-Poison handling follows the profile: ``dead_letter`` nacks with requeue and lets the quorum queue's
-``x-delivery-limit`` dead-letter it through a DLX; ``requeue`` nacks with requeue and no limit
-(catalogue R5: endless redelivery); ``reject`` dead-letters at once.
+Poison handling follows the profile: ``dead_letter`` rejects with requeue and lets the quorum queue's
+``x-delivery-limit`` dead-letter it through a DLX; ``requeue`` rejects with requeue and no limit
+(catalogue R5: endless redelivery); ``reject`` dead-letters at once. A poison message is a failed
+delivery, so the consumer says so with ``basic.reject``: since RabbitMQ 4.3 a ``basic.nack`` with
+requeue is a return that does not count toward ``x-delivery-limit`` (measured here: 17,901 deliveries in
+20 s, never dead-lettered, on 4.3.6), while ``basic.reject`` does on every version.
 """
 
 from __future__ import annotations
@@ -31,16 +34,17 @@ from chaos.cluster.rabbitmq.upgrade import series, upgrade_problem
 from chaos.faults.families import FAMILIES
 from chaos.history import INFO, OK, Recorder
 from chaos.images.catalogue import DEFAULT_VERSIONS
-from chaos.settings import ProfileError, at_least, choice
+from chaos.settings import ProfileError, at_least, choice, used_only
 from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
 from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
-# How many (node, unreachable peer) pairs the running nodes report as partitioned.
+# How many (node, unreachable peer) pairs the nodes report as partitioned: asked of every node the
+# Erlang distribution reaches (not Mnesia's running list, which 4.x's Khepri clusters do not keep).
 PARTITIONS_SEEN = (
-    "lists:sum([length(P) || {_, P} <- "
-    "element(1, rpc:multicall(rabbit_mnesia:cluster_nodes(running), rabbit_node_monitor, partitions, [], 5000))])."
+    "lists:sum([length(P) || P <- element(1, rpc:multicall([node() | nodes()], rabbit_node_monitor, "
+    "partitions, [], 5000)), is_list(P)])."
 )
 
 
@@ -60,11 +64,19 @@ class RabbitMQClientSettings:
     persistent: bool = True
     confirms: bool = True
     ack: str = choice("after_processing", "after_processing", "before_processing", "auto")
-    prefetch: int = at_least(50, 1)
-    window: int = at_least(256, 1)  # publisher: messages in flight awaiting their confirm
+    prefetch: int = used_only(at_least(50, 1), lambda c: c.ack != "auto", "client.ack is not 'auto'")
+    # publisher: messages in flight awaiting their confirm
+    window: int = used_only(at_least(256, 1), lambda c: c.confirms, "client.confirms = true")
     poison: str = choice("dead_letter", "dead_letter", "requeue", "reject")
-    delivery_limit: int = at_least(3, 1)
-    dead_letter_strategy: str = choice("at-least-once", "at-least-once", "at-most-once")
+    # x-delivery-limit: deliveries a quorum queue allows before it dead-letters a message
+    delivery_limit: int = used_only(
+        at_least(3, 1), lambda c: c.poison == "dead_letter", "client.poison = 'dead_letter' (x-delivery-limit)"
+    )
+    dead_letter_strategy: str = used_only(
+        choice("at-least-once", "at-least-once", "at-most-once"),
+        lambda c: c.queue_type == "quorum" and c.poison in ("dead_letter", "reject"),
+        "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",
+    )
     # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
     # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
     # before that recovers the queue empty (R7).
@@ -248,13 +260,17 @@ class RabbitMQWorkload(Workload):
         self._declare(channel)
         channel.basic_qos(prefetch_count=self.client.prefetch)
         auto_ack = self.client.ack == "auto"
-        for method, _props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
+        for method, props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
             if not self.consuming:
                 return True
             if method is None:
                 continue
             value = json.loads(body)
             value["redelivered"] = bool(method.redelivered)
+            headers = props.headers or {}
+            for header, key in (("x-delivery-count", "delivery_count"), ("x-acquired-count", "acquired_count")):
+                if headers.get(header) is not None:  # the broker's own counts (quorum queues; acquired: 4.3+)
+                    value[key] = int(headers[header])
             self.history.record(process, OK, "receive", value)
             self.received += 1
             if self.should_crash(process):
@@ -263,7 +279,7 @@ class RabbitMQWorkload(Workload):
                 channel.basic_ack(method.delivery_tag)
             if value.get("kind") == "poison":
                 if not auto_ack and self.client.ack != "before_processing":
-                    channel.basic_nack(method.delivery_tag, requeue=self.client.poison != "reject")
+                    channel.basic_reject(method.delivery_tag, requeue=self.client.poison != "reject")
                 continue
             if self.process_ms:
                 time.sleep(self.process_ms / 1000)
@@ -296,17 +312,20 @@ class RabbitMQWorkload(Workload):
             _close(conn)
         return max(listed, int(ready))
 
-    settling_metrics = ("partitions_seen",)
+    settling_metrics = ("partitions_seen", "nodes_refusing_clients")
     observe_every_s = 5.0  # each sample is a rabbitmqctl run: an Erlang VM start on a shared core
 
     def observe(self) -> dict[str, float | None]:
-        """Queue depth (ready, unacknowledged), the dead-letter queue's depth, and the network partitions
-        the running nodes report (``rabbit_node_monitor``)."""
+        """Queue depth (ready, unacknowledged), the dead-letter queue's depth, the network partitions the
+        running nodes report (``rabbit_node_monitor``), and the nodes that refuse an AMQP connection
+        through their proxy: a node paused by ``pause_minority`` closes its listeners, and the others
+        may list it as running all the same."""
         metrics: dict[str, float | None] = {
             "ready": None,
             "unacked": None,
             "dead_lettered": None,
             "partitions_seen": None,
+            "nodes_refusing_clients": self._nodes_refusing_clients(),
         }
         with contextlib.suppress(RuntimeError, ValueError):
             out = self.cluster.ctl(
@@ -323,10 +342,21 @@ class RabbitMQWorkload(Workload):
             metrics["partitions_seen"] = int(out.strip().splitlines()[-1])
         return metrics
 
+    def _nodes_refusing_clients(self) -> int:
+        refusing = 0
+        for node in self.cluster.nodes:
+            try:
+                self.cluster.connect(node, socket_timeout=2, stack_timeout=3).close()
+            except (ConnectionError, *PIKA_ERRORS):
+                refusing += 1
+        return refusing
+
     def observe_after_drain(self) -> None:
+        """Read the dead-letter queue to its end: one ``dead_letter`` op per message, then one
+        ``dead_letter_read`` (``ok`` once the queue answered empty; ``info`` when it could not be read)."""
         conn = self._connect(0)
         if conn is None:
-            self.history.record("dlq-reader", INFO, "dead_letter", error="no node accepted a connection")
+            self.history.record("dlq-reader", INFO, "dead_letter_read", error="no node accepted a connection")
             return
         try:
             channel = conn.channel()
@@ -334,21 +364,32 @@ class RabbitMQWorkload(Workload):
                 method, props, body = channel.basic_get(self.dlq, auto_ack=True)
                 if method is None:
                     break
-                value = json.loads(body)
-                headers = props.headers or {}
-                deaths = headers.get("x-death") or [{}]
-                reason = headers.get("x-first-death-reason") or deaths[0].get("reason")
-                count = headers.get("x-delivery-count") or deaths[0].get("count", 0)
-                self.history.record(
-                    "dlq-reader",
-                    OK,
-                    "dead_letter",
-                    {"id": value["id"], "reason": str(reason) if reason else None, "delivery_count": int(count)},
-                )
+                self.history.record("dlq-reader", OK, "dead_letter", dead_letter_record(json.loads(body), props))
         except PIKA_ERRORS as exc:
-            self.history.record("dlq-reader", INFO, "dead_letter", error=repr(exc)[:200])
+            self.history.record("dlq-reader", INFO, "dead_letter_read", error=repr(exc)[:200])
+            return
         finally:
             _close(conn)
+        self.history.record("dlq-reader", OK, "dead_letter_read")
+
+
+def dead_letter_record(value: dict[str, Any], props: Any) -> dict[str, Any]:
+    """What a dead-lettered message says of itself. ``x-death``'s ``count`` is how many times the message
+    was dead-lettered from that queue for that reason (1 the first time), not how often it was
+    delivered: it is ``times_dead_lettered``. ``delivery_count`` is the ``x-delivery-count`` header the
+    copy carries, where it carries one — not always the count of deliveries (measured here with
+    x-delivery-limit 3 and four deliveries before dead-lettering: the copy carries ``x-delivery-count``
+    0 on 3.10.8, none on 4.0.5, and 4 on 4.3.6). The consumers' own deliveries, and the counts the
+    broker sends with each (``delivery_count``, ``acquired_count`` on ``receive`` ops), are the evidence."""
+    headers = props.headers or {}
+    deaths = headers.get("x-death") or [{}]
+    reason = headers.get("x-first-death-reason") or deaths[0].get("reason")
+    record: dict[str, Any] = {"id": value["id"], "reason": str(reason) if reason else None}
+    if deaths[0].get("count") is not None:
+        record["times_dead_lettered"] = int(deaths[0]["count"])
+    if headers.get("x-delivery-count") is not None:
+        record["delivery_count"] = int(headers["x-delivery-count"])
+    return record
 
 
 def _close(conn: pika.BlockingConnection | None) -> None:
@@ -392,6 +433,16 @@ def _check(profile: Any) -> None:
         raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
+    at_least_once = c.queue_type == "quorum" and c.poison in ("dead_letter", "reject") and (
+        c.dead_letter_strategy == "at-least-once"
+    )
+    g = profile.guarantees
+    if at_least_once and g.dead_letter and not g.dead_letter_duplicates_allowed:
+        raise ProfileError(
+            "client.dead_letter_strategy = 'at-least-once' forwards a dead-lettered message at least once (a hop "
+            "whose confirm a fault lost is sent again): set guarantees.dead_letter_duplicates_allowed = true, "
+            "or use 'at-most-once' (which may lose it instead)"
+        )
     if c.mirrored and series(profile.version or DEFAULT_VERSIONS["rabbitmq"])[0] >= 4:
         raise ProfileError(f"client.mirrored = true: RabbitMQ {profile.version} has no classic queue mirroring")
 

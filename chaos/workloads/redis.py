@@ -24,7 +24,7 @@ from chaos.brokers import BrokerKit
 from chaos.cluster.base import Cluster, Platform
 from chaos.cluster.redis import RedisPersistence, RedisSentinelCluster, ValkeySentinelCluster
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
-from chaos.settings import ProfileError, at_least, choice
+from chaos.settings import ProfileError, at_least, choice, used_only
 from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
 from chaos.workloads.redis_xadd import RetryingLink, WriteAheadLink, XaddLink
 
@@ -64,7 +64,8 @@ class RedisClientSettings:
     reclaim: bool = True
     max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
     pipeline: int = at_least(50, 1)  # XADDs per round trip
-    in_flight: int = at_least(4, 1)  # batches written ahead of their replies (1 with retries)
+    # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
+    in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 
 
 class RedisStreamsWorkload(Workload):
@@ -343,7 +344,9 @@ class RedisStreamsWorkload(Workload):
                     }
                     self.history.record("dlq-reader", OK, "dead_letter", value)
         except (redis.RedisError, OSError, LookupError) as exc:
-            self.history.record("dlq-reader", INFO, "dead_letter", error=repr(exc)[:200])
+            self.history.record("dlq-reader", INFO, "dead_letter_read", error=repr(exc)[:200])
+            return
+        self.history.record("dlq-reader", OK, "dead_letter_read")
 
 
 def _value(fields: dict[str, Any], entry_id: str) -> dict[str, Any]:

@@ -66,8 +66,10 @@ def test_settings_and_behaviour_drift_are_reported(runs: tuple[Path, Path]) -> N
     assert c.behaviour == [("p", "kill-leader", "dead_letter", "reported_delivery_counts", ["3"], ["4"])]
 
 
-def test_identical_runs_compare_the_same(runs: tuple[Path, Path]) -> None:
-    c = compare(load_run(runs[0]), load_run(runs[0]))
+def test_two_runs_with_the_same_verdicts_compare_the_same(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    cells = {"no_loss": True, "order": "unknown", "dead_letter": True}
+    twin = _run(tmp_path, "A2", cells, {"x": "1", "gone": "y"}, [3], "3.10.8")
+    c = compare(load_run(runs[0]), load_run(twin))
     assert not c.changed and not c.settings and not c.behaviour and c.verdict().startswith("SAME")
 
 
@@ -81,6 +83,19 @@ def test_the_pages_highlight_changes(runs: tuple[Path, Path], tmp_path: Path) ->
 
 def test_the_cli_exits_1_when_b_is_worse_and_names_bad_input(runs: tuple[Path, Path], tmp_path: Path) -> None:
     assert main(["compare", str(runs[0]), str(runs[1]), "--out", str(tmp_path / "o")]) == 1
-    assert main(["compare", str(runs[1]), str(runs[1]), "--out", str(tmp_path / "o")]) == 0
     with pytest.raises(UsageError, match="not a run directory"):
         load_run(tmp_path)
+
+
+def test_a_comparison_that_compares_nothing_fails(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = ["--out", str(tmp_path / "o")]
+    assert main(["compare", str(runs[1]), str(runs[1]), *out]) == 5  # the same run twice
+    assert "same run" in capsys.readouterr().err
+    other = _run(tmp_path, "C", {"no_loss": True}, {}, [3], "3.10.8")
+    (other / "matrix.json").write_text(json.dumps([{"profile": "q", "fault": "kill", "guarantee": "x", "valid": True}]))
+    assert main(["compare", str(runs[0]), str(other), *out]) == 5  # nothing in common
+    short = _run(tmp_path, "D", {"no_loss": True}, {}, [3], "3.10.8")  # B lacks order and dead_letter
+    assert main(["compare", str(runs[0]), str(short), *out]) == 5
+    assert "B lacks 2 check(s)" in capsys.readouterr().err
+    fuller = _run(tmp_path, "E", {"no_loss": True, "order": True, "dead_letter": True, "recovery": True}, {}, [3], "x")
+    assert main(["compare", str(runs[0]), str(fuller), *out]) == 0  # B may check more than A

@@ -66,3 +66,69 @@ def test_a_kill_of_one_node_runs_in_the_callers_thread() -> None:
 def test_a_fault_whose_target_names_no_node_does_nothing() -> None:
     with applied(NodeFault(nodes(), "kill")) as fault:
         assert fault.targets == []
+
+
+def test_a_fault_that_hit_nothing_is_recorded_as_no_target_not_applied() -> None:
+    from chaos.faults.base import FaultLog
+    from chaos.history import MemoryHistory
+
+    history = MemoryHistory()
+    faults = FaultLog(history)
+    with applied(NodeFault(nodes(), "kill"), history, faults):
+        pass
+    assert [op.f for op in history] == ["start", "no_target", "stop"]
+    assert faults.hit == [False]
+    assert faults.played()[0]["hit"] is False
+
+
+@dataclass
+class RoleCluster:
+    """A cluster model whose roles are asked like a real one's: the leader and its in-sync followers."""
+
+    leader_name: str
+    followers: list[str]
+    members: list[NodeModel] = field(default_factory=list)
+    leader_role: str = "leader"
+    follower_role: str = "follower"
+
+    def role_nodes(self, role: str, subject: str | None = None) -> list[NodeModel]:
+        by_name = {n.name: n for n in self.members}
+        if role == "leader":
+            return [by_name[self.leader_name]]
+        return [by_name[n] for n in self.followers]
+
+
+def test_isolate_follower_never_picks_the_leader_and_hits_nothing_without_a_follower() -> None:
+    import random
+
+    from chaos.faults.families import FaultContext, isolating
+
+    cluster = RoleCluster("n1", ["n2", "n3"], [NodeModel("n1"), NodeModel("n2"), NodeModel("n3")])
+    for seed in range(50):
+        ctx = FaultContext(cluster, None, random.Random(seed), "q")  # type: ignore[arg-type]
+        grudge = isolating(ctx.follower())(["n1", "n2", "n3"], random.Random(seed))
+        cut_off = [n for n, dropped in grudge.items() if len(dropped) == 2]
+        assert cut_off and "n1" not in cut_off
+    # The follower list lags a leader change (the old view still names the new leader): never the leader.
+    stale = RoleCluster("n2", ["n2", "n3"], cluster.members)
+    for seed in range(50):
+        ctx = FaultContext(stale, None, random.Random(seed), "q")  # type: ignore[arg-type]
+        assert [n.name for n in ctx.follower()()] == ["n3"]
+    alone = RoleCluster("n1", [], cluster.members)
+    ctx = FaultContext(alone, None, random.Random(0), "q")  # type: ignore[arg-type]
+    assert isolating(ctx.follower())(["n1", "n2", "n3"], random.Random(0)) == {}
+
+
+def test_a_power_loss_without_its_fsync_journal_is_refused_before_any_kill() -> None:
+    from chaos.faults.process import PowerLoss, PowerLossUnavailableError
+
+    class NoJournal:
+        def sync_journal_problem(self, node: NodeModel) -> str:
+            return "the cluster was not started with the fsync journal (track_syncs)"
+
+    node = NodeModel("n1")
+    with pytest.raises(PowerLossUnavailableError, match="cannot be applied"), applied(
+        PowerLoss(NoJournal(), nodes(node))  # type: ignore[arg-type]
+    ):
+        pass
+    assert node.events == [] and node.running  # never a plain SIGKILL in its place

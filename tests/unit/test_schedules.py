@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,4 +43,23 @@ def test_the_simplest_schedule_is_the_harshest() -> None:
 def test_budgets_are_ordered() -> None:
     smoke, nightly, soak = BUDGETS["smoke"], BUDGETS["nightly"], BUDGETS["soak"]
     assert smoke.examples <= nightly.examples <= soak.examples
-    assert not smoke.shrink and not nightly.shrink and BUDGETS["replay"].shrink
+    assert not smoke.shrink and not nightly.shrink and not soak.shrink
+
+
+def _first(budget_name: str, seed: int, families: list[str]) -> Schedule:
+    """The first schedule a suite plays for ``seed`` on that budget (what a smoke run plays alone)."""
+    from chaos.schedule.explore import first_schedule
+
+    return first_schedule(BUDGETS[budget_name], families, 12 if budget_name == "smoke" else 25, 2, 2.0, seed)
+
+
+@pytest.mark.parametrize("budget_name", sorted(BUDGETS))
+def test_the_seed_moves_the_first_schedule_on_every_budget(budget_name: str) -> None:
+    families = ["isolate-leader", "kill-leader"]
+    seeds = [1, 2, 3, 386026531, 20261201, 7]
+    played = [_first(budget_name, seed, families) for seed in seeds]
+    assert len({s[0].start_s for s in played}) > 1, played
+    assert len({s[0].duration_s for s in played}) > 1, played
+    assert len({s[0].seed for s in played}) == len(seeds), played  # the targets' randomness
+    assert len({s[0].family for s in played}) > 1, played
+    assert [_first(budget_name, seed, families) for seed in seeds] == played  # same seed, same schedule

@@ -304,7 +304,8 @@ class RedisSentinelCluster(Cluster):
                     with self.client(node, timeout=1.0) as conn:
                         conn.replicaof(primary.name, REDIS_PORT)
                 except (redis.RedisError, OSError):
-                    pass
+                    continue
+                self.operator(f"REPLICAOF {primary.name}: demoted {node.name}, a stale primary", node.name)
 
     # readiness -------------------------------------------------------------------------------------
     def check_ready(self) -> None:
