@@ -142,19 +142,23 @@ def _build_kafka(client: docker.DockerClient, spec: ImageSpec) -> None:
         _docker_build(client, spec, ctx)
 
 
-def _build_go(client: docker.DockerClient, spec: ImageSpec) -> None:
+def _go(args: list[str], what: str, cwd: Path | None = None, **env: str) -> None:
+    """Run the host's ``go`` for a static build (no cgo); an error names ``what`` and go's own words."""
     go = _require_tool("go", "golang-go")
+    done = subprocess.run(
+        [go, *args], cwd=cwd, env={**os.environ, "CGO_ENABLED": "0", **env}, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise ImageError(f"{what} failed: {done.stderr.strip()[-600:]}")
+
+
+def _build_go(client: docker.DockerClient, spec: ImageSpec) -> None:
     params = spec.recipe.params
     with tempfile.TemporaryDirectory(prefix="brokerchaos-go-") as tmp:
         ctx = Path(tmp)
         gobin = ctx / "bin"
         log.info("  go install %s@%s (Go module proxy)", params["module"], params["version"])
-        env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(gobin)}
-        done = subprocess.run(
-            [go, "install", f"{params['module']}@{params['version']}"], env=env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise ImageError(f"go install {params['module']} failed: {done.stderr.strip()[-600:]}")
+        _go(["install", f"{params['module']}@{params['version']}"], f"go install {params['module']}", GOBIN=str(gobin))
         built = next(gobin.iterdir())
         shutil.move(str(built), ctx / params["binary"])
         shutil.rmtree(gobin)
@@ -163,19 +167,14 @@ def _build_go(client: docker.DockerClient, spec: ImageSpec) -> None:
 
 def _build_go_source(client: docker.DockerClient, spec: ImageSpec) -> None:
     """A Go program of this repository (standard library only: nothing is downloaded), built static."""
-    go = _require_tool("go", "golang-go")
     params = spec.recipe.params
     with tempfile.TemporaryDirectory(prefix="brokerchaos-go-") as tmp:
         ctx = Path(tmp)
         source = ctx / "src"
         shutil.copytree(params["source"], source)
         log.info("  go build %s", params["source"])
-        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-        done = subprocess.run(
-            [go, "build", "-o", str(ctx / params["binary"]), "."], cwd=source, env=env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise ImageError(f"go build {params['source']} failed: {done.stderr.strip()[-600:]}")
+        what = f"go build {params['source']}"
+        _go(["build", "-o", str(ctx / params["binary"]), "."], what, source, GOFLAGS="-mod=mod")
         shutil.rmtree(source)
         _docker_build(client, spec, ctx)
 

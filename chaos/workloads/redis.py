@@ -311,8 +311,12 @@ class RedisStreamsWorkload(Workload):
         pending = conn.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
         deliveries = int(pending[0]["times_delivered"]) if pending else 0
         if deliveries >= limit:
-            conn.xadd(self.dlq, {"id": value["id"], "reason": "delivery_limit", "delivery_count": str(deliveries)})
-            conn.xack(self.stream, GROUP, entry_id)
+            # One MULTI/EXEC: the dead letter and the ack happen together or not at all. As two commands, a
+            # primary killed between them left the entry pending, and it was dead-lettered again.
+            with conn.pipeline(transaction=True) as both:
+                both.xadd(self.dlq, {"id": value["id"], "reason": "delivery_limit", "delivery_count": str(deliveries)})
+                both.xack(self.stream, GROUP, entry_id)
+                both.execute()
 
     def backlog(self) -> int | None:
         """Entries not yet delivered plus those delivered but unacknowledged."""

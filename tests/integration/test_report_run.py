@@ -127,3 +127,25 @@ def test_index_html_renders_in_headless_chromium(catalogue_run: tuple, chromium:
         check=True,
     )
     assert _pixels(shot, FAIL_RGB) > 500, "the FAIL cell is not painted"
+
+
+def test_a_failure_names_its_evidence_its_replay_and_keeps_the_nodes_logs(catalogue_run: tuple) -> None:  # type: ignore[type-arg]
+    done, run_dir, _ = catalogue_run
+    # The replay line replays the failing cell (not one guarantee test) with the same seed and budget.
+    replay = re.search(r"replay: (.+)", done.stdout)
+    assert replay, done.stdout[-3000:]
+    line = replay.group(1)
+    assert "suites/redis/test_redis_streams.py " in line and "::" not in line
+    assert "'redis-s1-no-aof/kill-leader]'" in line and f"--chaos-seed {SEED}" in line
+    assert "--chaos-budget smoke --chaos-shrink" in line
+    # The exploration ran once for all of the cell's guarantee tests.
+    assert done.stdout.count("== redis-s1-no-aof / kill-leader: budget smoke") == 1
+    example = run_dir / "suites" / "redis-s1-no-aof-kill-leader" / "example-1"
+    logs = sorted(p.name for p in (example / "logs").glob("*.log"))
+    assert "redis-1.log" in logs and "toxiproxy.log" in logs
+    summary = (run_dir / "summary.md").read_text()
+    assert "](suites/redis-s1-no-aof-kill-leader/example-1/history.jsonl)" in summary  # relative: works in an artifact
+    assert "[node logs](suites/redis-s1-no-aof-kill-leader/example-1/logs/)" in summary
+    results = json.loads((example / "results.json").read_text())
+    assert results["cells"]["no_loss"] == {"valid": False, "checker": "delivery", "failed_by": ["lost"], "reason": ""}
+    assert results["faults_played"][0]["fault"] == "kill" and results["faults_played"][0]["span_s"] > 0

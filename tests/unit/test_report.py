@@ -46,3 +46,24 @@ def test_a_clean_run_says_pass(tmp_path: Path) -> None:
     summary, index = render_run(_run_dir(tmp_path, lost=False))
     assert "PASS: all 2 guarantee checks held" in summary.read_text()
     assert "Anomalies" not in index.read_text()
+
+
+def test_an_unknown_cell_says_why_and_faults_show_their_real_span(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, lost=True)
+    example = run / "suites" / "p-kill-leader" / "example-1"
+    result = json.loads((example / "results.json").read_text())
+    result["cells"] = {"order": {"valid": "unknown", "checker": "order", "failed_by": [], "reason": "drain incomplete"}}
+    result["faults_played"] = [
+        {"fault": "leader-alone-lost", "targets": ["kafka-1"], "hit": True, "began_s": 2.0, "span_s": 25.3},
+        {"fault": "kill", "targets": [], "hit": False, "began_s": 30.0, "span_s": 0.1},
+    ]
+    result["operator_events"] = [{"at_s": 40.0, "action": "started kafka-2 (exited)", "node": "kafka-2"}]
+    (example / "results.json").write_text(json.dumps(result))
+    summary, index = render_run(run)
+    text = summary.read_text()
+    assert "## Could not be decided (unknown)" in text and "order: drain incomplete" in text
+    assert "[history](suites/p-kill-leader/example-1/history.jsonl)" in text  # relative links
+    page = index.read_text()
+    assert "leader-alone-lost on kafka-1 from 2.0s, healed after 25.3s" in page
+    assert "kill on nothing from 30.0s (no target: did not happen)" in page
+    assert "operator at 40.0s: started kafka-2 (exited)" in page

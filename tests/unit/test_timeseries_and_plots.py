@@ -106,3 +106,35 @@ def test_targets_come_from_applied_for_plots_and_the_availability_checker() -> N
     assert [(w.name, w.targets, w.start, w.end) for w in series.faults] == [("kill", ["n3"], 1.0, 4.0)]
     verdict = run_checker([Op.from_dict(orjson.loads(line)) for line in lines], AvailabilityChecker())
     assert [w["targets"] for w in verdict.stats["windows"]] == [["n3"]]
+
+
+def test_an_example_with_nothing_to_show_draws_no_empty_plot(tmp_path: Path) -> None:
+    lines = [_line(NEMESIS, INFO, "start", 1.0, fault="kill"), _line(NEMESIS, INFO, "stop", 4.0, fault="kill")]
+    made = plot_example(series_from_lines(lines), [], tmp_path)
+    assert not (tmp_path / "throughput.png").exists() and not (tmp_path / "latency.png").exists()
+    assert [p.name for p in made] == ["recovery.png"]
+
+
+def test_every_plot_of_an_example_shares_one_time_axis_and_marks_the_operator(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from chaos.report import plots
+
+    lines = [*_history(seconds=10), _line("operator", INFO, "repair", 12.0, action="started n1 (exited)")]
+    series = series_from_lines(sorted(lines, key=lambda raw: orjson.loads(raw)["time"]))
+    assert series.operator == [(12.0, "started n1 (exited)")]
+    limits = []
+    original = plots._save
+
+    def keep_limits(fig, path):  # type: ignore[no-untyped-def]
+        limits.extend(ax.get_xlim() for ax in fig.axes if ax.get_xlabel().startswith("seconds since"))
+        return original(fig, path)
+
+    plots._save = keep_limits  # type: ignore[assignment]
+    try:
+        samples = [{"time": int(t * S), "metrics": {"lag": t}} for t in (1.0, 5.0, 30.0)]  # 30 s: past the end
+        plot_example(series, samples, tmp_path)
+    finally:
+        plots._save = original  # type: ignore[assignment]
+        plt.close("all")
+    assert len(limits) == 3 and len(set(limits)) == 1 and limits[0] == (0.0, series.duration)
