@@ -121,7 +121,7 @@ def execute(
     directory: Path,
     workload_s: float,
     deadline: float | None = None,
-    recovery_window_s: float = 8.0,
+    recovery_window_s: float = 12.0,
 ) -> RunResult:
     """Run the profile's workload while ``schedule`` plays; keep it running for ``recovery_window_s``
     after the last heal (the window recovery is judged in); let broker-side signals settle; only then
