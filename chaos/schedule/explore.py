@@ -43,6 +43,9 @@ RESTORE_TIMEOUT_S = 120.0
 RECOVERY_GRACE_S = 5.0
 # How much longer than planned the faults of one schedule may take to play (staged faults wait for stages).
 OVERRUN_S = 300.0
+# The drain's own bound: it ends as soon as the backlog is empty or stops moving, so this only caps a
+# backlog that keeps moving slowly (consumers a profile makes slow: K6 processes 100 msg/s of 300).
+DRAIN_TIMEOUT_S = 240.0
 
 
 @dataclass
@@ -176,7 +179,7 @@ def execute(
                     recovered = False
                     problems.append(f"cluster did not recover after the faults, even with the operator's help: {exc}")
                 progress.phase = "drain"
-                workload.drain(timeout=60)
+                workload.drain(timeout=DRAIN_TIMEOUT_S)
             finally:
                 workload.stop()
                 cluster.on_operator = log_operator

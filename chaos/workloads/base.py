@@ -181,6 +181,15 @@ class Workload(ABC):
         return sent >= self.budget.max_messages or time.monotonic() - self.started_at > self.budget.max_seconds
 
     poison_every: int = 0  # every Nth message is poison (0: none); set by the broker workloads
+    process_ms: float = 0.0  # what processing one message costs a consumer; set by the broker workloads
+    draining = False  # set by drain(): what is left is read at full speed
+
+    def processing_pause(self) -> None:
+        """The consumer's processing time (``process_ms``), until the final drain: a profile makes consumers
+        slow so that messages wait in the broker while the faults play; what is left after every heal is
+        read as fast as the broker gives it (the drain checks where messages went, not how fast)."""
+        if self.process_ms and not self.draining:
+            time.sleep(self.process_ms / 1000)
 
     def message_kind(self, seq: int) -> str:
         """``poison`` for every ``poison_every``-th message of a producer, else ``good``."""
@@ -234,6 +243,7 @@ class Workload(ABC):
         """
         self.stop_producing()
         self.wait_producers()
+        self.draining = True
         self.history.record("drain", INVOKE, "drain")
         stall_s = self.drain_stall_s if stall_s is None else stall_s
         deadline = time.monotonic() + timeout

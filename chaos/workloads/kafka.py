@@ -453,8 +453,7 @@ class KafkaWorkload(Workload):
     def _process(self, process: str, value: dict[str, Any]) -> None:
         """The handler: poison fails every attempt; after ``max_retries`` it goes to the dead-letter topic."""
         if value.get("kind") != "poison":
-            if self.process_ms:
-                time.sleep(self.process_ms / 1000)
+            self.processing_pause()
             self.history.record(process, OK, "process", value)
             return
         if not self.client.dead_letter_topic:

@@ -281,8 +281,7 @@ class RabbitMQWorkload(Workload):
                 if not auto_ack and self.client.ack != "before_processing":
                     channel.basic_reject(method.delivery_tag, requeue=self.client.poison != "reject")
                 continue
-            if self.process_ms:
-                time.sleep(self.process_ms / 1000)
+            self.processing_pause()
             self.history.record(process, OK, "process", value)
             if self.client.ack == "after_processing":
                 channel.basic_ack(method.delivery_tag)

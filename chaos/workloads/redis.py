@@ -296,8 +296,7 @@ class RedisStreamsWorkload(Workload):
             if value.get("kind") == "poison":
                 self._poison(conn, entry_id, value)
                 continue
-            if self.process_ms:
-                time.sleep(self.process_ms / 1000)
+            self.processing_pause()
             self.history.record(process, OK, "process", value, node=node)
             if self.settings.ack == "after_processing":
                 conn.xack(self.stream, GROUP, entry_id)
