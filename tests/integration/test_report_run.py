@@ -140,7 +140,8 @@ def test_a_failure_names_its_evidence_its_replay_and_keeps_the_nodes_logs(catalo
     assert "--chaos-budget smoke --chaos-shrink" in line
     # The exploration ran once for all of the cell's guarantee tests (live log lines; a failed test's
     # captured log repeats them in another format).
-    began = re.findall(r"^\d\d:\d\d:\d\d INFO  brokerchaos.suites: == redis-s1-no-aof / kill-leader: budget", done.stdout, re.M)
+    live = r"^\d\d:\d\d:\d\d INFO  brokerchaos.suites: == redis-s1-no-aof / kill-leader: budget"
+    began = re.findall(live, done.stdout, re.M)
     assert len(began) == 1, done.stdout[-3000:]
     example = run_dir / "suites" / "redis-s1-no-aof-kill-leader" / "example-1"
     logs = sorted(p.name for p in (example / "logs").glob("*.log"))
