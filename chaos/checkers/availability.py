@@ -5,12 +5,15 @@ not marked ``no_target``) it measures the rate of successful operations before a
 after the heal, the time to the first success and to the steady rate again (``recover_fraction`` of the
 rate before, over a one-second window).
 
-Only what the cluster did on its own counts: the observation after a heal ends when clients stop trying
-or when the operator first steps in (an ``operator`` event: the harness restarted a node, ended a split
+Clients are trying while they invoke measured ops or connections (``connect``: a client that reaches
+no broker sends nothing, yet is trying) and until the last of those completes. Only what the cluster
+did on its own counts: the observation after a heal ends when clients stop trying or when the operator
+first steps in (an ``operator`` event: the harness restarted a node, ended a split
 brain...), whichever comes first.
 
-- **never_recovered**: no success after a heal although clients kept trying for ``grace_s`` past it
-  (said "recovered only after repair" when the operator's repair came before the first success).
+- **never_recovered**: no success after a heal although clients kept trying for ``grace_s`` past it,
+  or for ``max_recovery_s`` when the profile declares a longer bound (said "recovered only after repair"
+  when the operator's repair came before the first success).
 - **slow_recovery**: back to steady rate later than ``max_recovery_s`` (only with a declared bound).
 
 Unknown, never pass: no fault hit anything, a fault never healed, clients tried for less than
@@ -30,6 +33,7 @@ from chaos.history import NEMESIS, OK, OPERATOR, FaultWindow, FaultWindows, Op
 BUCKET_NS = 100_000_000  # 0.1 s
 WINDOW_BUCKETS = 10  # one second
 KINDS = ("never_recovered", "slow_recovery")
+CONNECT_F = "connect"  # a client's attempt to reach a broker: trying, though no measured op is sent
 
 
 @dataclass
@@ -57,12 +61,12 @@ class AvailabilityChecker(Checker):
         self.fs = fs
         self.recover_fraction = recover_fraction
         self.max_recovery_s = max_recovery_s
-        self.grace_ns = int(grace_s * 1e9)
+        self.grace_ns = int(max(grace_s, max_recovery_s or 0.0) * 1e9)
         self.ok_buckets: Counter[int] = Counter()
         self.faults = FaultWindows()
         self.first_time: int | None = None
         self.last_time = 0
-        self.last_attempt = 0  # the last invoke of a measured op: producers stopped after it
+        self.last_attempt = 0  # the last attempt (invoke or completion): clients stopped trying after it
         self.operator_times: list[int] = []
 
     def observe(self, op: Op) -> None:
@@ -73,11 +77,10 @@ class AvailabilityChecker(Checker):
             self.faults.observe(op.f, op.value, op.time)
         elif op.process == OPERATOR:
             self.operator_times.append(op.time)
-        elif op.f in self.fs:
-            if op.type == OK:
+        elif op.f in self.fs or op.f == CONNECT_F:
+            self.last_attempt = max(self.last_attempt, op.time)
+            if op.type == OK and op.f in self.fs:
                 self.ok_buckets[op.time // BUCKET_NS] += 1
-            elif op.type == "invoke":
-                self.last_attempt = max(self.last_attempt, op.time)
 
     def _rate(self, start: int, end: int) -> float:
         seconds = max((end - start) / 1e9, 1e-9)

@@ -47,9 +47,7 @@ class Settling:
 
 def settling(samples: list[Sample], metrics: tuple[str, ...], since: int) -> Settling:
     """Read the samples taken at or after ``since`` where every metric could be read."""
-    readable = [
-        (t, m) for t, m in samples if t >= since and all(isinstance(m.get(k), int | float) for k in metrics)
-    ]
+    readable = [(t, m) for t, m in samples if t >= since and all(isinstance(m.get(k), int | float) for k in metrics)]
     if not readable:
         return Settling(None, 0, 0, 0)
     observed = readable[-1][0] - since

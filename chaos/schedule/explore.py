@@ -46,6 +46,15 @@ OVERRUN_S = 300.0
 # The drain's own bound: it ends as soon as the backlog is empty or stops moving, so this only caps a
 # backlog that keeps moving slowly (consumers a profile makes slow: K6 processes 100 msg/s of 300).
 DRAIN_TIMEOUT_S = 240.0
+# After a declared recovery bound, the one steady second the checker looks for, and a margin.
+JUDGE_MARGIN_S = 2.0
+
+
+def recovery_window_for(profile: Profile, budget: Budget) -> float:
+    """How long clients keep working after the last heal: the budget's window, or long enough to judge
+    the profile's own ``max_recovery_s`` (a whole-cluster restart may claim more than the window)."""
+    bound = profile.guarantees.max_recovery_s if profile.guarantees.recovery else None
+    return max(budget.recovery_window_s, (bound or 0.0) + JUDGE_MARGIN_S)
 
 
 @dataclass
@@ -319,9 +328,8 @@ def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, see
         except BrokerChaosError as exc:
             raise InfrastructureError(f"the cluster could not be brought back before an example: {exc}") from exc
         run_dir = directory / f"example-{len(exploration.results) + 1}"
-        result = execute(
-            profile, family, cluster, schedule, run_dir, workload_s, deadline, budget.recovery_window_s
-        )
+        window = recovery_window_for(profile, budget)
+        result = execute(profile, family, cluster, schedule, run_dir, workload_s, deadline, window)
         exploration.results.append(result)
         if budget.shrink and result.valid is not True:
             raise _Counterexample(result)

@@ -22,7 +22,6 @@ from chaos.history import OK, Recorder
 log = logging.getLogger("brokerchaos.observe")
 
 
-
 class ObservationSampler:
     """Samples ``workload.observe()`` until stopped; use as a context manager around the run."""
 

@@ -213,7 +213,7 @@ class RabbitMQWorkload(Workload):
                 continue
             node = running[attempt % len(running)]
             attempt += 1
-            publisher = ConfirmingPublisher(self.cluster.parameters(node), plan, self.history)
+            publisher = ConfirmingPublisher(self.cluster.parameters(node), plan, self.history, node.name)
             publisher.run()
             if publisher.exhausted:
                 break
@@ -432,8 +432,10 @@ def _check(profile: Any) -> None:
         raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
-    at_least_once = c.queue_type == "quorum" and c.poison in ("dead_letter", "reject") and (
-        c.dead_letter_strategy == "at-least-once"
+    at_least_once = (
+        c.queue_type == "quorum"
+        and c.poison in ("dead_letter", "reject")
+        and (c.dead_letter_strategy == "at-least-once")
     )
     g = profile.guarantees
     if at_least_once and g.dead_letter and not g.dead_letter_duplicates_allowed:

@@ -7,7 +7,9 @@ flight; the broker's ``basic.ack`` (possibly ``multiple``) turns each into ``ok`
 messages unconfirmed turns each of those into ``info`` (it may or may not have been enqueued).
 
 One publisher runs one connection's I/O loop in the calling thread and returns when the connection ends
-(fault, stop, or budget spent); the caller reconnects, to another node if it likes.
+(fault, stop, or budget spent); the caller reconnects, to another node if it likes. Each connection is a
+``connect`` operation in the history (``ok`` once the queue is declared and publishing may begin, else
+``fail``): a producer that cannot reach any broker is still trying, and recovery is judged on that.
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ class PublishPlan:
 class ConfirmingPublisher:
     """Publishes until the plan says stop or the connection ends; records every message's outcome."""
 
-    def __init__(self, parameters: pika.ConnectionParameters, plan: PublishPlan, history: Recorder) -> None:
+    def __init__(
+        self, parameters: pika.ConnectionParameters, plan: PublishPlan, history: Recorder, node: str = ""
+    ) -> None:
         self.parameters = parameters
+        self.node = node
         self.plan = plan
         self.history = history
         self.confirmed = 0
@@ -62,6 +67,7 @@ class ConfirmingPublisher:
         self._connection: SelectConnection | None = None
         self._stopping_since: float | None = None
         self._exhausted = False
+        self._declared = False
         self.error: str | None = None
 
     @property
@@ -71,6 +77,7 @@ class ConfirmingPublisher:
 
     def run(self) -> None:
         """Connect, publish, and return when the connection has closed."""
+        self.history.record(self.plan.process, INVOKE, "connect", node=self.node or None)
         self._connection = SelectConnection(
             self.parameters,
             on_open_callback=self._on_open,
@@ -80,6 +87,9 @@ class ConfirmingPublisher:
         try:
             self._connection.ioloop.start()
         finally:
+            if not self._declared:
+                error = self.error or "closed before the queue was declared"
+                self.history.record(self.plan.process, FAIL, "connect", node=self.node or None, error=error)
             self._abandon_unconfirmed(self.error or "connection closed with the message unconfirmed")
 
     # connection and channel ------------------------------------------------------------------------
@@ -110,6 +120,8 @@ class ConfirmingPublisher:
         self._close()
 
     def _on_declared(self) -> None:
+        self._declared = True
+        self.history.record(self.plan.process, OK, "connect", node=self.node or None)
         if self.plan.confirms:
             self._channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._tick())
         else:

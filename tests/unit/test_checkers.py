@@ -14,7 +14,7 @@ from chaos.checkers import (
     run_checker,
     run_checkers,
 )
-from chaos.history import FAIL, INFO, INVOKE, OK
+from chaos.history import FAIL, INFO, INVOKE, OK, Op
 from tests.unit.histories import HistoryBuilder
 
 
@@ -401,6 +401,52 @@ def test_availability_judges_what_the_cluster_did_before_the_operator_stepped_in
     verdict = run_checker(h.history, AvailabilityChecker())
     assert verdict.valid is False
     assert verdict.ids("never_recovered") == ["kill#0 (recovered only after repair, if at all)"]
+
+
+def test_a_client_that_only_fails_to_connect_after_the_heal_is_still_trying() -> None:
+    """A producer that reaches no broker publishes nothing; its failed connections are its attempts."""
+
+    def history(connects_until_ms: int, recovers_at_ms: int | None) -> list[Op]:
+        h = HistoryBuilder()
+        _steady(h, 0, 3000)
+        h.fault("kill-all", 3000, 4000)
+        for t in range(4000, connects_until_ms, 200):
+            h.op("p1", INVOKE, "connect", at_ms=t)
+            h.op("p1", FAIL, "connect", at_ms=t + 50)
+        if recovers_at_ms is not None:
+            _steady(h, recovers_at_ms, recovers_at_ms + 2000)
+        h.drain()
+        return h.history
+
+    assert run_checker(history(16000, None), AvailabilityChecker()).ids("never_recovered") == ["kill-all#0"]
+    assert run_checker(history(6000, 6000), AvailabilityChecker()).valid is True
+    short = run_checker(history(5000, None), AvailabilityChecker())
+    assert short.valid == UNKNOWN and "clients tried for only 0.8 s" in short.reason
+
+
+def test_a_declared_recovery_bound_is_the_least_wait_before_never_recovered() -> None:
+    """Without a bound, 8 s without a success after the heal is never_recovered; a profile that allows
+    20 s (a whole cluster booting) waits that long before saying so, and 8 s is then too short to judge."""
+
+    def history(fail_until_ms: int, recovers_at_ms: int | None) -> list[Op]:
+        h = HistoryBuilder()
+        _steady(h, 0, 3000)
+        h.fault("kill-all", 3000, 4000)
+        for t in range(4000, fail_until_ms, 100):
+            h.op("p1", INVOKE, "send", {"id": f"f{t}"}, at_ms=t)
+            h.op("p1", FAIL, "send", {"id": f"f{t}"}, at_ms=t + 1)
+        if recovers_at_ms is not None:
+            _steady(h, recovers_at_ms, recovers_at_ms + 3000)
+        h.drain()
+        return h.history
+
+    bounded = AvailabilityChecker(max_recovery_s=20)
+    assert run_checker(history(12000, 12000), bounded).valid is True
+    assert run_checker(history(12000, None), AvailabilityChecker()).ids("never_recovered") == ["kill-all#0"]
+    assert run_checker(history(25000, None), AvailabilityChecker(max_recovery_s=20)).ids("never_recovered") == [
+        "kill-all#0"
+    ]
+    assert run_checker(history(12000, None), AvailabilityChecker(max_recovery_s=20)).valid == UNKNOWN
 
 
 def test_availability_is_unknown_when_no_fault_hit_anything() -> None:

@@ -127,8 +127,11 @@ def test_a_power_loss_without_its_fsync_journal_is_refused_before_any_kill() -> 
             return "the cluster was not started with the fsync journal (track_syncs)"
 
     node = NodeModel("n1")
-    with pytest.raises(PowerLossUnavailableError, match="cannot be applied"), applied(
-        PowerLoss(NoJournal(), nodes(node))  # type: ignore[arg-type]
+    with (
+        pytest.raises(PowerLossUnavailableError, match="cannot be applied"),
+        applied(
+            PowerLoss(NoJournal(), nodes(node))  # type: ignore[arg-type]
+        ),
     ):
         pass
     assert node.events == [] and node.running  # never a plain SIGKILL in its place

@@ -220,22 +220,32 @@ class KafkaCluster(Cluster):
         return self.node(self.node_name(broker_id))
 
     def create_topic(self, topic: str, partitions: int = 3, replication: int = 3, **config: str) -> None:
-        """Create ``topic`` and wait until every partition has a leader in the metadata clients see."""
+        """Create ``topic`` and wait until every broker's metadata gives each partition a leader: each
+        broker updates its metadata cache on its own, and a client asks whichever broker it likes."""
         futures = self.admin().create_topics(
             [NewTopic(topic, partitions, replication, config=config)], operation_timeout=30, request_timeout=30
         )
         futures[topic].result(timeout=60)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                info = self.admin().list_topics(topic, timeout=10).topics.get(topic)
-            except KafkaException:
-                info = None
-            known = info is not None and info.error is None and len(info.partitions) == partitions
-            if known and all(p.leader >= 0 for p in info.partitions.values()):
-                return
-            time.sleep(0.1)
-        raise ClusterNotReadyError(f"topic {topic} was created but its partitions got no leader within 30 s")
+        waiting = [n for n in self.nodes if n.endpoint]
+        while waiting and time.monotonic() < deadline:
+            waiting = [n for n in waiting if not self._knows(n, topic, partitions)]
+            if waiting:
+                time.sleep(0.1)
+        if waiting:
+            names = ", ".join(n.name for n in waiting)
+            raise ClusterNotReadyError(f"topic {topic} was created but {names} knew no leader for it within 30 s")
+
+    def _knows(self, node: Node, topic: str, partitions: int) -> bool:
+        """Whether ``node`` itself (a client bootstrapped to it alone asks it first) knows a leader for
+        every partition of ``topic``."""
+        admin = AdminClient(self.client_config(**{"bootstrap.servers": str(node.endpoint)}))
+        try:
+            info = admin.list_topics(topic, timeout=5).topics.get(topic)
+        except KafkaException:
+            return False
+        known = info is not None and info.error is None and len(info.partitions) == partitions
+        return known and all(p.leader >= 0 for p in info.partitions.values())
 
     def _partition(self, topic: str, partition: int) -> Any:
         try:
