@@ -5,7 +5,9 @@ settle to zero once every fault is healed: Kafka's under-replicated and offline 
 partitions RabbitMQ nodes report, Redis replication lag in bytes. Settled means *staying* settled: every
 sample from one on reads 0 for all of them, and that run of zeros holds for at least ``hold_s`` and
 ``min_samples`` samples (one zero between two relapses is not health). Only what the cluster did on its
-own counts: samples after the operator first stepped in (an ``operator`` event) are not looked at.
+own, under the faults' aftermath, counts: samples after the operator first stepped in (an ``operator``
+event) or after the final drain began are not looked at (the drain's own writes move Redis replication
+offsets for a moment: that is the harness's load, not the faults').
 
 - **not_recovered**: observed for ``within_s`` after the last heal and never settled.
 - **slow_recovery**: settled, but later than ``within_s``.
@@ -21,7 +23,7 @@ from typing import Any
 
 from chaos.checkers.base import Checker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
-from chaos.history import NEMESIS, OPERATOR, Op
+from chaos.history import INVOKE, NEMESIS, OPERATOR, Op
 
 OBSERVE_F = "observe"
 NS = 1_000_000_000
@@ -72,14 +74,14 @@ class BrokerHealthChecker(Checker):
         self.min_samples = min_samples
         self.samples: list[Sample] = []
         self.last_heal: int | None = None
-        self.operator_times: list[int] = []
+        self.cutoffs: list[int] = []  # the operator's repairs and the final drain's start
         self.peaks: dict[str, float] = {}
 
     def observe(self, op: Op) -> None:
         if op.process == NEMESIS and op.f == "stop":
             self.last_heal = max(self.last_heal or 0, op.time)
-        elif op.process == OPERATOR:
-            self.operator_times.append(op.time)
+        elif op.process == OPERATOR or (op.f == "drain" and op.type == INVOKE):
+            self.cutoffs.append(op.time)
         elif op.f == OBSERVE_F:
             self.samples.append((op.time, op.value))
             for metric in self.settling:
@@ -88,8 +90,9 @@ class BrokerHealthChecker(Checker):
                     self.peaks[metric] = max(self.peaks.get(metric, 0), value)
 
     def _own(self, since: int) -> list[Sample]:
-        """Samples up to the operator's first repair after ``since``: the cluster's own recovery."""
-        cutoff = min((t for t in self.operator_times if t >= since), default=None)
+        """Samples up to the operator's first repair or the drain after ``since``: the cluster's own
+        recovery."""
+        cutoff = min((t for t in self.cutoffs if t >= since), default=None)
         return [s for s in self.samples if cutoff is None or s[0] < cutoff]
 
     def verdict(self) -> Verdict:

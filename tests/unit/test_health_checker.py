@@ -5,7 +5,7 @@ from __future__ import annotations
 from chaos.checkers import run_checker
 from chaos.checkers.health import BrokerHealthChecker
 from chaos.checkers.verdict import UNKNOWN
-from chaos.history import OK
+from chaos.history import INVOKE, OK
 from tests.unit.histories import HistoryBuilder
 
 
@@ -84,3 +84,25 @@ def test_only_samples_before_the_operator_stepped_in_count() -> None:
 def test_an_incomplete_drain_leaves_health_unknown() -> None:
     verdict = run_checker(_observed([0, 3, 0, 0, 0, 0], drained=False).history, _checker(5))
     assert verdict.valid == UNKNOWN
+
+
+def test_the_final_drain_s_own_load_is_not_a_relapse() -> None:
+    """Settled and held before the drain: a blip while the drain writes (Redis replication offsets move
+    with its acknowledgements) does not undo it; with no hold before the drain it stays unknown."""
+
+    def observed(before_drain: list[int], during_drain: list[int]) -> HistoryBuilder:
+        h = HistoryBuilder()
+        h.fault("kill", 1000, 2000)
+        for second, value in enumerate(before_drain):
+            h.op("observer", OK, "observe", {"under_replicated": value}, at_ms=second * 1000 + 1)
+        at = len(before_drain) * 1000
+        h.op("c1", INVOKE, "drain", at_ms=at)
+        for i, value in enumerate(during_drain):
+            h.op("observer", OK, "observe", {"under_replicated": value}, at_ms=at + i * 1000 + 1)
+        h.op("c1", OK, "drain", {"backlog": 0}, at_ms=at + len(during_drain) * 1000)
+        return h
+
+    held = run_checker(observed([0, 3, 0, 0, 0, 0], [132, 0]).history, _checker(5))
+    assert held.valid is True and held.stats["held_settled_s"] == 3.0
+    not_held = run_checker(observed([0, 3, 3, 0], [0, 0, 0, 0]).history, _checker(5))
+    assert not_held.valid == UNKNOWN
