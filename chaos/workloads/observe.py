@@ -71,9 +71,10 @@ class ObservationSampler:
                 log.debug("observation failed: %r", exc)
                 metrics = {}
             if metrics:
-                self.samples.append({"time": began, "metrics": metrics})
-                if self.history is not None:
-                    self.history.record("observer", OK, "observe", metrics)
+                # The sample's time is its op's time in the history when there is one: the settle wait
+                # and the broker-health checker must count a hold on the same clock.
+                at = began if self.history is None else self.history.record("observer", OK, "observe", metrics).time
+                self.samples.append({"time": at, "metrics": metrics})
             self._stop.wait(max(0.05, every - (time.monotonic_ns() - began) / 1e9))
 
 
