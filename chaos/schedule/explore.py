@@ -53,8 +53,8 @@ JUDGE_MARGIN_S = 2.0
 def recovery_window_for(profile: Profile, budget: Budget) -> float:
     """How long clients keep working after the last heal: the budget's window, or long enough to judge
     the profile's own ``max_recovery_s`` (a whole-cluster restart may claim more than the window)."""
-    bound = profile.guarantees.max_recovery_s if profile.guarantees.recovery else None
-    return max(budget.recovery_window_s, (bound or 0.0) + JUDGE_MARGIN_S)
+    # A profile may only give max_recovery_s while it claims recovery (refused at load otherwise).
+    return max(budget.recovery_window_s, (profile.guarantees.max_recovery_s or 0.0) + JUDGE_MARGIN_S)
 
 
 @dataclass
