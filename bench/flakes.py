@@ -45,6 +45,13 @@ def why(result: RunResult) -> str:
     return "unknown: " + "; ".join(dict.fromkeys(reasons))[:300]
 
 
+def progress_line(seed: int, profile: str, family: str, results: list[RunResult], seconds: float) -> str:
+    """One line per played cell, so that an hour-long run shows where it is and how it goes."""
+    counts = Counter(WORD[result.valid] for result in results)
+    summary = " ".join(f"{word} {counts[word]}" for word in ("pass", "FAIL", "unknown") if counts[word]) or "no example"
+    return f"[{time.strftime('%H:%M:%S')}] seed {seed} {profile}/{family}: {summary} in {seconds:.0f} s"
+
+
 def play_profile(
     platform: Platform, profile: Profile, seeds: list[int], budget_name: str, out: Path, cells: dict[str, Cell]
 ) -> None:
@@ -67,6 +74,9 @@ def play_profile(
                 if exploration.problem:
                     cell.outcomes["unknown"] += 1
                     cell.notes.append(f"seed {seed}: exploration stopped: {exploration.problem[:300]}")
+                print(
+                    progress_line(seed, profile.name, family, exploration.results, time.monotonic() - began), flush=True
+                )
                 if exploration.cluster_broken:
                     cluster.save_logs(directory / "cluster-logs")
                     cluster.destroy()
