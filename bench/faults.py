@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from chaos.cluster.redis import RedisSentinelCluster
+from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.faults import ClientLinkFault, Fault, Partition, ProxyDown
 from chaos.net.partition import halves, isolate, majorities_ring
 from chaos.net.toxiproxy import Latency, Timeout

@@ -15,7 +15,8 @@ import time
 import docker
 from docker.errors import ImageNotFound
 
-from chaos.cluster import Cluster, Platform, cluster_class
+from chaos.brokers import kit_for
+from chaos.cluster import Cluster, Platform
 from chaos.engine import engine
 from chaos.images import ImageMode, ImageResolver
 from chaos.images.build import build_images
@@ -49,7 +50,7 @@ def peak_memory_mb(cluster: Cluster) -> dict[str, float]:
 
 
 def measure(platform: Platform, broker: str) -> None:
-    cls = cluster_class(broker)
+    cls = kit_for(broker).cluster_class
     with cls(platform) as cluster:
         up = cluster.started_in or 0.0
         clean_reset = cluster.restore()

@@ -19,16 +19,19 @@ from pathlib import Path
 
 import pika
 
+from chaos.brokers.kafka.cluster import KafkaCluster
+from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings
+from chaos.brokers.kafka.workload import KafkaWorkload
+from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
+from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
+from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
+from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
+from chaos.brokers.redis.cluster import RedisSentinelCluster
+from chaos.brokers.redis.settings import RedisClientSettings
+from chaos.brokers.redis.workload import RedisStreamsWorkload
 from chaos.cluster import Platform
-from chaos.cluster.kafka import KafkaCluster
-from chaos.cluster.rabbitmq import RabbitMQCluster
-from chaos.cluster.redis import RedisSentinelCluster
 from chaos.history import JsonlHistory
 from chaos.workloads.base import LoadBudget, Workload
-from chaos.workloads.kafka import KafkaClientSettings, KafkaClusterSettings, KafkaWorkload
-from chaos.workloads.rabbitmq import RabbitMQClientSettings, RabbitMQWorkload
-from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
-from chaos.workloads.redis import RedisClientSettings, RedisStreamsWorkload
 
 MESSAGES = {"kafka": 50_000, "redis": 30_000, "rabbitmq": 10_000}
 

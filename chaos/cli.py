@@ -42,10 +42,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_images_build(args: argparse.Namespace) -> int:
     from chaos.engine import ensure_engine
     from chaos.images.build import build_images
-    from chaos.images.catalogue import CATALOGUE, build_order, lookup
+    from chaos.images.catalogue import all_images, build_order, lookup
 
     client = ensure_engine(fix=True)
-    keys = [lookup(*_split_key(k)).key for k in args.images] if args.images else list(CATALOGUE)
+    keys = [lookup(*_split_key(k)).key for k in args.images] if args.images else list(all_images())
     began = time.monotonic()
     built = build_images(client, keys, force=args.force)
     total = len(build_order(keys))
@@ -61,12 +61,12 @@ def _split_key(text: str) -> tuple[str, str | None]:
 def cmd_images_list(args: argparse.Namespace) -> int:
     from chaos.engine import ensure_engine
     from chaos.images.build import is_built
-    from chaos.images.catalogue import CATALOGUE
+    from chaos.images.catalogue import all_images
 
     client = ensure_engine(fix=False)
     present = {tag for image in client.images.list() for tag in image.tags}
     print(f"{'image':<18} {'local build':<34} {'official (pinned)':<40}")
-    for spec in CATALOGUE.values():
+    for spec in all_images().values():
         local = spec.local_tag + (" ✓" if is_built(client, spec) else " -")
         official = (spec.official + (" ✓" if spec.official in present else " -")) if spec.official else "(none)"
         print(f"{spec.key:<18} {local:<34} {official:<40}")
@@ -91,11 +91,12 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Start a cluster and keep it until Ctrl-C (or ``--for`` seconds); it is always removed after."""
-    from chaos.cluster import Platform, cluster_class
+    from chaos.brokers import kit_for
+    from chaos.cluster import Platform
     from chaos.engine import engine
     from chaos.images import ImageMode, ImageResolver
 
-    cls = cluster_class(args.broker)
+    cls = kit_for(args.broker).cluster_class
     client = engine()
     platform = Platform.default(ImageResolver(client, ImageMode.parse(args.images)))
     with cls(platform, version=args.version, proxy_base_port=args.proxy_base_port) as cluster:

@@ -216,11 +216,11 @@ def _upgrade(kit: Any, data: dict[str, Any], faults: FaultSettings, version: Any
         return upgrade
     if not upgrade.to_version:
         raise ProfileError("the 'rolling-upgrade' fault family needs upgrade.to_version")
-    from chaos.images.catalogue import DEFAULT_VERSIONS, lookup
+    from chaos.images.catalogue import lookup
 
     to_image = upgrade.to_image or kit.image
     lookup(to_image, upgrade.to_version)
-    from_version = str(version) if version is not None else DEFAULT_VERSIONS[kit.image]
+    from_version = str(version) if version is not None else kit.default_version
     problem = kit.upgrade_problem(kit.image, from_version, to_image, upgrade.to_version)
     if problem:
         raise ProfileError(
@@ -244,5 +244,7 @@ def shipped_profiles() -> list[Path]:
 
 
 def default_profiles() -> list[Path]:
-    """What ``pytest suites/`` runs without --profile: the safe profile of each broker."""
-    return [PROFILE_DIR / f"{b}-safe.toml" for b in ("kafka", "rabbitmq", "redis")]
+    """What ``pytest suites/`` runs without --profile: the safe profile each broker kit names."""
+    from chaos.brokers import kits
+
+    return [PROFILE_DIR / f"{kit.default_profile}.toml" for kit in kits().values() if kit.default_profile]

@@ -1,6 +1,6 @@
 """A cluster of real broker nodes in containers, on its own Docker network, behind one Toxiproxy.
 
-The broker folders (``redis/``, ``kafka/``, ``rabbitmq/``) say *what* to run through three hooks:
+Each broker folder (``chaos/brokers/<broker>/cluster.py``) says *what* to run through three hooks:
 :meth:`Cluster.planned_nodes`, :meth:`Cluster.node_specs` and :meth:`Cluster.check_ready`. This module
 owns *how*: network, proxies, labels, start order, readiness with a deadline, per-test restore and
 teardown that leaves nothing behind — on success, on an exception and on Ctrl-C.

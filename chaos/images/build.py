@@ -7,6 +7,7 @@ a CI log shows where a long build is.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -22,18 +23,20 @@ from docker.errors import APIError, BuildError, ImageNotFound
 
 from chaos.errors import ImageError
 from chaos.host import apt_install, debian_mirror
-from chaos.images.catalogue import CATALOGUE, ImageSpec, build_order
+from chaos.images.catalogue import ImageSpec, all_images, build_order
 from chaos.resources import OWNER, OWNER_LABEL
 
 log = logging.getLogger("brokerchaos.images")
 
 RECIPE_LABEL = "io.brokerchaos.recipe"
-KAFKA_LOG4J2_VERSION = "2.24.3"
-SLF4J_VERSION = "2.0.17"
 
 
 def recipe_hash(spec: ImageSpec) -> str:
-    text = repr((spec.recipe, spec.user, spec.data_dir, sorted(spec.extras.items())))
+    """What the image is made of; a source directory counts by its digest, not where the checkout is."""
+    recipe = spec.recipe
+    if "source" in recipe.params:
+        recipe = dataclasses.replace(recipe, params={k: v for k, v in recipe.params.items() if k != "source"})
+    text = repr((recipe, spec.user, spec.data_dir, sorted(spec.extras.items())))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -49,7 +52,7 @@ def _labels(spec: ImageSpec) -> dict[str, str]:
     return {OWNER_LABEL: OWNER, RECIPE_LABEL: recipe_hash(spec), "io.brokerchaos.image": spec.key}
 
 
-def _require_tool(tool: str, package: str) -> str:
+def require_tool(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if path is None and apt_install([package], f"{tool} is needed to build local images"):
         path = shutil.which(tool)
@@ -59,7 +62,7 @@ def _require_tool(tool: str, package: str) -> str:
 
 
 def _build_debian_base(client: docker.DockerClient, spec: ImageSpec) -> None:
-    debootstrap = _require_tool("debootstrap", "debootstrap")
+    debootstrap = require_tool("debootstrap", "debootstrap")
     suite = spec.recipe.suite
     with tempfile.TemporaryDirectory(prefix=f"brokerchaos-{suite}-", dir="/var/tmp") as root:
         log.info("  debootstrap --variant=minbase %s (from %s)", suite, debian_mirror())
@@ -77,8 +80,8 @@ def _build_debian_base(client: docker.DockerClient, spec: ImageSpec) -> None:
         tar.wait()
 
 
-def _docker_build(client: docker.DockerClient, spec: ImageSpec, context: Path) -> None:
-    base = CATALOGUE[f"debian:{spec.recipe.suite}"].local_tag
+def docker_build(client: docker.DockerClient, spec: ImageSpec, context: Path) -> None:
+    base = all_images()[f"debian:{spec.recipe.suite}"].local_tag
     (context / "Dockerfile").write_text(f"FROM {base}\n{spec.recipe.dockerfile}")
     try:
         for chunk in client.api.build(
@@ -97,54 +100,12 @@ def _docker_build(client: docker.DockerClient, spec: ImageSpec, context: Path) -
 
 def _build_apt(client: docker.DockerClient, spec: ImageSpec) -> None:
     with tempfile.TemporaryDirectory(prefix="brokerchaos-build-") as tmp:
-        _docker_build(client, spec, Path(tmp))
-
-
-def _kafka_pom(version: str) -> str:
-    deps = [
-        ("org.apache.kafka", "kafka_2.13", version),
-        ("org.apache.kafka", "kafka-tools", version),
-        ("org.apache.logging.log4j", "log4j-slf4j2-impl", KAFKA_LOG4J2_VERSION),
-        ("org.apache.logging.log4j", "log4j-core", KAFKA_LOG4J2_VERSION),
-        ("org.apache.logging.log4j", "log4j-1.2-api", KAFKA_LOG4J2_VERSION),
-        ("org.slf4j", "slf4j-api", SLF4J_VERSION),
-    ]
-    body = "".join(
-        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
-        for g, a, v in deps
-    )
-    return (
-        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
-        "<groupId>io.brokerchaos</groupId><artifactId>kafka-libs</artifactId><version>1</version>"
-        f"<packaging>pom</packaging><dependencies>{body}</dependencies></project>"
-    )
-
-
-def _build_kafka(client: docker.DockerClient, spec: ImageSpec) -> None:
-    mvn = _require_tool("mvn", "maven")
-    version = spec.recipe.params["version"]
-    with tempfile.TemporaryDirectory(prefix="brokerchaos-kafka-") as tmp:
-        ctx = Path(tmp)
-        (ctx / "pom.xml").write_text(_kafka_pom(version))
-        log.info("  resolving kafka_2.13:%s and its runtime jars from Maven Central", version)
-        done = subprocess.run(
-            [mvn, "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
-            cwd=ctx,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise ImageError(f"maven could not resolve Kafka {version}: {done.stdout.strip()[-600:]}")
-        # A second slf4j-api (1.7.x, from Kafka's own pom) would hide the log4j2 binding.
-        for jar in (ctx / "libs").glob("slf4j-api-1.*.jar"):
-            jar.unlink()
-        (ctx / "pom.xml").unlink()
-        _docker_build(client, spec, ctx)
+        docker_build(client, spec, Path(tmp))
 
 
 def _go(args: list[str], what: str, cwd: Path | None = None, **env: str) -> None:
     """Run the host's ``go`` for a static build (no cgo); an error names ``what`` and go's own words."""
-    go = _require_tool("go", "golang-go")
+    go = require_tool("go", "golang-go")
     done = subprocess.run(
         [go, *args], cwd=cwd, env={**os.environ, "CGO_ENABLED": "0", **env}, capture_output=True, text=True
     )
@@ -162,7 +123,7 @@ def _build_go(client: docker.DockerClient, spec: ImageSpec) -> None:
         built = next(gobin.iterdir())
         shutil.move(str(built), ctx / params["binary"])
         shutil.rmtree(gobin)
-        _docker_build(client, spec, ctx)
+        docker_build(client, spec, ctx)
 
 
 def _build_go_source(client: docker.DockerClient, spec: ImageSpec) -> None:
@@ -176,16 +137,25 @@ def _build_go_source(client: docker.DockerClient, spec: ImageSpec) -> None:
         what = f"go build {params['source']}"
         _go(["build", "-o", str(ctx / params["binary"]), "."], what, source, GOFLAGS="-mod=mod")
         shutil.rmtree(source)
-        _docker_build(client, spec, ctx)
+        docker_build(client, spec, ctx)
 
 
 BUILDERS: dict[str, Callable[[docker.DockerClient, ImageSpec], None]] = {
     "debian-base": _build_debian_base,
     "apt": _build_apt,
-    "kafka": _build_kafka,
     "go": _build_go,
     "go-source": _build_go_source,
 }
+
+
+def builder_for(kind: str) -> Callable[[docker.DockerClient, ImageSpec], None]:
+    """The builder of a recipe kind: a generic one here, or one a broker kit brings."""
+    from chaos.brokers import kits
+
+    for kit in kits().values():
+        if kind in kit.builders:
+            return kit.builders[kind]
+    return BUILDERS[kind]
 
 
 def build_images(client: docker.DockerClient, keys: list[str], force: bool = False) -> list[tuple[ImageSpec, float]]:
@@ -198,7 +168,7 @@ def build_images(client: docker.DockerClient, keys: list[str], force: bool = Fal
             continue
         log.info("[%d/%d] building %s", index, len(specs), spec.local_tag)
         started = time.monotonic()
-        BUILDERS[spec.recipe.kind](client, spec)
+        builder_for(spec.recipe.kind)(client, spec)
         took = time.monotonic() - started
         log.info("[%d/%d] built %s in %.0f s", index, len(specs), spec.local_tag, took)
         built.append((spec, took))

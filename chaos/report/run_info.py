@@ -14,22 +14,25 @@ from typing import Any
 
 from chaos.report.rundir import examples
 
-LIBRARIES = ("brokerchaos", "pytest", "hypothesis", "testcontainers", "confluent-kafka", "pika", "redis", "docker")
+LIBRARIES = ("brokerchaos", "pytest", "hypothesis", "testcontainers", "docker")
 
 
 def library_versions() -> dict[str, str | None]:
+    """Ours and every broker kit's client libraries (and what they embed, e.g. a C library)."""
+    from chaos.brokers import kits
+
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    names = [*LIBRARIES, *(name for kit in kits().values() for name in kit.libraries)]
+    for name in dict.fromkeys(names):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    try:
-        import confluent_kafka
-
-        versions["librdkafka"] = confluent_kafka.libversion()[0]
-    except ImportError:
-        versions["librdkafka"] = None
+    for kit in kits().values():
+        try:
+            versions.update(kit.library_versions())
+        except ImportError:
+            continue
     return versions
 
 

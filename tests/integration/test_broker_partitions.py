@@ -9,9 +9,9 @@ import pika
 import pika.exceptions
 import pytest
 
-from chaos.cluster.kafka import KafkaCluster
-from chaos.cluster.rabbitmq import RabbitMQCluster
-from chaos.cluster.redis import RedisSentinelCluster
+from chaos.brokers.kafka.cluster import KafkaCluster
+from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
+from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.faults import Partition, applied
 from chaos.net.partition import isolate
 

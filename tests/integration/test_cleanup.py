@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.cluster import Platform
-from chaos.cluster.redis import RedisSentinelCluster
 from chaos.resources import HOST_LABEL, OWNER, OWNER_LABEL, PID_LABEL, RUN_LABEL
 from tests.integration.helpers import finish, interruptible, leftovers, own_run
 

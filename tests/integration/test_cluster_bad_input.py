@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from chaos.brokers.kafka.cluster import KafkaCluster
+from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 from chaos.cluster import Platform
-from chaos.cluster.kafka import KafkaCluster
-from chaos.cluster.rabbitmq import RabbitMQCluster
 from chaos.errors import ClusterNotReadyError, UsageError
 from tests.integration.helpers import leftovers, own_run
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from chaos.brokers.kafka.cluster import KafkaCluster
+from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
+from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.cluster import Cluster
-from chaos.cluster.kafka import KafkaCluster
-from chaos.cluster.rabbitmq import RabbitMQCluster
-from chaos.cluster.redis import RedisSentinelCluster
 
 log = logging.getLogger("brokerchaos.tests")
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from chaos.cluster.redis import RedisSentinelCluster
+from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL
 from tests.integration.helpers import finish, interruptible
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from chaos.cluster.kafka import KafkaCluster
+from chaos.brokers.kafka.cluster import KafkaCluster
 from chaos.cluster.node import Node
 
 

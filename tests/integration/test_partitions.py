@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.cluster.node import Node
-from chaos.cluster.redis import RedisSentinelCluster
 from chaos.faults import PacketLoss, Partition, RateLimit, applied, netem_available
 from chaos.faults.network import Delay
 from chaos.net.helpers import NetemUnavailableError

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from chaos.brokers.redis.cluster import RedisPersistence, RedisSentinelCluster
 from chaos.cluster import Platform
-from chaos.cluster.redis import RedisSentinelCluster
-from chaos.cluster.redis.cluster import RedisPersistence
 from chaos.faults.base import applied, nodes
 from chaos.faults.process import NodeFault, PowerLoss
 

@@ -8,7 +8,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from chaos.cluster.rabbitmq import RabbitMQCluster
+from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 
 
 def test_three_nodes_form_one_cluster_with_random_credentials(rabbitmq_cluster: RabbitMQCluster) -> None:

@@ -7,11 +7,11 @@ import time
 import pytest
 import redis
 
-from chaos.cluster.redis import RedisSentinelCluster
+from chaos.brokers.redis.cluster import RedisSentinelCluster
+from chaos.brokers.redis.xadd import NotConnectedError, WriteAheadLink
 from chaos.faults.base import applied, nodes
 from chaos.faults.link import ProxyDown
 from chaos.net.toxiproxy import Timeout
-from chaos.workloads.redis_xadd import NotConnectedError, WriteAheadLink
 
 
 def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chaos.cluster.rabbitmq.cluster import _partition_peers, losing_sides
+from chaos.brokers.rabbitmq.cluster import _partition_peers, losing_sides
 
 
 def test_nothing_split_restarts_nothing() -> None:

@@ -17,27 +17,20 @@ and one output record per input plus the consumed offsets are committed in one t
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import logging
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from chaos.brokers import BrokerKit
-from chaos.cluster.base import Cluster, Platform
-from chaos.cluster.kafka import KafkaCluster
-from chaos.faults.families import FAMILIES
+from chaos.brokers.kafka.cluster import KafkaCluster
+from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
-from chaos.images.catalogue import DEFAULT_VERSIONS
-from chaos.settings import ProfileError, at_least, choice, used_only
-from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
+from chaos.workloads.base import LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")
@@ -56,36 +49,6 @@ def classify(err: KafkaError) -> str:
     """A fatal error (e.g. a sequence desynchronised by a leader change) fails everything queued, some
     of it possibly written already: indeterminate, like a timeout."""
     return INFO if err.fatal() or err.code() in MAYBE_APPENDED else FAIL
-
-
-@dataclass(frozen=True)
-class KafkaClusterSettings:
-    server_properties: dict[str, str] | None = None
-    # KRaft nodes, each broker and controller: five keep a controller quorum while two replicas are down
-    brokers: int = at_least(3, 3)
-    partitions: int = at_least(3, 1)
-    replication: int = at_least(3, 1)
-    topic_config: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class KafkaClientSettings:
-    acks: str = choice("all", "all", "1", "0")
-    idempotence: bool = True
-    retries: int = at_least(1000, 0)
-    request_timeout_ms: int = at_least(5000, 100)
-    delivery_timeout_ms: int = at_least(30000, 1000)
-    max_in_flight: int = at_least(5, 1)
-    isolation_level: str = choice("read_committed", "read_committed", "read_uncommitted")
-    commit: str = choice("after_processing", "after_processing", "before_processing", "auto")
-    auto_commit_interval_ms: int = used_only(at_least(1000, 10), lambda c: c.commit == "auto", "client.commit = 'auto'")
-    auto_offset_reset: str = choice("earliest", "earliest", "latest")
-    transactional: bool = False
-    # processing attempts of one message before the dead-letter topic, and the pause before each
-    max_retries: int = used_only(at_least(3, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
-    retry_backoff_ms: int = used_only(at_least(10, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
-    dead_letter_topic: bool = True
-    transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
 
 
 def _serve(producer: Producer, process: str, timeout: float) -> bool:
@@ -609,89 +572,3 @@ def _poll(consumer: Consumer, count: int) -> list[Any]:
     except KafkaException:
         time.sleep(0.1)
         return []
-
-
-# the kit ------------------------------------------------------------------------------------------
-def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
-    return KafkaCluster(
-        platform,
-        version=profile.version,
-        name=f"kafka-{profile.name}"[:40],
-        proxy_base_port=proxy_base_port,
-        server_properties=profile.cluster.server_properties or {},
-        brokers=profile.cluster.brokers,
-    )
-
-
-def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
-    w = profile.workload
-    return KafkaWorkload(
-        cluster,  # type: ignore[arg-type]
-        subject,
-        history,
-        budget_for(w),
-        profile.client,
-        profile.cluster,
-        **load_kwargs(w),
-    )
-
-
-def known_configs(version: str) -> dict[str, frozenset[str]]:
-    """The broker and topic configuration names Kafka ``version`` defines ({} when not listed here)."""
-    listing = Path(__file__).resolve().parents[1] / "cluster" / "kafka" / f"configs-{version}.txt"
-    if not listing.exists():
-        return {}
-    names: dict[str, set[str]] = {"broker": set(), "topic": set()}
-    for line in listing.read_text().splitlines():
-        scope, _, name = line.partition(" ")
-        if scope in names and name:
-            names[scope].add(name)
-    return {scope: frozenset(found) for scope, found in names.items()}
-
-
-def _check_config_names(profile: Any) -> None:
-    """A misspelt property would reach the broker, which ignores or refuses it at start: refuse it here,
-    before any cluster starts, with the nearest real name."""
-    version = profile.version or DEFAULT_VERSIONS["kafka"]
-    known = known_configs(version)
-    for key, scope, given in (
-        ("cluster.server_properties", "broker", profile.cluster.server_properties),
-        ("cluster.topic_config", "topic", profile.cluster.topic_config),
-    ):
-        if not known or not given:
-            continue
-        for name in given:
-            if name not in known[scope]:
-                near = difflib.get_close_matches(name, known[scope], n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
-                raise ProfileError(f"{key}: Kafka {version} has no {scope} setting {name!r}{hint}")
-
-
-def _check(profile: Any) -> None:
-    _check_config_names(profile)
-    c = profile.client
-    if c.idempotence and c.acks != "all":
-        raise ProfileError("client.idempotence = true requires client.acks = 'all' (set idempotence = false)")
-    if c.transactional and not c.idempotence:
-        raise ProfileError("client.transactional = true requires client.idempotence = true")
-    if profile.guarantees.exactly_once and not c.transactional:
-        raise ProfileError("guarantees.exactly_once needs client.transactional = true")
-    if c.transform and c.commit != "after_processing":
-        raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
-    if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
-        raise ProfileError(
-            "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"
-        )
-
-
-KIT = BrokerKit(
-    broker="kafka",
-    image="kafka",
-    cluster_settings=KafkaClusterSettings,
-    client_settings=KafkaClientSettings,
-    make_cluster=_make_cluster,
-    make_workload=_make_workload,
-    default_families=("kill-leader", "isolate-leader", "link-responses-lost", "crash-consumer"),
-    families=frozenset(FAMILIES) - {"proxy-down"},
-    check=_check,
-)

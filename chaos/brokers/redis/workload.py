@@ -15,18 +15,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from chaos.brokers import BrokerKit
-from chaos.cluster.base import Cluster, Platform
-from chaos.cluster.redis import RedisPersistence, RedisSentinelCluster, ValkeySentinelCluster
+from chaos.brokers.redis.cluster import RedisSentinelCluster
+from chaos.brokers.redis.settings import RedisClientSettings
+from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
-from chaos.settings import ProfileError, at_least, choice, used_only
-from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
-from chaos.workloads.redis_xadd import RetryingLink, WriteAheadLink, XaddLink
+from chaos.workloads.base import LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 
@@ -43,29 +40,6 @@ def classify(exc: Exception) -> str:
     if isinstance(exc, redis.ConnectionError) and "connecting" in str(exc).lower():
         return FAIL
     return INFO
-
-
-@dataclass(frozen=True)
-class RedisClusterSettings:
-    replicas: int = at_least(2, 0)
-    sentinels: int = at_least(3, 1)
-    appendonly: bool = True
-    appendfsync: str = choice("always", "always", "everysec", "no")
-    save: str = ""
-    min_replicas_to_write: int = at_least(0, 0)
-    extra: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class RedisClientSettings:
-    retries: int = at_least(0, 0)
-    timeout_s: float = at_least(1.0, 0.1)
-    ack: str = choice("after_processing", "after_processing", "before_processing", "noack")
-    reclaim: bool = True
-    max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
-    pipeline: int = at_least(50, 1)  # XADDs per round trip
-    # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
-    in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 
 
 class RedisStreamsWorkload(Workload):
@@ -358,72 +332,3 @@ def _value(fields: dict[str, Any], entry_id: str) -> dict[str, Any]:
         value["seq"] = int(value["seq"])
     value["entry"] = entry_id
     return value
-
-
-# the kit ------------------------------------------------------------------------------------------
-def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
-    s: RedisClusterSettings = profile.cluster
-    cls = ValkeySentinelCluster if profile.broker == "valkey" else RedisSentinelCluster
-    extra = dict(s.extra or {})
-    if s.min_replicas_to_write:
-        extra["min-replicas-to-write"] = str(s.min_replicas_to_write)
-    return cls(
-        platform,
-        version=profile.version,
-        name=f"{profile.broker}-{profile.name}"[:40],
-        proxy_base_port=proxy_base_port,
-        persistence=RedisPersistence(s.appendonly, s.appendfsync, s.save),
-        replicas=s.replicas,
-        sentinels=s.sentinels,
-        extra_config=extra,
-    )
-
-
-def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
-    w = profile.workload
-    return RedisStreamsWorkload(
-        cluster,  # type: ignore[arg-type]
-        subject,
-        history,
-        budget_for(w),
-        client=profile.client,
-        **load_kwargs(w),
-    )
-
-
-def _check(profile: Any) -> None:
-    if profile.client.ack == "noack" and profile.guarantees.dead_letter:
-        raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")
-
-
-_FAMILIES = frozenset(
-    {
-        "rolling-upgrade",
-        "kill-leader",
-        "stop-leader",
-        "pause-leader",
-        "kill-follower",
-        "isolate-leader",
-        "isolate-leader-clients-stay",
-        "link-blackhole",
-        "link-reset",
-        "link-latency",
-        "proxy-down",
-        "crash-consumer",
-        "packet-loss",
-        "power-loss-leader",
-        "power-loss-all",
-    }
-)
-KIT = BrokerKit(
-    broker="redis",
-    image="redis",
-    cluster_settings=RedisClusterSettings,
-    client_settings=RedisClientSettings,
-    make_cluster=_make_cluster,
-    make_workload=_make_workload,
-    default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
-    families=_FAMILIES,
-    check=_check,
-)
-VALKEY_KIT = BrokerKit(**{**KIT.__dict__, "broker": "valkey", "image": "valkey"})

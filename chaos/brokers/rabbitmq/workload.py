@@ -21,22 +21,16 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pika
 import pika.exceptions
 
-from chaos.brokers import BrokerKit
-from chaos.cluster.base import Cluster, Platform
-from chaos.cluster.rabbitmq import RabbitMQCluster
-from chaos.cluster.rabbitmq.upgrade import series, upgrade_problem
-from chaos.faults.families import FAMILIES
+from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
+from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
+from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
 from chaos.history import INFO, OK, Recorder
-from chaos.images.catalogue import DEFAULT_VERSIONS
-from chaos.settings import ProfileError, at_least, choice, used_only
-from chaos.workloads.base import LoadBudget, Workload, budget_for, load_kwargs
-from chaos.workloads.rabbitmq_publisher import ConfirmingPublisher, PublishPlan
+from chaos.workloads.base import LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
@@ -46,41 +40,6 @@ PARTITIONS_SEEN = (
     "lists:sum([length(P) || P <- element(1, rpc:multicall([node() | nodes()], rabbit_node_monitor, "
     "partitions, [], 5000)), is_list(P)])."
 )
-
-
-@dataclass(frozen=True)
-class RabbitMQClusterSettings:
-    partition_handling: str = choice("pause_minority", "pause_minority", "autoheal", "ignore")
-    management: bool = False
-    dead_letter_retry_ms: int = at_least(180_000, 100)  # the broker's default: 3 minutes
-    extra: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class RabbitMQClientSettings:
-    queue_type: str = choice("quorum", "quorum", "classic")
-    mirrored: bool = False  # classic queue mirrored on every node (ha-mode all; removed in RabbitMQ 4.0)
-    durable: bool = True
-    persistent: bool = True
-    confirms: bool = True
-    ack: str = choice("after_processing", "after_processing", "before_processing", "auto")
-    prefetch: int = used_only(at_least(50, 1), lambda c: c.ack != "auto", "client.ack is not 'auto'")
-    # publisher: messages in flight awaiting their confirm
-    window: int = used_only(at_least(256, 1), lambda c: c.confirms, "client.confirms = true")
-    poison: str = choice("dead_letter", "dead_letter", "requeue", "reject")
-    # x-delivery-limit: deliveries a quorum queue allows before it dead-letters a message
-    delivery_limit: int = used_only(
-        at_least(3, 1), lambda c: c.poison == "dead_letter", "client.poison = 'dead_letter' (x-delivery-limit)"
-    )
-    dead_letter_strategy: str = used_only(
-        choice("at-least-once", "at-least-once", "at-most-once"),
-        lambda c: c.queue_type == "quorum" and c.poison in ("dead_letter", "reject"),
-        "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",
-    )
-    # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
-    # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
-    # before that recovers the queue empty (R7).
-    declare_ahead_s: float = at_least(0.0, 0)
 
 
 class RabbitMQWorkload(Workload):
@@ -395,69 +354,3 @@ def _close(conn: pika.BlockingConnection | None) -> None:
     if conn is not None and conn.is_open:
         with contextlib.suppress(PIKA_ERRORS):
             conn.close()
-
-
-# the kit ------------------------------------------------------------------------------------------
-def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
-    s: RabbitMQClusterSettings = profile.cluster
-    return RabbitMQCluster(
-        platform,
-        version=profile.version,
-        name=f"rabbitmq-{profile.name}"[:40],
-        proxy_base_port=proxy_base_port,
-        partition_handling=s.partition_handling,
-        management=s.management,
-        extra_config=s.extra or {},
-        dead_letter_retry_ms=s.dead_letter_retry_ms,
-    )
-
-
-def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
-    w = profile.workload
-    return RabbitMQWorkload(
-        cluster,  # type: ignore[arg-type]
-        subject,
-        history,
-        budget_for(w),
-        profile.client,
-        **load_kwargs(w),
-    )
-
-
-def _check(profile: Any) -> None:
-    c = profile.client
-    if c.queue_type == "quorum" and not c.durable:
-        raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
-    if c.poison == "dead_letter" and c.queue_type != "quorum":
-        raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
-    if c.mirrored and c.queue_type != "classic":
-        raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
-    at_least_once = (
-        c.queue_type == "quorum"
-        and c.poison in ("dead_letter", "reject")
-        and (c.dead_letter_strategy == "at-least-once")
-    )
-    g = profile.guarantees
-    if at_least_once and g.dead_letter and not g.dead_letter_duplicates_allowed:
-        raise ProfileError(
-            "client.dead_letter_strategy = 'at-least-once' forwards a dead-lettered message at least once (a hop "
-            "whose confirm a fault lost is sent again): set guarantees.dead_letter_duplicates_allowed = true, "
-            "or use 'at-most-once' (which may lose it instead)"
-        )
-    if c.mirrored and series(profile.version or DEFAULT_VERSIONS["rabbitmq"])[0] >= 4:
-        raise ProfileError(f"client.mirrored = true: RabbitMQ {profile.version} has no classic queue mirroring")
-
-
-KIT = BrokerKit(
-    broker="rabbitmq",
-    image="rabbitmq",
-    cluster_settings=RabbitMQClusterSettings,
-    client_settings=RabbitMQClientSettings,
-    make_cluster=_make_cluster,
-    make_workload=_make_workload,
-    default_families=("kill-leader", "isolate-leader", "link-blackhole", "crash-consumer"),
-    # leader-alone-lost, stale-replica-left: staged around an in-sync replica set (Kafka's ISR).
-    families=frozenset(FAMILIES) - {"link-responses-lost", "leader-alone-lost", "stale-replica-left"},
-    check=_check,
-    upgrade_problem=upgrade_problem,
-)

@@ -354,6 +354,3 @@ class ValkeySentinelCluster(RedisSentinelCluster):
     """The same topology on Valkey (a Redis fork with the same protocol and configuration)."""
 
     broker = "valkey"
-
-
-BROKERS: dict[str, type[Cluster]] = {"redis": RedisSentinelCluster, "valkey": ValkeySentinelCluster}

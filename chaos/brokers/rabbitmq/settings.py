@@ -1,0 +1,70 @@
+"""The RabbitMQ sections of a profile (``[cluster]``, ``[client]``) and the checks a profile passes at
+load: settings a queue type cannot have, and features a version has removed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chaos.brokers.rabbitmq.images import DEFAULT_VERSION
+from chaos.brokers.rabbitmq.upgrade import series
+from chaos.settings import ProfileError, at_least, choice, used_only
+
+
+@dataclass(frozen=True)
+class RabbitMQClusterSettings:
+    partition_handling: str = choice("pause_minority", "pause_minority", "autoheal", "ignore")
+    management: bool = False
+    dead_letter_retry_ms: int = at_least(180_000, 100)  # the broker's default: 3 minutes
+    extra: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RabbitMQClientSettings:
+    queue_type: str = choice("quorum", "quorum", "classic")
+    mirrored: bool = False  # classic queue mirrored on every node (ha-mode all; removed in RabbitMQ 4.0)
+    durable: bool = True
+    persistent: bool = True
+    confirms: bool = True
+    ack: str = choice("after_processing", "after_processing", "before_processing", "auto")
+    prefetch: int = used_only(at_least(50, 1), lambda c: c.ack != "auto", "client.ack is not 'auto'")
+    # publisher: messages in flight awaiting their confirm
+    window: int = used_only(at_least(256, 1), lambda c: c.confirms, "client.confirms = true")
+    poison: str = choice("dead_letter", "dead_letter", "requeue", "reject")
+    # x-delivery-limit: deliveries a quorum queue allows before it dead-letters a message
+    delivery_limit: int = used_only(
+        at_least(3, 1), lambda c: c.poison == "dead_letter", "client.poison = 'dead_letter' (x-delivery-limit)"
+    )
+    dead_letter_strategy: str = used_only(
+        choice("at-least-once", "at-least-once", "at-most-once"),
+        lambda c: c.queue_type == "quorum" and c.poison in ("dead_letter", "reject"),
+        "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",
+    )
+    # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
+    # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
+    # before that recovers the queue empty (R7).
+    declare_ahead_s: float = at_least(0.0, 0)
+
+
+def check(profile: Any) -> None:
+    c = profile.client
+    if c.queue_type == "quorum" and not c.durable:
+        raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
+    if c.poison == "dead_letter" and c.queue_type != "quorum":
+        raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
+    if c.mirrored and c.queue_type != "classic":
+        raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
+    at_least_once = (
+        c.queue_type == "quorum"
+        and c.poison in ("dead_letter", "reject")
+        and (c.dead_letter_strategy == "at-least-once")
+    )
+    g = profile.guarantees
+    if at_least_once and g.dead_letter and not g.dead_letter_duplicates_allowed:
+        raise ProfileError(
+            "client.dead_letter_strategy = 'at-least-once' forwards a dead-lettered message at least once (a hop "
+            "whose confirm a fault lost is sent again): set guarantees.dead_letter_duplicates_allowed = true, "
+            "or use 'at-most-once' (which may lose it instead)"
+        )
+    if c.mirrored and series(profile.version or DEFAULT_VERSION)[0] >= 4:
+        raise ProfileError(f"client.mirrored = true: RabbitMQ {profile.version} has no classic queue mirroring")
