@@ -150,6 +150,7 @@ def load_profile(path: Path | str) -> Profile:
 
 def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
     from chaos.brokers import kit_for
+    from chaos.faults.families import families_for
 
     for key in data:
         if key not in TOP_LEVEL | TABLES:
@@ -172,11 +173,11 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
 
         lookup(kit.image, str(version))
     faults = parse_table(FaultSettings, data.get("faults"), "faults")
-    unknown = [f for f in faults.families if f not in kit.families]
+    known = families_for(kit.broker, kit.families)
+    unknown = [f for f in faults.families if f not in known]
     if unknown:
         raise ProfileError(
-            f"faults.families: {unknown[0]!r} is not a {kit.broker} fault family "
-            f"(known: {', '.join(sorted(kit.families))})"
+            f"faults.families: {unknown[0]!r} is not a {kit.broker} fault family (known: {', '.join(sorted(known))})"
         )
     profile = Profile(
         name=data["name"],

@@ -6,13 +6,16 @@ Families are generic; what "the leader" means comes from the cluster (``leader_r
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from chaos.cluster.base import Cluster
 from chaos.cluster.node import Node
+from chaos.errors import UsageError
 from chaos.faults.base import Fault, Target
 from chaos.faults.link import ClientLinkFault, ProxyDown
 from chaos.faults.network import PacketLoss, Partition
@@ -119,11 +122,47 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
 
 # Families whose cluster must record what its nodes fsync (see chaos.cluster.syncjournal).
 NEEDS_SYNC_JOURNAL = frozenset({"power-loss-leader", "power-loss-all"})
+ENTRY_POINT_GROUP = "brokerchaos.faults"
+
+
+@dataclass(frozen=True)
+class FamilyPlugin:
+    """A fault family another package adds through the ``brokerchaos.faults`` entry point group (the
+    entry point's name is the family's). An entry point may also name a bare ``build`` callable: a
+    family for every broker that needs no sync journal."""
+
+    build: Callable[[FaultContext], Fault]
+    brokers: frozenset[str] | None = None  # None: every broker
+    needs_sync_journal: bool = False
+
+
+@functools.cache
+def plugins() -> dict[str, FamilyPlugin]:
+    found: dict[str, FamilyPlugin] = {}
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in FAMILIES or point.name in found:
+            raise UsageError(f"fault family {point.name!r} is defined twice (again by {point.value})")
+        value = point.load()
+        if not isinstance(value, FamilyPlugin):
+            if not callable(value):
+                raise UsageError(f"entry point {point.name} ({point.value}) is no fault family")
+            value = FamilyPlugin(build=value)
+        found[point.name] = value
+    return found
+
+
+def families_for(broker: str, own: frozenset[str]) -> frozenset[str]:
+    """The families a broker can draw: its kit's own (``own``) and every plugin's that serves it."""
+    added = {name for name, p in plugins().items() if p.brokers is None or broker in p.brokers}
+    return own | added
 
 
 def needs_sync_journal(families: list[str] | tuple[str, ...]) -> bool:
-    return bool(NEEDS_SYNC_JOURNAL.intersection(families))
+    extra = {name for name, p in plugins().items() if p.needs_sync_journal}
+    return bool((NEEDS_SYNC_JOURNAL | extra).intersection(families))
 
 
 def build(family: str, ctx: FaultContext) -> Fault:
-    return FAMILIES[family](ctx)
+    if family in FAMILIES:
+        return FAMILIES[family](ctx)
+    return plugins()[family].build(ctx)

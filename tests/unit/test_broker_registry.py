@@ -15,8 +15,10 @@ import chaos
 import chaos.brokers as registry
 from chaos.brokers import BrokerKit, kit_for, kits
 from chaos.errors import UsageError
+from chaos.faults import families
 from chaos.images.catalogue import ImageSpec, Recipe, all_images, default_version, lookup
-from chaos.profiles import default_profiles
+from chaos.profiles import default_profiles, parse_profile
+from chaos.settings import ProfileError
 
 PACKAGE = Path(chaos.__file__).parent
 BROKER_WORDS = re.compile(r"kafka|rabbit|redis|valkey|sentinel|pika", re.IGNORECASE)
@@ -135,3 +137,47 @@ def test_an_entry_point_that_is_no_kit_is_refused(install: Callable[[str, object
 def test_an_unknown_broker_names_the_known_ones() -> None:
     with pytest.raises(UsageError, match="known: kafka, rabbitmq, redis, valkey"):
         kit_for("nats")
+
+
+@pytest.fixture
+def install_family(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, object], None]]:
+    """Installs a fake entry point in the ``brokerchaos.faults`` group."""
+    points: list[FakeEntryPoint] = []
+
+    def fake(group: str) -> list[FakeEntryPoint]:
+        return points if group == families.ENTRY_POINT_GROUP else []
+
+    def add(name: str, value: object) -> None:
+        points.append(FakeEntryPoint(name, value))
+        families.plugins.cache_clear()
+
+    monkeypatch.setattr(families.metadata, "entry_points", fake)
+    yield add
+    families.plugins.cache_clear()
+
+
+def _profile(broker: str, family: str) -> dict[str, object]:
+    return {"name": f"{broker}-plugged", "broker": broker, "faults": {"families": [family]}}
+
+
+def test_an_entry_point_adds_a_fault_family_for_the_brokers_it_names(
+    install_family: Callable[[str, object], None],
+) -> None:
+    built = object()
+    install_family("kill-twice", families.FamilyPlugin(build=lambda ctx: built, brokers=frozenset({"redis"})))  # type: ignore[arg-type,return-value]
+    assert parse_profile(_profile("redis", "kill-twice")).faults.families == ["kill-twice"]
+    with pytest.raises(ProfileError, match="'kill-twice' is not a kafka fault family"):
+        parse_profile(_profile("kafka", "kill-twice"))
+    assert families.build("kill-twice", None) is built  # type: ignore[arg-type]
+
+
+def test_a_bare_callable_is_a_family_for_every_broker(install_family: Callable[[str, object], None]) -> None:
+    install_family("nap", lambda ctx: None)
+    assert parse_profile(_profile("kafka", "nap")).faults.families == ["nap"]
+    assert not families.needs_sync_journal(["nap"])
+
+
+def test_a_family_defined_twice_is_refused(install_family: Callable[[str, object], None]) -> None:
+    install_family("kill-leader", lambda ctx: None)
+    with pytest.raises(UsageError, match="defined twice"):
+        families.plugins()
