@@ -1,3 +1,5 @@
-"""Root conftest: load the pytest glue in ``fixtures/`` (not an installed package; see design §2)."""
+"""Root conftest: this checkout's suites and tests run on the brokerchaos pytest plugin (see fixtures/)."""
 
-pytest_plugins = ["fixtures.options", "fixtures.platform", "fixtures.clusters", "fixtures.runs", "fixtures.suites"]
+from fixtures import plugin_modules
+
+pytest_plugins = plugin_modules()

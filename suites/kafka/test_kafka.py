@@ -3,7 +3,7 @@ family it draws from (killed or isolated partition leader, lost responses, crash
 
 import pytest
 
-from fixtures.suites import ChaosCase
+from chaos.plugin import ChaosCase
 
 pytestmark = pytest.mark.broker("kafka")
 

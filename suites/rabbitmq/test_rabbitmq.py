@@ -3,7 +3,7 @@ fault family it draws from (killed or isolated queue leader, blackholed link, cr
 
 import pytest
 
-from fixtures.suites import ChaosCase
+from chaos.plugin import ChaosCase
 
 pytestmark = pytest.mark.broker("rabbitmq")
 

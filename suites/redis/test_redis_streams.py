@@ -3,7 +3,7 @@ profile draws from (killed or frozen primary, blackholed client link, crashed co
 
 import pytest
 
-from fixtures.suites import ChaosCase
+from chaos.plugin import ChaosCase
 
 pytestmark = pytest.mark.broker("redis", "valkey")
 

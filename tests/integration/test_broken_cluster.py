@@ -10,10 +10,10 @@ import pytest
 import chaos.schedule.explore as explore_module
 from chaos.cluster import Platform
 from chaos.images import ImageMode
+from chaos.plugin.options import Options
+from chaos.plugin.suites import ClusterPool, SuiteConfig, run_cell
 from chaos.profiles import PROFILE_DIR, load_profile
 from chaos.schedule.budget import BUDGETS
-from fixtures.options import Options
-from fixtures.suites import ClusterPool, SuiteConfig, run_cell
 from tests.integration.helpers import own_run
 
 

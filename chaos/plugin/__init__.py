@@ -1,0 +1,20 @@
+"""The brokerchaos pytest plugin, installed through the ``pytest11`` entry point: usable from any repository.
+
+It brings the command-line options (``--profile``, ``--chaos-budget``, ``--chaos-seed``, ``--images``,
+``--broker-version``, ``--chaos-report-dir`` ...), the fixtures — ``platform`` (the Docker engine and the
+run's identity), ``<broker>_cluster`` for every registered broker (a running three-node cluster behind
+Toxiproxy, reset before each test), ``history`` (a recorder), ``judge`` (the checkers over it),
+``chaos_case`` (one explored (profile, fault family) cell) — and the resilience matrix with its report.
+"""
+
+from chaos.plugin.suites import ChaosCase
+
+pytest_plugins = [
+    "chaos.plugin.options",
+    "chaos.plugin.platform",
+    "chaos.plugin.clusters",
+    "chaos.plugin.runs",
+    "chaos.plugin.suites",
+]
+
+__all__ = ["ChaosCase"]
