@@ -1,7 +1,7 @@
-"""``brokerchaos``: doctor, images, up, report, compare, cleanup.
+"""``brokerchaos``: doctor, images, up, validate, profile keys, catalogue, report, compare, cleanup.
 
 Every user-facing failure is a :class:`~chaos.errors.BrokerChaosError`: one line on stderr and its exit
-code (2 usage, 3 infrastructure, 4 no Docker engine), never a traceback.
+code from the one table the CLI and the pytest plugin share (:mod:`chaos.errors`), never a traceback.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
-from chaos.errors import BrokerChaosError
+from chaos.errors import EXIT_INTERRUPTED, BrokerChaosError
 
 log = logging.getLogger("brokerchaos")
 
@@ -130,7 +131,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Two runs' matrices side by side, and what drifted; exit 1 when B is worse than A, 5 when the two
+    """Two runs' matrices side by side, and what drifted; exit 1 when B is worse than A, 8 when the two
     runs cannot be compared (the same run, nothing in common, or B lacks checks A has)."""
     from pathlib import Path
 
@@ -152,9 +153,79 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_WORSE if any(c.worse for c in comparison.changed) else 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """The load-time checks of each profile, no cluster: one line per profile, exit 4 if any is refused."""
+    from pathlib import Path
+
+    from chaos.errors import EXIT_USAGE, UsageError
+    from chaos.profiles import load_profiles
+
+    refused = 0
+    for path in args.profiles:
+        try:
+            (profile,) = load_profiles([Path(path)])
+        except UsageError as exc:
+            refused += 1
+            print(f"refused  {exc}")
+            continue
+        version = profile.version or "default version"
+        print(f"ok       {path}: {profile.name} ({profile.broker} {version}; {', '.join(profile.faults.families)})")
+    if not refused:
+        try:
+            load_profiles([Path(p) for p in args.profiles])  # what only the set shows: two with one name
+        except UsageError as exc:
+            refused += 1
+            print(f"refused  {exc}")
+    return EXIT_USAGE if refused else 0
+
+
+def cmd_profile_keys(args: argparse.Namespace) -> int:
+    """Every key a profile may set, per table: type, default and meaning (generated from the settings)."""
+    from chaos.profile_keys import key_reference
+
+    print(key_reference(args.broker), end="")
+    return 0
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    """The known-unsafe catalogue, generated from the shipped profiles (rows, twins, expected anomalies)."""
+    from chaos.schedule.catalogue import catalogue_markdown
+
+    print(catalogue_markdown(), end="")
+    return 0
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return f"brokerchaos {metadata.version('brokerchaos')}"
+    except metadata.PackageNotFoundError:
+        return "brokerchaos (not installed: running from a checkout)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """A malformed command line is a usage error like any other: one line and exit 4 (argparse says 2,
+    which pytest and this table use for an interrupted run)."""
+
+    def error(self, message: str) -> NoReturn:
+        from chaos.errors import EXIT_USAGE
+
+        self.exit(EXIT_USAGE, f"brokerchaos: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="brokerchaos", description=__doc__.splitlines()[0])
+    from chaos.errors import EXIT_CODES
+
+    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = _Parser(
+        prog="brokerchaos",
+        description=__doc__.splitlines()[0],
+        epilog=f"exit codes (the same for `pytest` with the brokerchaos plugin):\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser("doctor", help="check (and with --fix, start) the Docker engine")
@@ -177,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--proxy-base-port", type=int, default=None, help="fixed host ports from here on")
     up.add_argument("--hold", type=float, default=0, help="seconds to keep the cluster (default: until Ctrl-C)")
     up.set_defaults(run=cmd_up)
+
+    validate = sub.add_parser("validate", help="check profiles as a run would load them (no cluster starts)")
+    validate.add_argument("profiles", nargs="+", metavar="PROFILE", help="profile TOML files")
+    validate.set_defaults(run=cmd_validate)
+
+    profile = sub.add_parser("profile", help="what a profile can say")
+    profile_sub = profile.add_subparsers(dest="profile_command", required=True)
+    keys = profile_sub.add_parser("keys", help="every key per table: type, default, meaning")
+    keys.add_argument("broker", nargs="?", default=None, help="only this broker's [cluster] and [client] tables")
+    keys.set_defaults(run=cmd_profile_keys)
+
+    catalogue = sub.add_parser("catalogue", help="the known-unsafe catalogue, from the shipped profiles (markdown)")
+    catalogue.set_defaults(run=cmd_catalogue)
 
     report = sub.add_parser("report", help="re-render a run's summary.md and index.html")
     report.add_argument("run_dir", help="reports/<run id> (or reports/latest)")
@@ -219,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("brokerchaos: interrupted; everything this run created was removed", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

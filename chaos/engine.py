@@ -2,7 +2,7 @@
 
 Use the engine at ``DOCKER_HOST`` / the default socket when one answers. Otherwise, on a Debian or
 Ubuntu machine as root, install ``docker.io`` and start ``dockerd`` in the background (nothing starts
-it for us on CI machines). With neither possible, raise :class:`EngineUnavailableError` (exit 4).
+it for us on CI machines). With neither possible, raise :class:`EngineUnavailableError` (exit 7).
 """
 
 from __future__ import annotations

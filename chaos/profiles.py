@@ -3,7 +3,7 @@
     name = "redis-safe"            # top-level keys
     broker = "redis"
     version = "7.0.15"             # optional: the catalogue default otherwise
-    catalogue = "S0"               # optional: the row of ../shared/catalogue.md this profile is
+    catalogue = "S0"               # optional: its row of the known-unsafe catalogue (CATALOGUE.md)
     expect = "pass"                # or "fail" (a catalogue row the suite must catch)
     expect_anomalies = ["lost"]    # what the suite must report when expect = "fail"
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.errors import UsageError
 from chaos.settings import ProfileError, at_least, parse_table, used_only
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "suites" / "profiles"
@@ -46,8 +47,8 @@ class WorkloadSettings:
     # per producer, an upper bound; the rate and the workload's length bound the count first
     messages: int = at_least(100_000, 1)
     rate: float = at_least(300.0, 1)  # messages/s per producer
-    producers: int = at_least(1, 1)
-    consumers: int = at_least(2, 1)
+    producers: int = at_least(1, 1)  # producer processes, each with its own client
+    consumers: int = at_least(2, 1)  # consumers in the one consumer group
     poison_every: int = at_least(0, 0)  # every Nth message is poison (0: none)
     duration_s: float = at_least(12.0, 2)  # workload phase; faults play inside it
     process_ms: float = at_least(0.0, 0)  # time a consumer spends processing one message
@@ -56,8 +57,9 @@ class WorkloadSettings:
 
 @dataclass(frozen=True)
 class FaultSettings:
+    # fault families the schedule draws from (default: the broker's four)
     families: list[str] = field(default_factory=list)
-    max_steps: int = at_least(2, 1)
+    max_steps: int = at_least(2, 1)  # faults per schedule, at most
     lead_in_s: float = at_least(2.0, 0.2)  # steady load before the first fault
 
 
@@ -66,8 +68,8 @@ class UpgradeSettings:
     """The target of the ``rolling-upgrade`` fault family: the image (default: the profile's broker
     image; e.g. ``valkey`` for Redis -> Valkey) and version every node is replaced with."""
 
-    to_version: str = ""
-    to_image: str = ""
+    to_version: str = ""  # the version every node is replaced with
+    to_image: str = ""  # the image of that version (default: the profile's broker image)
     finalize: bool = True  # after the roll, enable the new version's features (Kafka metadata.version)
 
 
@@ -77,22 +79,26 @@ def _claims(guarantee: str) -> Any:
 
 @dataclass(frozen=True)
 class Guarantees:
-    no_loss: bool = True
-    no_duplicates: bool = False
-    order: bool = True
+    no_loss: bool = True  # every acknowledged message is read (lost)
+    no_duplicates: bool = False  # no message is read twice as a new message (duplicated)
+    order: bool = True  # each producer's messages arrive in the order sent, per consumer
+    # a requeued message may arrive out of order
     allow_requeue_reorder: bool = used_only(False, _claims("order"), "guarantees.order = true")
-    dead_letter: bool = False
+    dead_letter: bool = False  # poison messages end in the dead-letter target, good ones never
     # at-least-once consumers (or dead-lettering) may dead-letter a poison message twice
     dead_letter_duplicates_allowed: bool = used_only(False, _claims("dead_letter"), "guarantees.dead_letter = true")
+    # deliveries of one poison message before it is dead-lettered, at most
     max_poison_deliveries: int = used_only(at_least(5, 1), _claims("dead_letter"), "guarantees.dead_letter = true")
     # a good message waiting longer than this behind poison is a head_of_line anomaly (None: measured only)
     max_head_of_line_s: float | None = used_only(None, _claims("dead_letter"), "guarantees.dead_letter = true")
-    exactly_once: bool = False
+    exactly_once: bool = False  # consume-transform-produce outputs exactly once per input (transactions)
+    # a lost send the broker never confirmed counts as lost (no publisher confirms)
     unconfirmed_loss_is_loss: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")
-    recovery: bool = True
+    recovery: bool = True  # clients are served again after every heal (availability)
     # steady again within this many seconds of each heal (None: only "serves again at all" is checked)
     max_recovery_s: float | None = used_only(None, _claims("recovery"), "guarantees.recovery = true")
     broker_health: bool = False  # broker-side signals (under-replicated, partitions, lag) settle after heal
+    # the broker-side signals settle within this many seconds of the last heal
     max_broker_recovery_s: float = used_only(
         at_least(60.0, 1.0), _claims("broker_health"), "guarantees.broker_health = true"
     )
@@ -146,6 +152,24 @@ def load_profile(path: Path | str) -> Profile:
         return parse_profile(data, path)
     except ProfileError as exc:
         raise ProfileError(f"profile {path}: {exc}") from None
+
+
+def load_profiles(paths: list[Path]) -> list[Profile]:
+    """Profiles a run plays together: each file loaded and checked, and no name given twice (a profile's
+    cluster, results and matrix rows are keyed on its name)."""
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(f"--profile {path} is a directory: give one profile file (e.g. {path}/<name>.toml)")
+    profiles = [load_profile(p) for p in paths]
+    seen: dict[str, Profile] = {}
+    for profile in profiles:
+        first = seen.setdefault(profile.name, profile)
+        if first is not profile:
+            raise UsageError(
+                f"profiles {first.path} and {profile.path} are both named {profile.name!r}: "
+                "each profile needs its own name (its cluster, results and matrix rows are keyed on it)"
+            )
+    return profiles
 
 
 def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:

@@ -1,7 +1,7 @@
 """One broker process in one container, and its lifecycle faults.
 
 A :class:`Node` wraps a testcontainers ``DockerContainer`` and drives the docker-py container it wraps
-(``stop()`` of testcontainers *removes* the container, so it is never used as a fault; design §5).
+(``stop()`` of testcontainers *removes* the container, so it is never used as a fault).
 """
 
 from __future__ import annotations

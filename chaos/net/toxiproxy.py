@@ -1,5 +1,5 @@
-"""A small Toxiproxy client of our own (toxiproxy-python keeps state in class attributes and has no
-timeouts; see design §4).
+"""A small Toxiproxy client of our own: toxiproxy-python keeps its state in class attributes (shared by
+every client in the process) and puts no timeout on its requests.
 
 One :class:`ToxiproxyClient` per server, a timeout on every request, PATCH for updates (Toxiproxy 2.6+),
 typed toxics, and :class:`~chaos.errors.ToxiproxyError` on every non-2xx answer.

@@ -34,20 +34,20 @@ def _one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: s
 
 
 def test_unknown_broker() -> None:
-    _one_line_error(_cli("up", "kafkaesque"), 2, "unknown broker 'kafkaesque'")
+    _one_line_error(_cli("up", "kafkaesque"), 4, "unknown broker 'kafkaesque'")
 
 
 def test_unknown_version() -> None:
-    _one_line_error(_cli("up", "redis", "--version", "9.9.9"), 2, "unknown redis version '9.9.9'", "7.0.15")
+    _one_line_error(_cli("up", "redis", "--version", "9.9.9"), 4, "unknown redis version '9.9.9'", "7.0.15")
 
 
 def test_unknown_image_mode() -> None:
-    _one_line_error(_cli("up", "redis", "--images", "nightly"), 2, "--images")
+    _one_line_error(_cli("up", "redis", "--images", "nightly"), 4, "--images")
 
 
 def test_no_engine_and_no_way_to_start_one() -> None:
     env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    _one_line_error(_cli("doctor", "--fix", env=env), 4, "no Docker engine answers", "DOCKER_HOST")
+    _one_line_error(_cli("doctor", "--fix", env=env), 7, "no Docker engine answers", "DOCKER_HOST")
 
 
 @pytest.mark.integration
@@ -57,7 +57,7 @@ def test_port_already_taken() -> None:
         holder.listen()
         port = holder.getsockname()[1]
         done = _cli("up", "redis", "--proxy-base-port", str(port), "--hold", "0")
-    _one_line_error(done, 2, f"port {port}", "already in use")
+    _one_line_error(done, 4, f"port {port}", "already in use")
 
 
 def test_bad_pytest_option_is_a_usage_error() -> None:

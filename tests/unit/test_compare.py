@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chaos.cli import main
-from chaos.errors import UsageError
+from chaos.errors import EXIT_NOT_COMPARABLE, UsageError
 from chaos.report.compare import compare, load_run, write_comparison
 
 
@@ -89,13 +89,13 @@ def test_the_cli_exits_1_when_b_is_worse_and_names_bad_input(runs: tuple[Path, P
 
 def test_a_comparison_that_compares_nothing_fails(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = ["--out", str(tmp_path / "o")]
-    assert main(["compare", str(runs[1]), str(runs[1]), *out]) == 5  # the same run twice
+    assert main(["compare", str(runs[1]), str(runs[1]), *out]) == EXIT_NOT_COMPARABLE  # the same run twice
     assert "same run" in capsys.readouterr().err
     other = _run(tmp_path, "C", {"no_loss": True}, {}, [3], "3.10.8")
     (other / "matrix.json").write_text(json.dumps([{"profile": "q", "fault": "kill", "guarantee": "x", "valid": True}]))
-    assert main(["compare", str(runs[0]), str(other), *out]) == 5  # nothing in common
+    assert main(["compare", str(runs[0]), str(other), *out]) == EXIT_NOT_COMPARABLE  # nothing in common
     short = _run(tmp_path, "D", {"no_loss": True}, {}, [3], "3.10.8")  # B lacks order and dead_letter
-    assert main(["compare", str(runs[0]), str(short), *out]) == 5
+    assert main(["compare", str(runs[0]), str(short), *out]) == EXIT_NOT_COMPARABLE
     assert "B lacks 2 check(s)" in capsys.readouterr().err
     fuller = _run(tmp_path, "E", {"no_loss": True, "order": True, "dead_letter": True, "recovery": True}, {}, [3], "x")
     assert main(["compare", str(runs[0]), str(fuller), *out]) == 0  # B may check more than A

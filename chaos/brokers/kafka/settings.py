@@ -14,31 +14,36 @@ from chaos.settings import ProfileError, at_least, choice, used_only
 
 @dataclass(frozen=True)
 class KafkaClusterSettings:
-    server_properties: dict[str, str] | None = None
+    server_properties: dict[str, str] | None = None  # server.properties lines for every broker, as Kafka names them
     # KRaft nodes, each broker and controller: five keep a controller quorum while two replicas are down
     brokers: int = at_least(3, 3)
-    partitions: int = at_least(3, 1)
-    replication: int = at_least(3, 1)
+    partitions: int = at_least(3, 1)  # partitions of the topic
+    replication: int = at_least(3, 1)  # replication factor of the topic
+    # topic-level configs at creation (e.g. min.insync.replicas), as Kafka names them
     topic_config: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
 class KafkaClientSettings:
-    acks: str = choice("all", "all", "1", "0")
-    idempotence: bool = True
-    retries: int = at_least(1000, 0)
-    request_timeout_ms: int = at_least(5000, 100)
-    delivery_timeout_ms: int = at_least(30000, 1000)
-    max_in_flight: int = at_least(5, 1)
+    acks: str = choice("all", "all", "1", "0")  # the producer's acks
+    idempotence: bool = True  # enable.idempotence
+    retries: int = at_least(1000, 0)  # the producer's retries
+    request_timeout_ms: int = at_least(5000, 100)  # request.timeout.ms
+    delivery_timeout_ms: int = at_least(30000, 1000)  # librdkafka message.timeout.ms (Java: delivery.timeout.ms)
+    max_in_flight: int = at_least(5, 1)  # max.in.flight.requests.per.connection
+    # the consumers' isolation.level
     isolation_level: str = choice("read_committed", "read_committed", "read_uncommitted")
+    # when consumers commit offsets: after processing, before it, or enable.auto.commit
     commit: str = choice("after_processing", "after_processing", "before_processing", "auto")
+    # auto.commit.interval.ms
     auto_commit_interval_ms: int = used_only(at_least(1000, 10), lambda c: c.commit == "auto", "client.commit = 'auto'")
-    auto_offset_reset: str = choice("earliest", "earliest", "latest")
-    transactional: bool = False
-    # processing attempts of one message before the dead-letter topic, and the pause before each
+    auto_offset_reset: str = choice("earliest", "earliest", "latest")  # auto.offset.reset of the consumer group
+    transactional: bool = False  # the producer writes in small transactions (transactional.id)
+    # processing attempts of one message before the dead-letter topic
     max_retries: int = used_only(at_least(3, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
+    # the pause before each processing attempt of a message
     retry_backoff_ms: int = used_only(at_least(10, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
-    dead_letter_topic: bool = True
+    dead_letter_topic: bool = True  # a message that fails max_retries times goes to <topic>.dlq
     transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
 
 

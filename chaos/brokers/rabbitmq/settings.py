@@ -13,29 +13,33 @@ from chaos.settings import ProfileError, at_least, choice, used_only
 
 @dataclass(frozen=True)
 class RabbitMQClusterSettings:
+    # cluster_partition_handling
     partition_handling: str = choice("pause_minority", "pause_minority", "autoheal", "ignore")
-    management: bool = False
+    management: bool = False  # enable the management plugin
     dead_letter_retry_ms: int = at_least(180_000, 100)  # the broker's default: 3 minutes
-    extra: dict[str, str] | None = None
+    extra: dict[str, str] | None = None  # more rabbitmq.conf lines, as RabbitMQ names them
 
 
 @dataclass(frozen=True)
 class RabbitMQClientSettings:
-    queue_type: str = choice("quorum", "quorum", "classic")
+    queue_type: str = choice("quorum", "quorum", "classic")  # x-queue-type
     mirrored: bool = False  # classic queue mirrored on every node (ha-mode all; removed in RabbitMQ 4.0)
-    durable: bool = True
-    persistent: bool = True
-    confirms: bool = True
+    durable: bool = True  # the queue survives a broker restart
+    persistent: bool = True  # messages are published persistent (delivery_mode 2)
+    confirms: bool = True  # publisher confirms
+    # when consumers ack: after processing, before it, or auto_ack
     ack: str = choice("after_processing", "after_processing", "before_processing", "auto")
+    # basic.qos prefetch_count
     prefetch: int = used_only(at_least(50, 1), lambda c: c.ack != "auto", "client.ack is not 'auto'")
     # publisher: messages in flight awaiting their confirm
     window: int = used_only(at_least(256, 1), lambda c: c.confirms, "client.confirms = true")
+    # how consumers treat poison: dead-letter it (x-delivery-limit), nack(requeue) or reject
     poison: str = choice("dead_letter", "dead_letter", "requeue", "reject")
     # x-delivery-limit: deliveries a quorum queue allows before it dead-letters a message
     delivery_limit: int = used_only(
         at_least(3, 1), lambda c: c.poison == "dead_letter", "client.poison = 'dead_letter' (x-delivery-limit)"
     )
-    dead_letter_strategy: str = used_only(
+    dead_letter_strategy: str = used_only(  # x-dead-letter-strategy of a quorum queue
         choice("at-least-once", "at-least-once", "at-most-once"),
         lambda c: c.queue_type == "quorum" and c.poison in ("dead_letter", "reject"),
         "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",

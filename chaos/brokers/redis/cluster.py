@@ -195,8 +195,9 @@ class RedisSentinelCluster(Cluster):
 
     # clients ---------------------------------------------------------------------------------------
     def client(self, node: Node, *, retries: int = 0, timeout: float = 2.0, **kwargs: Any) -> redis.Redis:
-        """A redis-py client through ``node``'s proxy. Retries default to 0: a retried XADD may be
-        applied twice (design §5), so a workload sets them deliberately."""
+        """A redis-py client through ``node``'s proxy. Retries default to 0: redis-py resends a command
+        whose connection failed after it was sent, so a retried XADD may be applied twice; a workload
+        sets them deliberately."""
         assert node.endpoint is not None, f"{node.name} has no proxy"
         return redis.Redis(
             host=node.endpoint.host,

@@ -11,21 +11,22 @@ from chaos.settings import ProfileError, at_least, choice, used_only
 
 @dataclass(frozen=True)
 class RedisClusterSettings:
-    replicas: int = at_least(2, 0)
-    sentinels: int = at_least(3, 1)
-    appendonly: bool = True
-    appendfsync: str = choice("always", "always", "everysec", "no")
-    save: str = ""
-    min_replicas_to_write: int = at_least(0, 0)
-    extra: dict[str, str] | None = None
+    replicas: int = at_least(2, 0)  # replicas of the primary
+    sentinels: int = at_least(3, 1)  # Sentinel processes watching the primary
+    appendonly: bool = True  # appendonly
+    appendfsync: str = choice("always", "always", "everysec", "no")  # appendfsync
+    save: str = ""  # save (RDB snapshots), e.g. "60 1000"; "" disables them
+    min_replicas_to_write: int = at_least(0, 0)  # min-replicas-to-write (0: off)
+    extra: dict[str, str] | None = None  # more redis.conf lines, as Redis names them
 
 
 @dataclass(frozen=True)
 class RedisClientSettings:
-    retries: int = at_least(0, 0)
-    timeout_s: float = at_least(1.0, 0.1)
+    retries: int = at_least(0, 0)  # redis-py's retries of a command that failed on the connection
+    timeout_s: float = at_least(1.0, 0.1)  # redis-py's socket timeout
+    # when consumers XACK: after processing, before it, or NOACK
     ack: str = choice("after_processing", "after_processing", "before_processing", "noack")
-    reclaim: bool = True
+    reclaim: bool = True  # consumers XAUTOCLAIM other consumers' idle pending entries
     max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
     pipeline: int = at_least(50, 1)  # XADDs per round trip
     # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
