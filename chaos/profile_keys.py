@@ -71,7 +71,7 @@ def _rows(cls: type) -> list[tuple[str, str, str, str]]:
     hints = get_type_hints(cls)
     comments = field_comments(cls)
     rows = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         meaning = comments.get(f.name, "")
         choices = f.metadata.get("choices")
         if choices:

@@ -65,9 +65,13 @@ def _as_kits(value: object, source: str) -> list[BrokerKit]:
     return found
 
 
+def _builtin(module: str) -> Callable[[], object]:
+    return lambda: importlib.import_module(module).KITS
+
+
 def _discovered() -> Iterable[tuple[str, Callable[[], object]]]:
     for module in BUILTIN:
-        yield module, lambda module=module: importlib.import_module(module).KITS
+        yield module, _builtin(module)
     for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         yield f"entry point {point.name} ({point.value})", point.load
 

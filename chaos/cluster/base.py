@@ -114,7 +114,7 @@ class Cluster(ABC):
     """Base of the broker clusters; use as a context manager."""
 
     broker: ClassVar[str]
-    ready_timeout: ClassVar[float] = 90.0
+    ready_timeout: float = 90.0  # a broker class may set its own; a cluster may be given another
     # Constructor arguments for the one-node variant (a benchmark peer measured in the same run).
     single_node: ClassVar[dict[str, object]] = {}
     # Role names the fault families use for "the leader" and "a follower" (see role_nodes).
@@ -380,7 +380,7 @@ class Cluster(ABC):
         env = {**spec.env, **syncjournal.node_env()} if self.track_syncs else spec.env
         container = DockerContainer(
             spec.image,
-            command=spec.command,
+            command=spec.command,  # type: ignore[arg-type]  # docker-py takes a list; testcontainers says str
             env=env,
             name=self._container_name(spec.name),
             labels=self._labels(spec.role, spec.name),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -55,11 +55,11 @@ class FaultContext:
         return one_random(resolve, self.rng)
 
 
-def isolating(target: Target) -> Callable[[list[str], random.Random], Grudge]:
+def isolating(target: Target) -> Callable[[Sequence[str], random.Random], Grudge]:
     """A partition shape that cuts off whatever ``target`` names at apply time — nobody (an empty
     grudge: the fault hits nothing) when it names no node, never a node chosen some other way."""
 
-    def shape(nodes: list[str], rng: random.Random) -> Grudge:
+    def shape(nodes: Sequence[str], rng: random.Random) -> Grudge:
         victims = [n.name for n in target()]
         return isolate(*victims)(nodes, rng) if victims else {}
 

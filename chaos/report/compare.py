@@ -246,8 +246,8 @@ def compare_html(c: Comparison) -> str:
     for profile, diff in c.settings.items():
         parts.append(f"<h2>Broker settings that differ ({e(profile)}: {len(diff)})</h2><table class='settings'>")
         parts.append("<tr><th>setting</th><th>A</th><th>B</th></tr>")
-        for key, va, vb in diff:
-            parts.append(f"<tr><td><code>{e(key)}</code></td><td>{e(_fmt(va))}</td><td>{e(_fmt(vb))}</td></tr>")
+        for setting, va, vb in diff:
+            parts.append(f"<tr><td><code>{e(setting)}</code></td><td>{e(_fmt(va))}</td><td>{e(_fmt(vb))}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "".join(parts)

@@ -47,7 +47,16 @@ def load_kwargs(workload: Any) -> dict[str, Any]:
 
 
 class Workload(ABC):
-    """Producers and consumers on one broker; subclasses implement the client loops."""
+    """Producers and consumers on one broker; subclasses implement the client loops.
+
+    The contract a broker kit's workload keeps, and what the runner and the checkers read of it:
+    ``produce``/``consume``/``backlog`` (abstract below), the history ops it records (``send`` with
+    ``id`` and ``kind``; a consumer's deliveries as ``consume_f`` ops), ``fault_subject``,
+    ``settling_metrics`` and ``observe()`` for broker health, ``drain()`` and ``stop()``.
+    """
+
+    # the history op a consumer records once it has processed a message (what order/dead-letter judge)
+    consume_f: str = "process"
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history
@@ -197,7 +206,8 @@ class Workload(ABC):
 
     def ahead_of_rate(self, sent: int) -> bool:
         """True while ``sent`` messages are more than the profile's rate allows by now."""
-        return bool(self.budget.rate) and sent / self.budget.rate > time.monotonic() - self.started_at
+        rate = self.budget.rate
+        return rate is not None and rate > 0 and sent / rate > time.monotonic() - self.started_at
 
     def pace(self, sent: int) -> None:
         if self.budget.rate:
@@ -205,7 +215,11 @@ class Workload(ABC):
             if ahead > 0:
                 time.sleep(min(ahead, 0.5))
 
-    fault_subject: str | None = None  # what "the leader" is the leader of (topic-partition, queue)
+    @property
+    def fault_subject(self) -> str | None:
+        """What "the leader" is the leader of (a topic-partition, a queue); None: the cluster's own."""
+        return None
+
     drain_stall_s: float = 6.0  # an unmoving backlog this long after the heal will not move
 
     @contextlib.contextmanager

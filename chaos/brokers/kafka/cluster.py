@@ -244,8 +244,9 @@ class KafkaCluster(Cluster):
             info = admin.list_topics(topic, timeout=5).topics.get(topic)
         except KafkaException:
             return False
-        known = info is not None and info.error is None and len(info.partitions) == partitions
-        return known and all(p.leader >= 0 for p in info.partitions.values())
+        if info is None or info.error is not None or len(info.partitions) != partitions:
+            return False
+        return all(p.leader >= 0 for p in info.partitions.values())
 
     def _partition(self, topic: str, partition: int) -> Any:
         try:

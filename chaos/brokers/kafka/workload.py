@@ -17,12 +17,14 @@ and one output record per input plus the consumed offsets are committed in one t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import MutableSequence
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -70,7 +72,6 @@ def _serve(producer: Producer, process: str, timeout: float) -> bool:
 class KafkaWorkload(Workload):
     """Producers write keyed JSON messages; a consumer group processes and commits them."""
 
-    consume_f = "process"
     # A group whose coordinator moved rejoins after its session timeout (6 s) and a rebalance that waits
     # for every member: a backlog still for less than this after the heal may yet move.
     drain_stall_s = 25.0
@@ -155,7 +156,7 @@ class KafkaWorkload(Workload):
                     self.topic,
                     key=value["key"],
                     value=json.dumps(value),
-                    on_delivery=lambda err, msg, v=value: reports.append((v, err, msg)),
+                    on_delivery=functools.partial(_collect, reports, value),
                 )
             except (BufferError, KafkaException) as exc:
                 self.history.record(process, FAIL, "send", value, error=repr(exc)[:200])
@@ -278,7 +279,7 @@ class KafkaWorkload(Workload):
                     self._commit(consumer)
                 try:
                     for msg in good:
-                        value = json.loads(msg.value())
+                        value = json.loads(msg.value())  # type: ignore[arg-type]  # ours always carry one
                         value.update(partition=msg.partition(), offset=msg.offset(), source=value["id"])
                         value["record"] = f"{msg.partition()}:{msg.offset()}"
                         self.history.record(process, OK, "receive", value)
@@ -440,7 +441,10 @@ class KafkaWorkload(Workload):
         """Write to the dead-letter topic and wait for its acknowledgement before the offset is committed:
         a poison message must not be skipped because the dead-letter write was lost in a fault."""
         producer = self._dead_letter_producer(process)
-        headers = [("reason", b"handler_failed"), ("delivery_count", str(attempts).encode())]
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("reason", b"handler_failed"),
+            ("delivery_count", str(attempts).encode()),
+        ]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             outcome: list[KafkaError | None] = []
@@ -449,7 +453,7 @@ class KafkaWorkload(Workload):
                 key=value["id"],
                 value=json.dumps(value),
                 headers=headers,
-                on_delivery=lambda err, msg, out=outcome: out.append(err),
+                on_delivery=functools.partial(_collect_error, outcome),
             )
             producer.flush(15)
             if outcome and outcome[0] is None:
@@ -563,6 +567,17 @@ class KafkaWorkload(Workload):
                 raise KafkaException(f"{topic} partitions {partitions} not read to their end in {timeout:.0f} s")
         finally:
             reader.close()
+
+
+def _collect(
+    into: MutableSequence[tuple[dict[str, Any], KafkaError | None, Any]], value: dict[str, Any], err: Any, msg: Any
+) -> None:
+    """A delivery report, kept with the value it reports on."""
+    into.append((value, err, msg))
+
+
+def _collect_error(into: MutableSequence[KafkaError | None], err: Any, msg: Any) -> None:
+    into.append(err)
 
 
 def _poll(consumer: Consumer, count: int) -> list[Any]:

@@ -33,7 +33,7 @@ from chaos.history import INFO, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
-PIKA_ERRORS = (pika.exceptions.AMQPError, OSError, AssertionError)
+PIKA_ERRORS: tuple[type[Exception], ...] = (pika.exceptions.AMQPError, OSError, AssertionError)
 # How many (node, unreachable peer) pairs the nodes report as partitioned: asked of every node the
 # Erlang distribution reaches (not Mnesia's running list, which 4.x's Khepri clusters do not keep).
 PARTITIONS_SEEN = (
@@ -43,8 +43,6 @@ PARTITIONS_SEEN = (
 
 
 class RabbitMQWorkload(Workload):
-    consume_f = "process"
-
     def __init__(
         self,
         cluster: RabbitMQCluster,
@@ -305,7 +303,7 @@ class RabbitMQWorkload(Workload):
         for node in self.cluster.nodes:
             try:
                 self.cluster.connect(node, socket_timeout=2, stack_timeout=3).close()
-            except (ConnectionError, *PIKA_ERRORS):
+            except PIKA_ERRORS:  # OSError among them: a refused connection too
                 refusing += 1
         return refusing
 
@@ -352,5 +350,5 @@ def dead_letter_record(value: dict[str, Any], props: Any) -> dict[str, Any]:
 
 def _close(conn: pika.BlockingConnection | None) -> None:
     if conn is not None and conn.is_open:
-        with contextlib.suppress(PIKA_ERRORS):
+        with contextlib.suppress(*PIKA_ERRORS):
             conn.close()

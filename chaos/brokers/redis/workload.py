@@ -45,8 +45,6 @@ def classify(exc: Exception) -> str:
 class RedisStreamsWorkload(Workload):
     """Producers XADD to one stream; consumers of one group read, process, and acknowledge."""
 
-    consume_f = "process"
-
     def __init__(
         self,
         cluster: RedisSentinelCluster,
@@ -245,7 +243,7 @@ class RedisStreamsWorkload(Workload):
         self, conn: redis.Redis, process: str, own_first: bool, last_reclaim: float
     ) -> tuple[list[tuple[str, dict[str, str]]], str]:
         if own_first and self.settings.ack != "noack":
-            batches = conn.xreadgroup(GROUP, process, {self.stream: "0"}, count=200)
+            batches: Any = conn.xreadgroup(GROUP, process, {self.stream: "0"}, count=200)
             return [e for _, b in batches or [] for e in b], "own"
         if self.settings.reclaim and time.monotonic() - last_reclaim > RECLAIM_IDLE_MS / 2000:
             claimed = conn.xautoclaim(self.stream, GROUP, process, RECLAIM_IDLE_MS, "0-0", count=100)
