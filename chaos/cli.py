@@ -155,15 +155,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """The load-time checks of each profile, no cluster: one line per profile, exit 4 if any is refused."""
-    from pathlib import Path
 
     from chaos.errors import EXIT_USAGE, UsageError
-    from chaos.profiles import load_profiles
+    from chaos.profiles import load_profiles, profile_path
 
     refused = 0
     for path in args.profiles:
         try:
-            (profile,) = load_profiles([Path(path)])
+            (profile,) = load_profiles([profile_path(path)])
         except UsageError as exc:
             refused += 1
             print(f"refused  {exc}")
@@ -172,7 +171,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"ok       {path}: {profile.name} ({profile.broker} {version}; {', '.join(profile.faults.families)})")
     if not refused:
         try:
-            load_profiles([Path(p) for p in args.profiles])  # what only the set shows: two with one name
+            load_profiles([profile_path(p) for p in args.profiles])  # what only the set shows: one name twice
         except UsageError as exc:
             refused += 1
             print(f"refused  {exc}")
@@ -250,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(run=cmd_up)
 
     validate = sub.add_parser("validate", help="check profiles as a run would load them (no cluster starts)")
-    validate.add_argument("profiles", nargs="+", metavar="PROFILE", help="profile TOML files")
+    validate.add_argument("profiles", nargs="+", metavar="PROFILE", help="profile TOML files or shipped names")
     validate.set_defaults(run=cmd_validate)
 
     profile = sub.add_parser("profile", help="what a profile can say")

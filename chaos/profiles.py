@@ -27,7 +27,9 @@ from typing import Any
 from chaos.errors import UsageError
 from chaos.settings import ProfileError, at_least, parse_table, used_only
 
-PROFILE_DIR = Path(__file__).resolve().parents[1] / "suites" / "profiles"
+# The shipped profiles: suites/profiles/ in a checkout (chaos/shipped_profiles links there), package data in
+# an installed wheel.
+PROFILE_DIR = Path(__file__).with_name("shipped_profiles").resolve()
 TOP_LEVEL = {
     "name",
     "broker",
@@ -152,6 +154,18 @@ def load_profile(path: Path | str) -> Profile:
         return parse_profile(data, path)
     except ProfileError as exc:
         raise ProfileError(f"profile {path}: {exc}") from None
+
+
+def profile_path(given: str) -> Path:
+    """A profile named on a command line: a file, or the name of a shipped profile (``kafka-safe``)."""
+    path = Path(given)
+    if path.exists() or path.suffix == ".toml" or "/" in given:
+        return path
+    shipped = PROFILE_DIR / f"{given}.toml"
+    if shipped.exists():
+        return shipped
+    names = ", ".join(p.stem for p in shipped_profiles())
+    raise ProfileError(f"profile {given!r} is neither a file nor a shipped profile (shipped: {names})")
 
 
 def load_profiles(paths: list[Path]) -> list[Profile]:

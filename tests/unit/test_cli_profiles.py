@@ -62,3 +62,14 @@ def test_a_malformed_command_line_is_a_usage_error(capsys: pytest.CaptureFixture
         main(["frobnicate"])
     assert exited.value.code == EXIT_USAGE
     assert capsys.readouterr().err.startswith("brokerchaos: argument command: invalid choice")
+
+
+def test_a_shipped_profile_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "kafka-safe", "redis-s1-no-aof"]) == 0
+    assert capsys.readouterr().out.count("ok ") == 2
+
+
+def test_an_unknown_profile_name_lists_the_shipped_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "kafka-unsafe"]) == EXIT_USAGE
+    out = capsys.readouterr().out
+    assert "neither a file nor a shipped profile" in out and "kafka-safe" in out
