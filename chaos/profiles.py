@@ -55,6 +55,8 @@ class WorkloadSettings:
     duration_s: float = at_least(12.0, 2)  # workload phase; faults play inside it
     process_ms: float = at_least(0.0, 0)  # time a consumer spends processing one message
     consumers_start_after_s: float = at_least(0.0, 0)  # the consumer group (re)starts after writes
+    # your own Workload: "package.module:Name" or a brokerchaos.workloads entry point ("": the kit's own)
+    implementation: str = ""
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,10 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         source=data,
     )
     kit.check(profile)
+    if profile.workload.implementation:
+        from chaos.workloads.custom import resolve
+
+        resolve(profile.workload.implementation)  # importable now, or refused before any cluster starts
     if profile.guarantees.dead_letter and profile.workload.poison_every == 0:
         raise ProfileError("guarantees.dead_letter needs poison messages (workload.poison_every > 0)")
     if profile.workload.consumers_start_after_s >= profile.workload.duration_s:

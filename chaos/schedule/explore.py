@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
-from chaos.brokers import kit_for
 from chaos.checkers import Verdict, run_checkers
 from chaos.checkers.guarantees import Cell, CheckerOptions, checkers_for, guarantee_cells, mark_failing
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
@@ -35,6 +34,7 @@ from chaos.schedule.budget import Budget
 from chaos.schedule.progress import Progress
 from chaos.schedule.runner import play
 from chaos.schedule.strategies import Schedule, schedules
+from chaos.workloads.custom import make_workload
 from chaos.workloads.observe import ObservationSampler
 
 log = logging.getLogger("brokerchaos.run")
@@ -140,7 +140,6 @@ def execute(
     let the harness repair what is still broken (operator events), drain, and check. The evidence
     (history, faults, observations, plots, results, and the nodes' logs when not a pass) stays in
     ``directory``."""
-    kit = kit_for(profile.broker)
     directory.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     problems: list[str] = []
@@ -150,7 +149,7 @@ def execute(
     duration = min(profile.workload.duration_s, workload_s)
     label = f"{profile.name}/{family} {directory.name}"
     with JsonlHistory(directory / "history.jsonl") as history:
-        workload = kit.make_workload(cluster, profile, history, subject)
+        workload = make_workload(cluster, profile, history, subject)
         # A budget may cut the workload shorter than the profile asked: consumers still start by its end.
         workload.consumers_start_after_s = min(profile.workload.consumers_start_after_s, duration)
         # Producers go on until the recovery window after the last heal has passed (a staged fault may
