@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start a cluster and keep it until Ctrl-C")
     up.add_argument("broker")
     up.add_argument("--version", default=None)
-    up.add_argument("--images", default="auto", help="auto | local | official")
+    up.add_argument("--images", default="local", help="local (default) | auto | official")
     up.add_argument("--proxy-base-port", type=int, default=None, help="fixed host ports from here on")
     up.add_argument("--hold", type=float, default=0, help="seconds to keep the cluster (default: until Ctrl-C)")
     up.set_defaults(run=cmd_up)

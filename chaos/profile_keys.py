@@ -17,6 +17,7 @@ TOP_LEVEL_KEYS = (
     ("name", "str", "required", "the profile's name: its cluster, results and matrix rows are keyed on it"),
     ("broker", "str", "required", "which broker kit runs it (`brokerchaos profile keys` lists them)"),
     ("version", "str", "the kit's default", "the broker version (one of `brokerchaos images list`)"),
+    ("image", "str", "none", "your own image of that version, derived from ours (same user, data dir)"),
     ("description", "str", '""', "what the profile is, for the report"),
     ("catalogue", "str", "none", "its row of the known-unsafe catalogue (CATALOGUE.md), e.g. K1"),
     ("expect", "str", '"pass"', '"fail" for a catalogue row the suite must catch'),

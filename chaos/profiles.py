@@ -34,6 +34,7 @@ TOP_LEVEL = {
     "name",
     "broker",
     "version",
+    "image",
     "catalogue",
     "description",
     "expect",
@@ -123,6 +124,7 @@ class Profile:
     faults: FaultSettings
     guarantees: Guarantees
     upgrade: UpgradeSettings = field(default_factory=UpgradeSettings)
+    image: str | None = None  # the team's own image of this broker version, instead of the catalogue's
     path: Path | None = None
     meta_skip: str = ""  # why the meta-suite cannot prove this row here (reported, never silent)
     twin: str = ""  # the safe profile that must pass under this row's faults (default: <broker>-safe)
@@ -224,6 +226,7 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         broker=data["broker"],
         version=str(version) if version is not None else None,
         catalogue=data.get("catalogue"),
+        image=_image(data.get("image")),
         description=str(data.get("description", "")),
         expect=expect,
         expect_anomalies=anomalies,
@@ -248,6 +251,18 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
     if profile.workload.consumers_start_after_s >= profile.workload.duration_s:
         raise ProfileError("workload.consumers_start_after_s must be shorter than workload.duration_s")
     return profile
+
+
+def _image(given: Any) -> str | None:
+    """A profile's own image reference: "repository:tag" (or a digest), checked for its shape here; whether
+    the engine has it (or can pull it) is known only when a cluster starts."""
+    if given is None:
+        return None
+    if not isinstance(given, str) or not given or any(c.isspace() for c in given) or ":" not in given:
+        raise ProfileError(
+            f"image must be an image reference with a tag, e.g. 'myteam/kafka:4.1.1-tls' (got {given!r})"
+        )
+    return given
 
 
 def _upgrade(kit: Any, data: dict[str, Any], faults: FaultSettings, version: Any) -> UpgradeSettings:

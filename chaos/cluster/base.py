@@ -134,9 +134,16 @@ class Cluster(ABC):
         name: str | None = None,
         proxy_base_port: int | None = None,
         ready_timeout: float | None = None,
+        image: str | None = None,
     ) -> None:
         self.platform = platform or Platform.default()
-        self.image = self.platform.images.resolve(self.broker, version)
+        # ``image``: a team's own image of this broker version (derived from ours: same user, data
+        # directory and binaries), instead of the catalogue's.
+        self.image = (
+            self.platform.images.resolve_own(image, self.broker, version)
+            if image
+            else self.platform.images.resolve(self.broker, version)
+        )
         self.version = self.image.spec.version
         self.name = name or self.broker
         self.proxy_base_port = proxy_base_port

@@ -1,7 +1,9 @@
-"""Choose the image a cluster runs: official pinned where a registry answers, else local, else build.
+"""Choose the image a cluster runs.
 
-``auto`` is what users on a normal CI runner get (official images); on a machine without a registry it
-falls back to the local images, building them when they are missing.
+``local`` (the default) runs the images this project builds from package registries — the path its CI
+exercises on every run. ``auto`` takes the official pinned image where a registry answers, else the local
+one; ``official`` insists on it. Official pulls are not exercised by this project's CI (its machines reach
+no container registry): the local images keep the official contract, but that is not tested there.
 """
 
 from __future__ import annotations
@@ -37,13 +39,13 @@ class ImageMode(StrEnum):
 class ResolvedImage:
     ref: str
     spec: ImageSpec
-    source: str  # "official" | "local"
+    source: str  # "official" | "local" | "profile" (a team's own, named by the profile)
 
 
 class ImageResolver:
     """Resolves broker+version to an image reference present on the engine (pulling or building)."""
 
-    def __init__(self, client: docker.DockerClient, mode: ImageMode = ImageMode.AUTO) -> None:
+    def __init__(self, client: docker.DockerClient, mode: ImageMode = ImageMode.LOCAL) -> None:
         self.client = client
         self.mode = mode
         self._unreachable_registries: set[str] = set()
@@ -54,6 +56,14 @@ class ImageResolver:
         if spec.key not in self._cache:
             self._cache[spec.key] = self._resolve(spec)
         return self._cache[spec.key]
+
+    def resolve_own(self, ref: str, broker: str, version: str | None = None) -> ResolvedImage:
+        """A profile's own image of ``broker`` ``version``: present on the engine, or pulled. It must keep
+        the contract of the catalogue's image for that version (user, data directory, binaries)."""
+        spec = lookup(broker, version)
+        if not (self._present(ref) or self._pull(ref)):
+            raise ImageError(f"image {ref} (the profile's own) is not on this engine and cannot be pulled")
+        return ResolvedImage(ref, spec, "profile")
 
     def _resolve(self, spec: ImageSpec) -> ResolvedImage:
         if self.mode is not ImageMode.LOCAL and spec.official:

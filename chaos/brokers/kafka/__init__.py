@@ -21,6 +21,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
         version=profile.version,
         name=f"kafka-{profile.name}"[:40],
         proxy_base_port=proxy_base_port,
+        image=profile.image,
         server_properties=profile.cluster.server_properties or {},
         brokers=profile.cluster.brokers,
     )

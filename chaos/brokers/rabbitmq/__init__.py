@@ -23,6 +23,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
         version=profile.version,
         name=f"rabbitmq-{profile.name}"[:40],
         proxy_base_port=proxy_base_port,
+        image=profile.image,
         partition_handling=s.partition_handling,
         management=s.management,
         extra_config=s.extra or {},

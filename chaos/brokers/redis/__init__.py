@@ -25,6 +25,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
         version=profile.version,
         name=f"{profile.broker}-{profile.name}"[:40],
         proxy_base_port=proxy_base_port,
+        image=profile.image,
         persistence=RedisPersistence(s.appendonly, s.appendfsync, s.save),
         replicas=s.replicas,
         sentinels=s.sentinels,
