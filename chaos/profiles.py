@@ -260,7 +260,7 @@ def _image(given: Any) -> str | None:
         return None
     if not isinstance(given, str) or not given or any(c.isspace() for c in given) or ":" not in given:
         raise ProfileError(
-            f"image must be an image reference with a tag, e.g. 'myteam/kafka:4.1.1-tls' (got {given!r})"
+            f"image must be an image reference with a tag, e.g. 'registry.example/team/broker:1.0-tls' (got {given!r})"
         )
     return given
 
