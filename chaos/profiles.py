@@ -154,6 +154,8 @@ def load_profile(path: Path | str) -> Profile:
         raise ProfileError(f"profile {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"profile {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"profile {path} is not UTF-8 text (TOML is): {exc.reason} at byte {exc.start}") from None
     try:
         return parse_profile(data, path)
     except ProfileError as exc:

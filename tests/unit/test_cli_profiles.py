@@ -73,3 +73,10 @@ def test_an_unknown_profile_name_lists_the_shipped_ones(capsys: pytest.CaptureFi
     assert main(["validate", "kafka-unsafe"]) == EXIT_USAGE
     out = capsys.readouterr().out
     assert "neither a file nor a shipped profile" in out and "kafka-safe" in out
+
+
+def test_a_profile_that_is_not_text_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe name")
+    assert main(["validate", str(binary)]) == EXIT_USAGE
+    assert "is not UTF-8 text" in capsys.readouterr().out
