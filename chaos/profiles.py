@@ -66,6 +66,8 @@ class FaultSettings:
     families: list[str] = field(default_factory=list)
     max_steps: int = at_least(2, 1)  # faults per schedule, at most
     lead_in_s: float = at_least(2.0, 0.2)  # steady load before the first fault
+    # each fault is held at least this long: longer than the broker takes to notice it (a session timeout)
+    min_duration_s: float = at_least(3.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,20 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         raise ProfileError("guarantees.dead_letter needs poison messages (workload.poison_every > 0)")
     if profile.workload.consumers_start_after_s >= profile.workload.duration_s:
         raise ProfileError("workload.consumers_start_after_s must be shorter than workload.duration_s")
+    check_fault_fits(profile.faults, profile.workload.duration_s, "workload.duration_s")
     return profile
+
+
+def check_fault_fits(faults: FaultSettings, workload_s: float, what: str) -> None:
+    """The lead-in, one fault held ``min_duration_s`` and the tail left for recovery fit in the workload."""
+    from chaos.schedule.strategies import TAIL_S
+
+    needed = faults.lead_in_s + faults.min_duration_s + TAIL_S
+    if needed > workload_s:
+        raise ProfileError(
+            f"faults.min_duration_s = {faults.min_duration_s:g} does not fit: faults.lead_in_s "
+            f"({faults.lead_in_s:g} s) + it + {TAIL_S:g} s of tail = {needed:g} s, more than {what} ({workload_s:g} s)"
+        )
 
 
 def _image(given: Any) -> str | None:

@@ -6,11 +6,14 @@ A :class:`Node` wraps a testcontainers ``DockerContainer`` and drives the docker
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import posixpath
+import signal
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper image cannot be pulled here
@@ -89,8 +92,42 @@ class Node:
     # lifecycle -----------------------------------------------------------------------------------
     def kill(self) -> None:
         """SIGKILL: the process dies without flushing anything."""
-        log.info("kill %s", self.name)
-        self.container.kill(signal="SIGKILL")
+        self.killer()()
+
+    def killer(self) -> Callable[[], None]:
+        """What SIGKILLs this node, resolved ahead so that several nodes die at the same instant: a signal
+        straight to its init process when the engine runs on this host (the kernel then kills everything
+        in the container), else the engine's kill, a round trip of 0.1-0.6 s on a loaded machine."""
+        pid = self.host_pid()
+
+        def kill() -> None:
+            log.info("kill %s%s", self.name, f" (host pid {pid})" if pid else "")
+            if pid is None:
+                self.container.kill(signal="SIGKILL")
+                return
+            with contextlib.suppress(ProcessLookupError):  # it had died already: dead is what was asked
+                os.kill(pid, signal.SIGKILL)
+            # as after the engine's kill, the engine knows it exited once this returns
+            self.container.wait(condition="not-running", timeout=30)
+
+        return kill
+
+    def host_pid(self) -> int | None:
+        """The node's init process as this host numbers it; None when the engine runs elsewhere (or in
+        another PID namespace), which its cgroup shows: a local container's names the container's id."""
+        try:
+            self.container.reload()
+        except NotFound:
+            return None
+        pid = int(self.container.attrs.get("State", {}).get("Pid") or 0)
+        if pid <= 0:
+            return None
+        try:
+            with open(f"/proc/{pid}/cgroup", encoding="utf-8") as cgroup:
+                ours = str(self.container.id) in cgroup.read()
+        except OSError:
+            return None
+        return pid if ours else None
 
     def stop(self, timeout: int = 10) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds: a clean shutdown."""

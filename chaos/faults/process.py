@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,23 +36,24 @@ class NodeFault(Fault):
         for node in nodes:
             self._hit.append(node)
             self.targets.append(node.name)
-        if len(nodes) < 2:  # nothing to do at once (and a pool of no threads is an error)
-            for node in nodes:
-                self._act(node)
-            return
         # Every target at the same instant, as a power cut takes a rack: one after another, the last node
-        # would outlive the first by a docker round trip each, and write what the others lost.
-        with ThreadPoolExecutor(len(nodes), thread_name_prefix=f"fault-{self.action}") as pool:
-            for done in [pool.submit(self._act, node) for node in nodes]:
+        # would outlive the first by a docker round trip each, and write what the others lost. Kills are
+        # resolved first (each node's process), then dealt together.
+        actions = [self._action(node) for node in nodes]
+        if len(actions) < 2:  # nothing to do at once (and a pool of no threads is an error)
+            for act in actions:
+                act()
+            return
+        with ThreadPoolExecutor(len(actions), thread_name_prefix=f"fault-{self.action}") as pool:
+            for done in [pool.submit(act) for act in actions]:
                 done.result()
 
-    def _act(self, node: Node) -> None:
+    def _action(self, node: Node) -> Callable[[], None]:
         if self.action == "kill":
-            node.kill()
-        elif self.action == "stop":
-            node.stop(self.stop_timeout)
-        else:
-            node.pause()
+            return node.killer()
+        if self.action == "stop":
+            return lambda: node.stop(self.stop_timeout)
+        return node.pause
 
     def _heal(self) -> None:
         for node in self._hit:

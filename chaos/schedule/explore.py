@@ -28,7 +28,7 @@ from chaos.errors import BrokerChaosError
 from chaos.faults.base import FaultLog
 from chaos.faults.families import FaultContext, build
 from chaos.history import INFO, OPERATOR, JsonlHistory, Recorder
-from chaos.profiles import Profile
+from chaos.profiles import FaultSettings, Profile
 from chaos.report.example import render_example
 from chaos.schedule.budget import Budget
 from chaos.schedule.progress import Progress
@@ -283,21 +283,20 @@ def _hypothesis_settings(budget: Budget, examples: int | None = None) -> setting
     )
 
 
-def _schedules(
-    budget: Budget, families: list[str], workload_s: float, max_steps: int, lead_in_s: float, seed: int
-) -> Any:
-    return schedules(families, workload_s, min(budget.max_steps, max_steps), lead_in_s, salt=seed)
+def _schedules(budget: Budget, families: list[str], workload_s: float, faults: FaultSettings, seed: int) -> Any:
+    steps = min(budget.max_steps, faults.max_steps)
+    return schedules(families, workload_s, steps, faults.lead_in_s, salt=seed, min_fault_s=faults.min_duration_s)
 
 
 def first_schedule(
-    budget: Budget, families: list[str], workload_s: float, max_steps: int, lead_in_s: float, seed: int
+    budget: Budget, families: list[str], workload_s: float, faults: FaultSettings, seed: int
 ) -> Schedule:
     """The first schedule an exploration with these arguments plays (a smoke budget plays only it)."""
     found: list[Schedule] = []
 
     @_hypothesis_settings(budget, examples=1)
     @hypothesis_seed(seed)
-    @given(_schedules(budget, families, workload_s, max_steps, lead_in_s, seed))
+    @given(_schedules(budget, families, workload_s, faults, seed))
     def first(schedule: Schedule) -> None:
         found.append(schedule)
 
@@ -312,11 +311,10 @@ def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, see
     exploration = Exploration(profile, family, seed)
     deadline = time.monotonic() + budget.wall_clock_s
     workload_s = min(profile.workload.duration_s, budget.workload_s)
-    steps, lead_in = profile.faults.max_steps, profile.faults.lead_in_s
 
     @_hypothesis_settings(budget)
     @hypothesis_seed(seed)
-    @given(_schedules(budget, [family], workload_s, steps, lead_in, seed))
+    @given(_schedules(budget, [family], workload_s, profile.faults, seed))
     def one(schedule: Schedule) -> None:
         if exploration.failing is not None and not budget.shrink:
             return  # one counterexample is enough for a nightly gate

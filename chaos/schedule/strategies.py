@@ -59,23 +59,25 @@ def schedules(
     max_steps: int,
     lead_in_s: float = LEAD_IN_S,
     salt: int = 0,
+    min_fault_s: float = MIN_FAULT_S,
 ) -> Schedule:
-    """Up to ``max_steps`` faults from ``families`` fitted into ``workload_s`` seconds.
+    """Up to ``max_steps`` faults from ``families`` fitted into ``workload_s`` seconds, each held at least
+    ``min_fault_s`` (a fault shorter than the broker's failure detection tests nothing).
 
     With ``salt`` 0 the simplest schedule is the harshest one (one fault, as long as it fits, right after
     the lead-in); a suite passes its seed as ``salt`` so that each seed explores a different one."""
     rotate = _Rotation(salt)
     room = workload_s - lead_in_s - TAIL_S
-    most = max(1, min(max_steps, int(room // (MIN_FAULT_S + 0.5))))
+    most = max(1, min(max_steps, int(room // (min_fault_s + 0.5))))
     steps_wanted = 1 + rotate(draw(st.integers(0, most - 1)), most)
-    room = max(room, MIN_FAULT_S)
+    room = max(room, min_fault_s)
     slot = room / steps_wanted
     ordered = sorted(families)
     schedule: Schedule = []
     for index in range(steps_wanted):
         family = ordered[rotate(draw(st.integers(0, len(ordered) - 1)), len(ordered))]
-        longest = max(MIN_FAULT_S, slot * 0.8)
-        spread = _tenths(longest - MIN_FAULT_S)
+        longest = max(min_fault_s, slot * 0.8)
+        spread = _tenths(longest - min_fault_s)
         duration = round(longest - rotate(draw(st.integers(0, spread)), spread + 1) / 10, 1)
         slack = _tenths(max(0.0, slot - duration))
         offset = rotate(draw(st.integers(0, slack)), slack + 1) / 10 if slack else 0.0

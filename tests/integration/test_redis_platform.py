@@ -72,8 +72,9 @@ def test_sigkill_of_the_primary_promotes_a_replica_found_through_current_primary
     redis_cluster: RedisSentinelCluster, unique_name: str
 ) -> None:
     old = redis_cluster.current_primary()
+    assert old.host_pid() is not None  # the engine is local: the kill is a signal, not an engine round trip
     old.kill()
-    assert old.status() == "exited"
+    assert old.status() == "exited" and old.host_pid() is None
     new = _wait_for(
         lambda: _primary_other_than(redis_cluster, old.name), timeout=30, what="Sentinel to promote a replica"
     )

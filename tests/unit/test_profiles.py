@@ -52,6 +52,8 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "RabbitMQ 4.0.5 has no classic queue mirroring",
         ),
         ({**BASE, "workload": {"duration_s": 10, "consumers_start_after_s": 10}}, "shorter than workload.duration_s"),
+        ({**BASE, "faults": {"min_duration_s": 9}}, "faults.min_duration_s = 9 does not fit"),
+        ({**BASE, "faults": {"min_duration_s": 0.5}}, "faults.min_duration_s must be >= 1"),
     ],
 )
 def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -71,3 +73,13 @@ def test_a_broken_file_is_one_line_naming_the_file(tmp_path: Path) -> None:
         load_profile(path)
     with pytest.raises(ProfileError, match="does not exist"):
         load_profile(tmp_path / "missing.toml")
+
+
+def test_a_fault_longer_than_the_budget_s_workload_is_refused_not_cut() -> None:
+    from chaos.plugin.suites import check_budget
+    from chaos.schedule.budget import BUDGETS
+
+    profile = parse_profile({**BASE, "workload": {"duration_s": 25}, "faults": {"min_duration_s": 15}})
+    check_budget([profile], BUDGETS["nightly"])
+    with pytest.raises(UsageError, match=r"min_duration_s = 15 does not fit.*smoke budget's workload"):
+        check_budget([profile], BUDGETS["smoke"])
