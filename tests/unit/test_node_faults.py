@@ -4,6 +4,7 @@ after another), and the heal brings back every node the fault reached. The nodes
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -29,6 +30,9 @@ class NodeModel:
             raise RuntimeError(f"docker could not kill {self.name}")
         self.running = False
         self.events.append("kill")
+
+    def killer(self) -> Callable[[], None]:
+        return self.kill  # resolved when the fault deals the kills, as a real node resolves its process
 
     def ensure_running(self) -> None:
         if not self.running:
