@@ -7,6 +7,7 @@ only the schedule being drawn (the model), never the live cluster.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass
 
@@ -79,8 +80,10 @@ def schedules(
         longest = max(min_fault_s, slot * 0.8)
         spread = _tenths(longest - min_fault_s)
         duration = round(longest - rotate(draw(st.integers(0, spread)), spread + 1) / 10, 1)
+        duration = max(duration, math.ceil(min_fault_s * 10 - 1e-9) / 10)  # tenths never round below it
         slack = _tenths(max(0.0, slot - duration))
         offset = rotate(draw(st.integers(0, slack)), slack + 1) / 10 if slack else 0.0
+        offset = min(offset, math.floor(max(0.0, slot - duration) * 10 + 1e-9) / 10)  # ends inside its slot
         seed = rotate(draw(st.integers(0, 2**31 - 1)), 2**31)
         schedule.append(Step(family, round(lead_in_s + index * slot + offset, 1), duration, seed))
     return schedule
