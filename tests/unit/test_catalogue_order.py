@@ -1,0 +1,37 @@
+"""The meta-suite's order: every row once, and consecutive runs sharing clusters where settings allow."""
+
+from __future__ import annotations
+
+from chaos.profiles import Profile, load_profile, shipped_profiles
+from chaos.schedule.catalogue import Clusters, sharing_order, twin_of
+
+ROWS = [p for p in (load_profile(path) for path in shipped_profiles()) if p.expect == "fail"]
+
+
+def cluster_starts(rows: list[Profile]) -> int:
+    """Clusters started when each row runs with its twin, the twin first when its cluster is running."""
+    starts, running = 0, None
+    for row in rows:
+        if row.meta_skip:
+            continue
+        row_key, twin_key = Clusters.key(row), Clusters.key(twin_of(row))
+        for key in (twin_key, row_key) if running == twin_key != row_key else (row_key, twin_key):
+            starts, running = starts + (key != running), key
+    return starts
+
+
+def test_every_row_runs_once_and_fewer_clusters_start() -> None:
+    ordered = sharing_order(ROWS)
+    assert sorted(p.name for p in ordered) == sorted(p.name for p in ROWS)
+    assert cluster_starts(ordered) < cluster_starts(ROWS)
+
+
+def test_a_profile_naming_the_default_version_shares_the_cluster_of_one_naming_none() -> None:
+    from dataclasses import replace
+
+    from chaos.brokers import kit_for
+
+    row = next(p for p in ROWS if p.broker == "redis")
+    named = replace(row, version=kit_for("redis").default_version)
+    assert Clusters.key(named) == Clusters.key(replace(row, version=None))
+    assert Clusters.key(replace(row, image="registry.example/redis:7-tls")) != Clusters.key(row)
