@@ -58,6 +58,8 @@ class WorkloadSettings:
     consumers_start_after_s: float = at_least(0.0, 0)  # the consumer group (re)starts after writes
     # your own Workload: "package.module:Name" or a brokerchaos.workloads entry point ("": the kit's own)
     implementation: str = ""
+    # your own consumer program, any language: each consumer runs it (JSON lines on stdout; README)
+    consumer_command: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,16 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         from chaos.workloads.custom import resolve
 
         resolve(profile.workload.implementation)  # importable now, or refused before any cluster starts
+    if profile.workload.consumer_command:
+        from chaos.workloads.command import command_argv
+
+        applied_by_the_kit = sorted(kit.consumer_keys.intersection(data.get("client") or {}))
+        if applied_by_the_kit:
+            raise ProfileError(
+                f"client.{applied_by_the_kit[0]} is what the harness's own consumer does: with "
+                "workload.consumer_command your program decides it (remove the key)"
+            )
+        command_argv(profile.workload.consumer_command, path.parent if path else None)  # there, or refused now
     if profile.guarantees.dead_letter and profile.workload.poison_every == 0:
         raise ProfileError("guarantees.dead_letter needs poison messages (workload.poison_every > 0)")
     if profile.workload.consumers_start_after_s >= profile.workload.duration_s:

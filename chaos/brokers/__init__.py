@@ -55,6 +55,8 @@ class BrokerKit:
     default_profile: str | None = None  # the shipped safe profile `pytest suites/` runs by default
     libraries: tuple[str, ...] = ()  # client distributions whose versions run.json records
     library_versions: Callable[[], dict[str, str | None]] = dict  # versions no distribution carries
+    # [client] keys only the kit's own consumer applies: refused with workload.consumer_command
+    consumer_keys: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

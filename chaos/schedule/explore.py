@@ -149,7 +149,7 @@ def execute(
     duration = min(profile.workload.duration_s, workload_s)
     label = f"{profile.name}/{family} {directory.name}"
     with JsonlHistory(directory / "history.jsonl") as history:
-        workload = make_workload(cluster, profile, history, subject)
+        workload = make_workload(cluster, profile, history, subject, directory)
         # A budget may cut the workload shorter than the profile asked: consumers still start by its end.
         workload.consumers_start_after_s = min(profile.workload.consumers_start_after_s, duration)
         # Producers go on until the recovery window after the last heal has passed (a staged fault may

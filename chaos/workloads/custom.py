@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaos.settings import ProfileError
@@ -45,15 +46,24 @@ def resolve(spec: str) -> Callable[..., Any]:
     return found
 
 
-def make_workload(cluster: Cluster, profile: Profile, history: Recorder, subject: str) -> Workload:
-    """The profile's workload: its own implementation when it names one, else its broker kit's."""
+def make_workload(
+    cluster: Cluster, profile: Profile, history: Recorder, subject: str, directory: Path | None = None
+) -> Workload:
+    """The profile's workload: its own implementation when it names one, else its broker kit's; with a
+    ``consumer_command``, that program is each consumer (its stderr kept under ``directory``)."""
     from chaos.brokers import kit_for
     from chaos.workloads.base import Workload
 
     spec = profile.workload.implementation
     if not spec:
-        return kit_for(profile.broker).make_workload(cluster, profile, history, subject)
-    workload = resolve(spec)(cluster, profile, history, subject)
-    if not isinstance(workload, Workload):
-        raise ProfileError(f"workload.implementation = {spec!r} made a {type(workload).__name__}, not a Workload")
+        workload = kit_for(profile.broker).make_workload(cluster, profile, history, subject)
+    else:
+        workload = resolve(spec)(cluster, profile, history, subject)
+        if not isinstance(workload, Workload):
+            raise ProfileError(f"workload.implementation = {spec!r} made a {type(workload).__name__}, not a Workload")
+    if profile.workload.consumer_command:
+        from chaos.workloads.command import attach
+
+        base = profile.path.parent if profile.path else None
+        attach(workload, profile.workload.consumer_command, base, (directory or Path.cwd()) / "consumers")
     return workload

@@ -63,6 +63,7 @@ KIT = BrokerKit(
     default_profile="kafka-safe",
     libraries=("confluent-kafka",),
     library_versions=_librdkafka,
+    consumer_keys=frozenset({"commit", "auto_commit_interval_ms", "retry_backoff_ms", "transform"}),
 )
 KITS = (KIT,)
 

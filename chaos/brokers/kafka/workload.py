@@ -109,6 +109,16 @@ class KafkaWorkload(Workload):
     def fault_subject(self) -> str:
         return f"{self.topic}-0"
 
+    def command_env(self) -> dict[str, str]:
+        """Where a command consumer connects (``BROKERCHAOS_*``): the proxied bootstrap, the topic, the group,
+        and the profile's consumer settings the program should honour (the dead-letter topic is created)."""
+        c = self.client
+        env = {"broker": "kafka", "bootstrap": self.cluster.bootstrap, "topic": self.topic, "group": self.group}
+        env |= {"isolation_level": c.isolation_level, "auto_offset_reset": c.auto_offset_reset}
+        if c.dead_letter_topic:
+            env |= {"dead_letter_topic": self.dlq, "max_retries": str(c.max_retries)}
+        return env
+
     # producing -------------------------------------------------------------------------------------
     def _producer(self, process: str, fatal: threading.Event | None = None) -> Producer:
         """``fatal`` is set when the producer reaches a fatal state (it must then be replaced)."""

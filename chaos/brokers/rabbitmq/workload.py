@@ -83,6 +83,19 @@ class RabbitMQWorkload(Workload):
     def fault_subject(self) -> str:
         return self.queue
 
+    def command_env(self) -> dict[str, str]:
+        """Where a command consumer connects (``BROKERCHAOS_*``): every node's proxy, the credentials, the
+        queue (declared already, dead-letter exchange included) and the profile's delivery limit."""
+        return {
+            "broker": "rabbitmq",
+            "endpoints": ",".join(str(n.endpoint) for n in self.cluster.nodes if n.endpoint),
+            "username": self.cluster.username,
+            "password": self.cluster.password,
+            "queue": self.queue,
+            "dead_letter_queue": self.dlq,
+            "delivery_limit": str(self.client.delivery_limit),
+        }
+
     def _arguments(self) -> dict[str, Any]:
         c = self.client
         args: dict[str, Any] = {"x-queue-type": c.queue_type}

@@ -71,6 +71,19 @@ class RedisStreamsWorkload(Workload):
     def retries(self) -> int:
         return self.settings.retries
 
+    def command_env(self) -> dict[str, str]:
+        """Where a command consumer connects (``BROKERCHAOS_*``): the data nodes' proxies (ask each its
+        ``ROLE`` for the primary: Sentinel answers with container addresses, which no fault reaches), the
+        stream, its group (created already), the dead-letter stream and the profile's delivery limit."""
+        return {
+            "broker": "redis",
+            "endpoints": ",".join(str(n.endpoint) for n in self.cluster.data_nodes if n.endpoint),
+            "stream": self.stream,
+            "group": GROUP,
+            "dead_letter_stream": self.dlq,
+            "max_deliveries": str(self.settings.max_deliveries),
+        }
+
     def _primary_client(self) -> redis.Redis:
         primary = self.cluster.current_primary()
         return self.cluster.client(primary, retries=self.settings.retries, timeout=self.settings.timeout_s)
