@@ -220,6 +220,11 @@ class Workload(ABC):
         """What "the leader" is the leader of (a topic-partition, a queue); None: the cluster's own."""
         return None
 
+    def command_env(self) -> dict[str, str] | None:
+        """Where a command consumer (``workload.consumer_command``) connects, as ``BROKERCHAOS_*`` variables
+        without the prefix; None: this workload cannot host one."""
+        return None
+
     drain_stall_s: float = 6.0  # an unmoving backlog this long after the heal will not move
 
     @contextlib.contextmanager

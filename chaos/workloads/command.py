@@ -36,13 +36,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chaos.history import INFO, OK, TYPES
 from chaos.settings import ProfileError
+
+if TYPE_CHECKING:
+    from chaos.workloads.base import Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 
@@ -113,16 +115,21 @@ def command_argv(command: str, base: Path | None) -> list[str]:
             raise ProfileError(f"workload.consumer_command: {program} does not exist (looked at {path})")
     elif shutil.which(program) is None:
         raise ProfileError(f"workload.consumer_command: {program} is not on PATH")
+    _setpriv()
     return argv
+
+
+def _setpriv() -> str:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise ProfileError("workload.consumer_command needs setpriv (util-linux) to tie the program to the harness")
+    return setpriv
 
 
 def _dies_with_the_harness(argv: list[str]) -> list[str]:
     """``argv`` run so that the kernel SIGKILLs it when the harness dies, even by kill -9: util-linux's
     ``setpriv --pdeathsig`` sets that and execs it (no code runs between fork and exec in our threads)."""
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        raise ProfileError("workload.consumer_command needs setpriv (util-linux) to tie the program to the harness")
-    return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+    return [_setpriv(), "--pdeathsig", "KILL", "--", *argv]
 
 
 class CommandConsumers:
@@ -255,11 +262,11 @@ def _end(child: subprocess.Popen[bytes]) -> None:
         child.wait(STOP_GRACE_S)
 
 
-def attach(workload: Any, command: str, base: Path | None, logs: Path) -> CommandConsumers:
+def attach(workload: Workload, command: str, base: Path | None, logs: Path) -> CommandConsumers:
     """Make ``command`` the consumers of ``workload`` (its kit says where to connect: ``command_env``)."""
-    env: Callable[[], dict[str, str]] | None = getattr(workload, "command_env", None)
+    env = workload.command_env()
     if env is None:
         raise ProfileError(f"workload.consumer_command: the {type(workload).__name__} cannot host a command consumer")
-    given = {**env(), "process_ms": f"{getattr(workload, 'process_ms', 0.0):g}"}
+    given = {**env, "process_ms": f"{workload.process_ms:g}"}
     variables = {f"{ENV_PREFIX}{k.upper()}": str(v) for k, v in given.items()}
     return CommandConsumers(workload, command_argv(command, base), base or Path.cwd(), variables, logs)
