@@ -76,12 +76,21 @@ class _NetworkRef:
 
 
 class NotReady(Exception):
-    """Raised by :meth:`Cluster.check_ready` while a node is not ready yet."""
+    """Raised by :meth:`Cluster.check_ready` while a node is not ready yet.
 
-    def __init__(self, node: str, reason: str) -> None:
+    ``final``: the broker itself will not get out of this state (e.g. a partition whose only replica
+    came back without its log, with every node up): once it has held for :data:`FINAL_AFTER_S`, waiting
+    longer only delays the verdict, so readiness gives up then rather than at its deadline."""
+
+    def __init__(self, node: str, reason: str, final: bool = False) -> None:
         super().__init__(f"{node}: {reason}")
         self.node = node
         self.reason = reason
+        self.final = final
+
+
+# How long a state the broker will not leave on its own (NotReady.final) must hold before readiness gives up.
+FINAL_AFTER_S = 15.0
 
 
 ERROR_LINE = re.compile(r"error|exception|invalid|fatal|failed|unknown", re.IGNORECASE)
@@ -518,6 +527,7 @@ class Cluster(ABC):
         last: NotReady | None = None
         restarts: dict[str, int] = {}
         ready_since: float | None = None
+        final_since: float | None = None
         while time.monotonic() < deadline:
             for node in self.nodes:
                 if node.status() in ("exited", "dead"):
@@ -538,7 +548,13 @@ class Cluster(ABC):
                 if time.monotonic() - ready_since >= stable_s:
                     return
             except NotReady as exc:
+                same = last is not None and last.final and exc.final and last.reason == exc.reason
                 last, ready_since = exc, None
+                final_since = (final_since if same else time.monotonic()) if exc.final else None
+                if final_since is not None and time.monotonic() - final_since >= FINAL_AFTER_S:
+                    what = f"will not recover on its own (for {FINAL_AFTER_S:.0f} s): {exc.reason}"
+                    culprit = next((n for n in self.nodes if n.name == exc.node), None)
+                    raise ClusterNotReadyError(self._not_ready_message(exc.node, what, culprit)) from None
             time.sleep(0.25)
         node_name = last.node if last else self.nodes[0].name
         reason = last.reason if last else "never answered"

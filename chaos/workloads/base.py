@@ -252,13 +252,18 @@ class Workload(ABC):
         if stuck:
             log.warning("still running 5 s after stop: %s (their late outcomes are not recorded)", ", ".join(stuck))
 
-    def drain(self, timeout: float = 60.0, quiet_s: float = 3.0, stall_s: float | None = None) -> bool:
+    def drain(
+        self, timeout: float = 60.0, quiet_s: float = 3.0, stall_s: float | None = None, unrecovered: bool = False
+    ) -> bool:
         """After producers stopped and faults healed: consume until the backlog is empty for ``quiet_s``.
 
         A backlog that does not move for ``stall_s`` (default: the workload's ``drain_stall_s``) with every
         fault healed will not move: the drain ends there and says so (what is left was acknowledged and
         never processed — the checkers call it lost).
         Only a backlog that cannot be measured, or a crashed client thread, leaves the drain incomplete.
+        ``unrecovered``: the cluster did not recover even with the operator's help, so a backlog that could
+        not be measured for ``stall_s`` will not become measurable — the drain ends there, incomplete,
+        instead of at ``timeout``.
         """
         self.stop_producing()
         self.wait_producers()
@@ -279,6 +284,9 @@ class Workload(ABC):
                 break
             if backlog is not None and backlog > 0 and steady >= stall_s:
                 outcome = "stalled"
+                break
+            if backlog is None and unrecovered and steady >= stall_s:
+                outcome = "unmeasurable"
                 break
             time.sleep(0.1)
         self._consuming.clear()

@@ -394,6 +394,13 @@ class KafkaCluster(Cluster):
                 raise NotReady(self.node_name(broker_id), "not registered with the cluster")
         for topic in meta.topics.values():
             for p in topic.partitions.values():
+                if p.leader < 0 and p.replicas and set(p.replicas) <= registered:
+                    # Every replica is up, answering and registered, yet none leads: its log is gone and
+                    # with it the partition (replication factor 1, or no replica left in sync). The
+                    # controller elects as soon as it can, so only a lasting state counts (NotReady.final).
+                    nodes = ", ".join(self.node_name(r) for r in p.replicas)
+                    why = f"{topic.topic}-{p.id} has no leader although its replicas ({nodes}) are up"
+                    raise NotReady(self.node_name(p.replicas[0]), why, final=True)
                 if p.leader < 0 or len(p.isrs) < len(p.replicas):
                     raise NotReady(self.node_name(p.replicas[0]), f"{topic.topic}-{p.id} under-replicated")
         if not self._ready_topic_checked:
