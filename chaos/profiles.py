@@ -22,10 +22,10 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from chaos.errors import UsageError
-from chaos.settings import ProfileError, at_least, parse_table, used_only
+from chaos.settings import ProfileError, SettingsTable, at_least, parse_table, used_only
 
 # The shipped profiles: suites/profiles/ in a checkout (chaos/shipped_profiles links there), package data in
 # an installed wheel.
@@ -113,8 +113,16 @@ class Guarantees:
     )
 
 
+ClusterT = TypeVar("ClusterT", bound=SettingsTable)
+ClientT = TypeVar("ClientT", bound=SettingsTable)
+
+
 @dataclass(frozen=True)
-class Profile:
+class Profile(Generic[ClusterT, ClientT]):
+    """A loaded, checked profile. ``cluster`` and ``client`` are the broker's own typed tables (e.g.
+    ``Profile[KafkaClusterSettings, KafkaClientSettings]``, which a broker's folder names as its profile
+    type); the core reads neither and takes any ``Profile``."""
+
     name: str
     broker: str
     version: str | None
@@ -122,8 +130,8 @@ class Profile:
     description: str
     expect: str
     expect_anomalies: list[str]
-    cluster: Any
-    client: Any
+    cluster: ClusterT
+    client: ClientT
     workload: WorkloadSettings
     faults: FaultSettings
     guarantees: Guarantees
@@ -227,7 +235,7 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         raise ProfileError(
             f"faults.families: {unknown[0]!r} is not a {kit.broker} fault family (known: {', '.join(sorted(known))})"
         )
-    profile = Profile(
+    profile: Profile[Any, Any] = Profile(
         name=data["name"],
         broker=data["broker"],
         version=str(version) if version is not None else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Callable
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from chaos.errors import UsageError
 
@@ -18,6 +18,13 @@ T = TypeVar("T")
 
 class ProfileError(UsageError):
     """A profile that cannot be used; the message names the file and the key."""
+
+
+class SettingsTable(Protocol):
+    """A typed table of a profile that a broker contributes (its ``[cluster]`` and ``[client]``): a frozen
+    dataclass whose fields are the table's keys, read by :func:`parse_table`."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
 
 def choice(default: Any, *choices: Any) -> Any:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chaos.history import Recorder
     from chaos.images.catalogue import ImageSpec
     from chaos.profiles import Profile
+    from chaos.settings import SettingsTable
     from chaos.workloads.base import Workload
 
 ENTRY_POINT_GROUP = "brokerchaos.brokers"
@@ -39,8 +40,8 @@ class BrokerKit:
     broker: str
     image: str  # catalogue name of the broker's image (valkey runs the redis kit on another image)
     cluster_class: type[Cluster]
-    cluster_settings: type
-    client_settings: type
+    cluster_settings: type[SettingsTable]
+    client_settings: type[SettingsTable]
     make_cluster: Callable[[Platform, Profile, int | None], Cluster]
     make_workload: Callable[[Cluster, Profile, Recorder, str], Workload]
     default_families: tuple[str, ...]

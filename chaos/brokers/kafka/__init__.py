@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chaos.brokers import BrokerKit
 from chaos.brokers.kafka.cluster import KafkaCluster
 from chaos.brokers.kafka.images import DEFAULT_VERSION, IMAGES, build_kafka
-from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings, check
+from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings, KafkaProfile, check
 from chaos.brokers.kafka.workload import KafkaWorkload
 from chaos.cluster.base import Cluster, Platform
 from chaos.faults.families import FAMILIES
@@ -15,7 +13,7 @@ from chaos.history import Recorder
 from chaos.workloads.base import Workload, budget_for, load_kwargs
 
 
-def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
+def _make_cluster(platform: Platform, profile: KafkaProfile, proxy_base_port: int | None) -> Cluster:
     return KafkaCluster(
         platform,
         version=profile.version,
@@ -27,7 +25,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
     )
 
 
-def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
+def _make_workload(cluster: Cluster, profile: KafkaProfile, history: Recorder, subject: str) -> Workload:
     w = profile.workload
     return KafkaWorkload(
         cluster,  # type: ignore[arg-type]

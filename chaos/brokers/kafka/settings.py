@@ -6,9 +6,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from chaos.brokers.kafka.images import DEFAULT_VERSION
+from chaos.profiles import Profile
 from chaos.settings import ProfileError, at_least, choice, used_only
 
 
@@ -47,6 +47,10 @@ class KafkaClientSettings:
     transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
 
 
+# What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
+KafkaProfile = Profile[KafkaClusterSettings, KafkaClientSettings]
+
+
 def known_configs(version: str) -> dict[str, frozenset[str]]:
     """The broker and topic configuration names Kafka ``version`` defines ({} when not listed here)."""
     listing = Path(__file__).with_name(f"configs-{version}.txt")
@@ -60,7 +64,7 @@ def known_configs(version: str) -> dict[str, frozenset[str]]:
     return {scope: frozenset(found) for scope, found in names.items()}
 
 
-def _check_config_names(profile: Any) -> None:
+def _check_config_names(profile: KafkaProfile) -> None:
     """A misspelt property would reach the broker, which ignores or refuses it at start: refuse it here,
     before any cluster starts, with the nearest real name."""
     version = profile.version or DEFAULT_VERSION
@@ -78,7 +82,7 @@ def _check_config_names(profile: Any) -> None:
                 raise ProfileError(f"{key}: Kafka {version} has no {scope} setting {name!r}{hint}")
 
 
-def check(profile: Any) -> None:
+def check(profile: KafkaProfile) -> None:
     _check_config_names(profile)
     c = profile.client
     if c.idempotence and c.acks != "all":

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chaos.brokers import BrokerKit
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 from chaos.brokers.rabbitmq.images import DEFAULT_VERSION, IMAGES
-from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings, RabbitMQClusterSettings, check
+from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings, RabbitMQClusterSettings, RabbitMQProfile, check
 from chaos.brokers.rabbitmq.upgrade import upgrade_problem
 from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
 from chaos.cluster.base import Cluster, Platform
@@ -16,7 +14,7 @@ from chaos.history import Recorder
 from chaos.workloads.base import Workload, budget_for, load_kwargs
 
 
-def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
+def _make_cluster(platform: Platform, profile: RabbitMQProfile, proxy_base_port: int | None) -> Cluster:
     s: RabbitMQClusterSettings = profile.cluster
     return RabbitMQCluster(
         platform,
@@ -31,7 +29,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
     )
 
 
-def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
+def _make_workload(cluster: Cluster, profile: RabbitMQProfile, history: Recorder, subject: str) -> Workload:
     w = profile.workload
     return RabbitMQWorkload(
         cluster,  # type: ignore[arg-type]

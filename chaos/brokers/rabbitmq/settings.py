@@ -4,10 +4,10 @@ load: settings a queue type cannot have, and features a version has removed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from chaos.brokers.rabbitmq.images import DEFAULT_VERSION
 from chaos.brokers.rabbitmq.upgrade import series
+from chaos.profiles import Profile
 from chaos.settings import ProfileError, at_least, choice, used_only
 
 
@@ -50,7 +50,11 @@ class RabbitMQClientSettings:
     declare_ahead_s: float = at_least(0.0, 0)
 
 
-def check(profile: Any) -> None:
+# What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
+RabbitMQProfile = Profile[RabbitMQClusterSettings, RabbitMQClientSettings]
+
+
+def check(profile: RabbitMQProfile) -> None:
     c = profile.client
     if c.queue_type == "quorum" and not c.durable:
         raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")

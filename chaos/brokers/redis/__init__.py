@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chaos.brokers import BrokerKit
 from chaos.brokers.redis.cluster import RedisPersistence, RedisSentinelCluster, ValkeySentinelCluster
 from chaos.brokers.redis.images import REDIS_DEFAULT_VERSION, REDIS_IMAGES, VALKEY_DEFAULT_VERSION, VALKEY_IMAGES
-from chaos.brokers.redis.settings import RedisClientSettings, RedisClusterSettings, check
+from chaos.brokers.redis.settings import RedisClientSettings, RedisClusterSettings, RedisProfile, check
 from chaos.brokers.redis.workload import RedisStreamsWorkload
 from chaos.cluster.base import Cluster, Platform
 from chaos.history import Recorder
 from chaos.workloads.base import Workload, budget_for, load_kwargs
 
 
-def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None) -> Cluster:
+def _make_cluster(platform: Platform, profile: RedisProfile, proxy_base_port: int | None) -> Cluster:
     s: RedisClusterSettings = profile.cluster
     cls = ValkeySentinelCluster if profile.broker == "valkey" else RedisSentinelCluster
     extra = dict(s.extra or {})
@@ -33,7 +31,7 @@ def _make_cluster(platform: Platform, profile: Any, proxy_base_port: int | None)
     )
 
 
-def _make_workload(cluster: Cluster, profile: Any, history: Recorder, subject: str) -> Workload:
+def _make_workload(cluster: Cluster, profile: RedisProfile, history: Recorder, subject: str) -> Workload:
     w = profile.workload
     return RedisStreamsWorkload(
         cluster,  # type: ignore[arg-type]

@@ -4,8 +4,8 @@ load (Valkey takes the same)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from chaos.profiles import Profile
 from chaos.settings import ProfileError, at_least, choice, used_only
 
 
@@ -33,6 +33,10 @@ class RedisClientSettings:
     in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 
 
-def check(profile: Any) -> None:
+# What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
+RedisProfile = Profile[RedisClusterSettings, RedisClientSettings]
+
+
+def check(profile: RedisProfile) -> None:
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
         raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")
