@@ -24,7 +24,8 @@ from chaos.checkers.verdict import UNKNOWN
 from chaos.cluster import Cluster, Platform
 from chaos.profiles import PROFILE_DIR, Profile, load_profile
 from chaos.schedule.budget import budget
-from chaos.schedule.explore import RunResult, explore
+from chaos.schedule.explore import RunResult
+from chaos.schedule.test import ChaosTest
 
 SAFE = ("kafka-safe", "rabbitmq-safe", "redis-safe")
 WORD = {True: "pass", False: "FAIL", UNKNOWN: "unknown"}
@@ -65,7 +66,8 @@ def play_profile(
                 cell = cells[f"{profile.name}/{family}"]
                 began = time.monotonic()
                 directory = out / f"seed{seed}" / f"{profile.name}-{family}"
-                exploration = explore(profile, family, cluster, budget(budget_name), seed, directory)
+                test = ChaosTest.of(profile, family, cluster, budget(budget_name), seed)
+                exploration = test.explore(directory)
                 cell.seconds += time.monotonic() - began
                 for result in exploration.results:
                     cell.outcomes[WORD[result.valid]] += 1

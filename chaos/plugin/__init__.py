@@ -4,7 +4,8 @@ It brings the command-line options (``--profile``, ``--chaos-budget``, ``--chaos
 ``--broker-version``, ``--chaos-report-dir`` ...), the fixtures — ``platform`` (the Docker engine and the
 run's identity), ``<broker>_cluster`` for every registered broker (a running three-node cluster behind
 Toxiproxy, reset before each test), ``history`` (a recorder), ``judge`` (the checkers over it),
-``chaos_case`` (one explored (profile, fault family) cell) — and the resilience matrix with its report.
+``chaos_case`` (one explored (profile, fault family) cell), ``chaos_test`` (the declared test of a profile
+and family, to change and play yourself) — and the resilience matrix with its report.
 """
 
 from typing import Any

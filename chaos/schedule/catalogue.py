@@ -15,7 +15,8 @@ from chaos.faults.families import needs_sync_journal
 from chaos.history import NEMESIS, read_jsonl
 from chaos.profiles import PROFILE_DIR, Profile, load_profile, shipped_profiles
 from chaos.schedule.budget import Budget
-from chaos.schedule.explore import Exploration, explore
+from chaos.schedule.explore import Exploration
+from chaos.schedule.test import ChaosTest
 
 log = logging.getLogger("brokerchaos.catalogue")
 
@@ -145,7 +146,8 @@ def run_profile(profile: Profile, clusters: Clusters, budget: Budget, seed: int,
     outcome = RunOutcome(profile.name, list(profile.faults.families))
     cluster = clusters.get(profile)
     for family in profile.faults.families:
-        outcome.exploration.append(explore(profile, family, cluster, budget, seed, directory / family))
+        test = ChaosTest.of(profile, family, cluster, budget, seed)
+        outcome.exploration.append(test.explore(directory / family))
     outcome.seconds = time.monotonic() - began
     return outcome
 

@@ -1,4 +1,5 @@
-"""One chaos run (workload + schedule + drain + checkers) and the hypothesis exploration around it.
+"""The runner of a declared :class:`~chaos.schedule.test.ChaosTest`: one example (workload + schedule +
+drain + checkers) and the hypothesis exploration around it.
 
 Nightly runs do not shrink: a failing schedule is recorded with its seed and a one-line replay command.
 Replaying it with the same budget and ``shrink`` on plays the same schedules first, then lets
@@ -21,12 +22,12 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
 from chaos.checkers import Verdict, run_checkers
-from chaos.checkers.guarantees import Cell, CheckerOptions, checkers_for, guarantee_cells, mark_failing
+from chaos.checkers.guarantees import Cell, CheckerOptions, guarantee_cells, mark_failing
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
-from chaos.cluster.base import Cluster, log_operator
+from chaos.cluster.base import log_operator
 from chaos.errors import BrokerChaosError
 from chaos.faults.base import FaultLog
-from chaos.faults.families import FaultContext, build
+from chaos.faults.families import FaultContext
 from chaos.history import INFO, OPERATOR, JsonlHistory, Recorder
 from chaos.profiles import FaultSettings, Profile
 from chaos.report.example import render_example
@@ -34,7 +35,7 @@ from chaos.schedule.budget import Budget
 from chaos.schedule.progress import Progress
 from chaos.schedule.runner import play
 from chaos.schedule.strategies import Schedule, schedules
-from chaos.workloads.custom import make_workload
+from chaos.schedule.test import ChaosTest
 from chaos.workloads.observe import ObservationSampler
 
 log = logging.getLogger("brokerchaos.run")
@@ -46,15 +47,6 @@ OVERRUN_S = 300.0
 # The drain's own bound: it ends as soon as the backlog is empty or stops moving, so this only caps a
 # backlog that keeps moving slowly (consumers a profile makes slow: K6 processes 100 msg/s of 300).
 DRAIN_TIMEOUT_S = 240.0
-# After a declared recovery bound, the one steady second the checker looks for, and a margin.
-JUDGE_MARGIN_S = 2.0
-
-
-def recovery_window_for(profile: Profile, budget: Budget) -> float:
-    """How long clients keep working after the last heal: the budget's window, or long enough to judge
-    the profile's own ``max_recovery_s`` (a whole-cluster restart may claim more than the window)."""
-    # A profile may only give max_recovery_s while it claims recovery (refused at load otherwise).
-    return max(budget.recovery_window_s, (profile.guarantees.max_recovery_s or 0.0) + JUDGE_MARGIN_S)
 
 
 @dataclass
@@ -125,31 +117,24 @@ def _operator_events(history: Recorder, events: list[dict[str, Any]], workload: 
     return record
 
 
-def execute(
-    profile: Profile,
-    family: str,
-    cluster: Cluster,
-    schedule: Schedule,
-    directory: Path,
-    workload_s: float,
-    deadline: float | None = None,
-    recovery_window_s: float = 12.0,
-) -> RunResult:
-    """Run the profile's workload while ``schedule`` plays; keep it running for ``recovery_window_s``
-    after the last heal (the window recovery is judged in); let broker-side signals settle; only then
-    let the harness repair what is still broken (operator events), drain, and check. The evidence
-    (history, faults, observations, plots, results, and the nodes' logs when not a pass) stays in
-    ``directory``."""
+def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: float | None = None) -> RunResult:
+    """One example of ``test``: run its workload while ``schedule`` plays; keep it running for the test's
+    recovery window after the last heal (the window recovery is judged in); let broker-side signals
+    settle; only then let the harness repair what is still broken (operator events), drain, and check.
+    The evidence (history, faults, observations, plots, results, and the nodes' logs when not a pass)
+    stays in ``directory``."""
+    profile, family, cluster = test.profile, test.family, test.cluster
+    recovery_window_s = test.recovery_window_s
     directory.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     problems: list[str] = []
     operator_events: list[dict[str, Any]] = []
     recovered = True
     subject = f"bc-{uuid.uuid4().hex[:10]}"
-    duration = min(profile.workload.duration_s, workload_s)
+    duration = test.workload_s
     label = f"{profile.name}/{family} {directory.name}"
     with JsonlHistory(directory / "history.jsonl") as history:
-        workload = make_workload(cluster, profile, history, subject, directory)
+        workload = test.make_workload(history, subject, directory)
         # A budget may cut the workload shorter than the profile asked: consumers still start by its end.
         workload.consumers_start_after_s = min(profile.workload.consumers_start_after_s, duration)
         # Producers go on until the recovery window after the last heal has passed (a staged fault may
@@ -159,7 +144,8 @@ def execute(
         faults = FaultLog(history)
 
         def fault(step: Any, rng: Any) -> Any:
-            return build(step.family, FaultContext(cluster, workload, rng, workload.fault_subject, profile.upgrade))
+            context = FaultContext(cluster, workload, rng, workload.fault_subject, profile.upgrade)
+            return test.make_fault(step.family, context)
 
         cluster.on_operator = _operator_events(history, operator_events, workload)
         with (
@@ -187,14 +173,14 @@ def execute(
                     recovered = False
                     problems.append(f"cluster did not recover after the faults, even with the operator's help: {exc}")
                 progress.phase = "drain"
-                workload.drain(timeout=DRAIN_TIMEOUT_S)
+                workload.drain(timeout=DRAIN_TIMEOUT_S, unrecovered=not recovered)
             finally:
                 workload.stop()
                 cluster.on_operator = log_operator
         rate = workload.rate()
         grace = min(RECOVERY_GRACE_S, recovery_window_s)
         options = CheckerOptions(workload.consume_f, workload.settling_metrics, recovery_grace_s=grace)
-        verdicts = run_checkers(history, checkers_for(profile.guarantees, options))
+        verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)
     mark_failing(verdicts, cells)
     if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
@@ -283,20 +269,17 @@ def _hypothesis_settings(budget: Budget, examples: int | None = None) -> setting
     )
 
 
-def _schedules(budget: Budget, families: list[str], workload_s: float, faults: FaultSettings, seed: int) -> Any:
-    steps = min(budget.max_steps, faults.max_steps)
-    return schedules(families, workload_s, steps, faults.lead_in_s, salt=seed, min_fault_s=faults.min_duration_s)
-
-
 def first_schedule(
     budget: Budget, families: list[str], workload_s: float, faults: FaultSettings, seed: int
 ) -> Schedule:
     """The first schedule an exploration with these arguments plays (a smoke budget plays only it)."""
     found: list[Schedule] = []
+    steps = min(budget.max_steps, faults.max_steps)
+    strategy = schedules(families, workload_s, steps, faults.lead_in_s, salt=seed, min_fault_s=faults.min_duration_s)
 
     @_hypothesis_settings(budget, examples=1)
     @hypothesis_seed(seed)
-    @given(_schedules(budget, families, workload_s, faults, seed))
+    @given(strategy)
     def first(schedule: Schedule) -> None:
         found.append(schedule)
 
@@ -304,17 +287,17 @@ def first_schedule(
     return found[0]
 
 
-def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, seed: int, directory: Path) -> Exploration:
-    """Draw schedules of ``family`` faults with hypothesis and run each, within the budget. Whatever
+def explore(test: ChaosTest, directory: Path) -> Exploration:
+    """Play ``test``: draw its schedules with hypothesis and run each, within its budget. Whatever
     happens (a violation, a shrink, an infrastructure error), the exploration comes back with what it
     found; it never raises."""
-    exploration = Exploration(profile, family, seed)
+    profile, family, cluster, budget = test.profile, test.family, test.cluster, test.budget
+    exploration = Exploration(profile, family, test.seed)
     deadline = time.monotonic() + budget.wall_clock_s
-    workload_s = min(profile.workload.duration_s, budget.workload_s)
 
     @_hypothesis_settings(budget)
-    @hypothesis_seed(seed)
-    @given(_schedules(budget, [family], workload_s, profile.faults, seed))
+    @hypothesis_seed(test.seed)
+    @given(test.schedules())
     def one(schedule: Schedule) -> None:
         if exploration.failing is not None and not budget.shrink:
             return  # one counterexample is enough for a nightly gate
@@ -325,8 +308,7 @@ def explore(profile: Profile, family: str, cluster: Cluster, budget: Budget, see
         except BrokerChaosError as exc:
             raise InfrastructureError(f"the cluster could not be brought back before an example: {exc}") from exc
         run_dir = directory / f"example-{len(exploration.results) + 1}"
-        window = recovery_window_for(profile, budget)
-        result = execute(profile, family, cluster, schedule, run_dir, workload_s, deadline, window)
+        result = execute(test, schedule, run_dir, deadline)
         exploration.results.append(result)
         if budget.shrink and result.valid is not True:
             raise _Counterexample(result)

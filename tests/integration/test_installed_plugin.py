@@ -17,16 +17,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 USER_TEST = '''
-"""A team's own resilience test: their profile through the plugin's matrix, and their own client code on
-the plugin's cluster fixture, recorded in its history and judged by its checkers."""
+"""A team's own resilience test: their profile through the plugin's matrix, their own client code on
+the plugin's cluster fixture, recorded in its history and judged by its checkers, and their profile as a
+declared test with a checker of their own, played by the same runner as the matrix."""
 
 import pytest
 
-from chaos.checkers import DeliveryChecker
+from chaos.checkers import Checker, DeliveryChecker, Verdict
+from chaos.checkers.guarantees import checkers_for
 from chaos.history import INVOKE, OK
 from chaos.plugin import ChaosCase
 
 pytestmark = pytest.mark.broker("redis")
+
+
+class OrdersAcknowledged(Checker):
+    """A checker of the team's own: at least one order was acknowledged (the load really ran)."""
+
+    name = "orders-acknowledged"
+
+    def __init__(self):
+        super().__init__()
+        self.acknowledged = 0
+
+    def observe(self, op):
+        self.acknowledged += op.f == "send" and op.type == OK
+
+    def verdict(self):
+        return Verdict(self.name, self.acknowledged > 0, stats={"acknowledged": self.acknowledged})
 
 
 def test_no_acknowledged_order_is_lost(chaos_case: ChaosCase) -> None:
@@ -47,6 +65,17 @@ def test_our_own_client_on_the_cluster_fixture(redis_cluster, history, judge) ->
         history.record("reader", OK, "drain")
     (verdict,) = judge(DeliveryChecker())
     assert verdict.stats["consumed_distinct"] == 50
+
+
+def test_our_declared_test_with_a_checker_of_ours(chaos_test, test_dir) -> None:
+    test = chaos_test("orders.toml", "kill-leader")
+    mine = test.with_checkers(lambda guarantees, options: [*checkers_for(guarantees, options), OrdersAcknowledged()])
+    exploration = mine.explore(test_dir)
+    (result,) = exploration.results
+    ours = next(v for v in result.verdicts if v.checker == "orders-acknowledged")
+    assert ours.valid is True and ours.stats["acknowledged"] > 100
+    assert exploration.cell("no_loss") is True
+    assert (test_dir / "example-1" / "results.json").exists()
 '''
 
 USER_PROFILE = """
@@ -103,7 +132,7 @@ def test_a_project_of_its_own_runs_on_the_installed_plugin(installed: Path, tmp_
         900,
         PATH=f"{installed / 'bin'}:{os.environ['PATH']}",
     )
-    assert "2 passed" in run.stdout, run.stdout[-3000:]
+    assert "3 passed" in run.stdout, run.stdout[-3000:]
     (report,) = (project / "reports").glob("*-seed7")
     matrix = json.loads((report / "matrix.json").read_text())
     assert matrix == [{"profile": "orders-redis", "fault": "kill-leader", "guarantee": "no_loss", "valid": True}]
