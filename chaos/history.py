@@ -112,6 +112,11 @@ class FaultWindows:
             self._open.remove(same[0])
 
     @property
+    def in_force(self) -> bool:
+        """Whether a fault is in force now (started and not yet stopped)."""
+        return bool(self._open)
+
+    @property
     def hits(self) -> list[FaultWindow]:
         """The windows of faults that hit something."""
         return [w for w in self.windows if w.hit]

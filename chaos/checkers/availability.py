@@ -18,17 +18,21 @@ brain...), whichever comes first.
 
 Unknown, never pass: no fault hit anything, a fault never healed, clients tried for less than
 ``grace_s`` (or ``max_recovery_s``) after a heal without recovering, or the final drain did not complete.
+
+Measured, never judged (``stats.latency_ms``): how long the measured ops took from invoke to ``ok``, by
+the phase they were invoked in — ``before`` the first fault, ``during`` a fault, ``after`` a heal.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.checkers.base import Checker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
-from chaos.history import NEMESIS, OK, OPERATOR, FaultWindow, FaultWindows, Op
+from chaos.history import INVOKE, NEMESIS, OK, OPERATOR, FaultWindow, FaultWindows, Op
 
 BUCKET_NS = 100_000_000  # 0.1 s
 WINDOW_BUCKETS = 10  # one second
@@ -45,6 +49,43 @@ class _Judged:
     first_ok_s: float | None
     steady_s: float | None
     repaired_first: bool  # the operator acted after this heal, before any success
+
+
+PHASES = ("before", "during", "after")
+
+
+@dataclass
+class PhaseLatency:
+    """Invoke-to-ok latency of measured ops by the phase each was invoked in (faults as they stream by).
+    An op is matched to its invoke by process, op name and message id; one that never completes ``ok``
+    (a fail, an info, still open) has no latency."""
+
+    open: dict[tuple[str, str, object], tuple[int, str]] = field(default_factory=dict)
+    ns: dict[str, array] = field(default_factory=lambda: {p: array("q") for p in PHASES})
+
+    def observe(self, op: Op, phase: str) -> None:
+        """An invoke opens, a completion closes (with its latency when ``ok``). Once per measured op."""
+        key = (op.process, op.f, op.value.get("id"))
+        if op.type == INVOKE:
+            self.open[key] = (op.time, phase)
+            return
+        began = self.open.pop(key, None)
+        if began is not None and op.type == OK:
+            self.ns[began[1]].append(op.time - began[0])
+
+    def quantiles_ms(self) -> dict[str, dict[str, float | int]]:
+        out: dict[str, dict[str, float | int]] = {}
+        for phase, values in self.ns.items():
+            ordered = sorted(values)
+            if not ordered:
+                out[phase] = {"count": 0}
+                continue
+
+            def at(q: float, ordered: list[int] = ordered) -> float:
+                return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6, 2)
+
+            out[phase] = {"count": len(ordered), "p50": at(0.5), "p99": at(0.99), "max": at(1.0)}
+        return out
 
 
 class AvailabilityChecker(Checker):
@@ -68,19 +109,28 @@ class AvailabilityChecker(Checker):
         self.last_time = 0
         self.last_attempt = 0  # the last attempt (invoke or completion): clients stopped trying after it
         self.operator_times: list[int] = []
+        self.latency = PhaseLatency()
+        self.phase = "before"  # of the ops invoked now: before the first fault, during one, after a heal
 
     def observe(self, op: Op) -> None:
+        at = op.time
         if self.first_time is None:
-            self.first_time = op.time
-        self.last_time = max(self.last_time, op.time)
+            self.first_time = at
+        if at > self.last_time:
+            self.last_time = at
         if op.process == NEMESIS:
-            self.faults.observe(op.f, op.value, op.time)
+            self.faults.observe(op.f, op.value, at)
+            self.phase = "during" if self.faults.in_force else "after" if self.faults.windows else "before"
         elif op.process == OPERATOR:
-            self.operator_times.append(op.time)
-        elif op.f in self.fs or op.f == CONNECT_F:
-            self.last_attempt = max(self.last_attempt, op.time)
-            if op.type == OK and op.f in self.fs:
-                self.ok_buckets[op.time // BUCKET_NS] += 1
+            self.operator_times.append(at)
+        elif op.f in self.fs:
+            if at > self.last_attempt:
+                self.last_attempt = at
+            self.latency.observe(op, self.phase)
+            if op.type == OK:
+                self.ok_buckets[at // BUCKET_NS] += 1
+        elif op.f == CONNECT_F and at > self.last_attempt:
+            self.last_attempt = at
 
     def _rate(self, start: int, end: int) -> float:
         seconds = max((end - start) / 1e9, 1e-9)
@@ -164,6 +214,7 @@ class AvailabilityChecker(Checker):
             incomplete.update(every_kind(anomalies, self.drain.missing()))
         valid, reason = decide(anomalies, incomplete)
         stats: dict[str, Any] = {"windows": windows, "grace_s": grace_s, "max_recovery_s": self.max_recovery_s}
+        stats["latency_ms"] = self.latency.quantiles_ms()
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
 
     def _decide_window(
