@@ -1,4 +1,6 @@
-"""Benchmark: delivery + order over a generated 1,000,000-op history, against a naive baseline.
+"""Benchmark: the checkers a Kafka profile runs (delivery with its position checks, order, availability
+with its latency by phase) over a generated 1,000,000-op history, against a naive baseline of lost,
+duplicated and reordered.
 
 The checkers stream the history (state per distinct message); the baseline first materialises every
 record, then builds full Python sets. Both run in fresh subprocesses so peak memory (max RSS) is their
@@ -17,11 +19,25 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
-from chaos.checkers import DeliveryChecker, OrderChecker, run_checkers
+from chaos.checkers import AvailabilityChecker, DeliveryChecker, OrderChecker, run_checkers
 from chaos.history import INVOKE, OK, Op
 
 GROUPS = 16
 PRODUCERS = 4
+
+
+def _message(n: int) -> dict[str, object]:
+    """Message ``n``, at its position: one partition per group, contiguous offsets."""
+    group = n % GROUPS
+    seq = n // (GROUPS * PRODUCERS)
+    return {
+        "id": n,
+        "group": group,
+        "producer": f"p{n % PRODUCERS}",
+        "seq": seq,
+        "partition": group,
+        "offset": n // GROUPS,
+    }
 
 
 def generate(ops: int) -> Iterator[Op]:
@@ -31,14 +47,13 @@ def generate(ops: int) -> Iterator[Op]:
     lag = 50
     for n in range(messages + lag):
         if n < messages:
-            value = {"id": n, "group": n % GROUPS, "producer": f"p{n % PRODUCERS}", "seq": n // (GROUPS * PRODUCERS)}
+            value = _message(n)
             yield Op(f"p{n % PRODUCERS}", INVOKE, "send", value, time=t)
             yield Op(f"p{n % PRODUCERS}", OK, "send", value, time=t + 1)
             t += 2
         m = n - lag
         if m >= 0:
-            value = {"id": m, "group": m % GROUPS, "producer": f"p{m % PRODUCERS}", "seq": m // (GROUPS * PRODUCERS)}
-            yield Op(f"c{m % GROUPS}", OK, "receive", value, time=t)
+            yield Op(f"c{m % GROUPS}", OK, "receive", _message(m), time=t)
             t += 1
     yield Op("c0", INVOKE, "drain", time=t)
     yield Op("c0", OK, "drain", time=t + 1)
@@ -46,9 +61,11 @@ def generate(ops: int) -> Iterator[Op]:
 
 def streaming(ops: int) -> dict[str, float]:
     began = time.perf_counter()
-    delivery, order = run_checkers(generate(ops), [DeliveryChecker(), OrderChecker()], timelines=False)
+    checkers = [DeliveryChecker(positions=True), OrderChecker(), AvailabilityChecker()]
+    delivery, order, availability = run_checkers(generate(ops), checkers, timelines=False)
     took = time.perf_counter() - began
     assert delivery.valid is True and order.valid is True, (delivery.summary(), order.summary())
+    assert delivery.stats["positions_read"] > 0 and availability.stats["latency_ms"]["before"]["count"] > 0
     return {"seconds": took}
 
 
@@ -96,7 +113,7 @@ def main() -> None:
         return
     ours = _measure("streaming", args.ops)
     base = _measure("naive", args.ops)
-    print(f"delivery+order over {args.ops:,} ops (goal: <= 3 s)")
+    print(f"delivery (with positions) + order + availability (with latency) over {args.ops:,} ops (goal: <= 3 s)")
     print(
         f"  streaming checkers : {ours['seconds']:6.2f} s  {args.ops / ours['seconds']:>12,.0f} ops/s  "
         f"max RSS {ours['max_rss_mb']:6.0f} MB"

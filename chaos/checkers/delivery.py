@@ -14,8 +14,23 @@
   ``audit`` op, where the broker keeps what was consumed): the log lost a write after someone read it,
   e.g. an out-of-sync replica elected leader. Anyone reading later never sees it.
 
+Where the log names each record's position (``positions``: Kafka's ``partition`` and ``offset``, on the
+send's acknowledgement and on every read — consumers, processors, the output reader, the dead-letter
+reader, the audit's ``records``), two more kinds, as in Jepsen's Kafka analyses:
+
+- **inconsistent_offsets**: two different messages seen at one position (acknowledged there, or read
+  there): the log put another record where one had been — a truncated and rewritten log, or a partition
+  recreated empty. Found as soon as it is seen.
+- **lost_by_offset**: acknowledged at a position up to the highest one readers returned in its
+  partition, yet never returned by any read: the readers reached its offset and it was not there (the
+  log lost it, or the group skipped it). Unlike ``lost`` it does not wait for processing: a message received and
+  then dropped by its consumer is ``lost``, not this.
+
 Evidence: every kind needs a completed final drain; ``truncated`` also needs a completed audit once one
 was started (a failed audit leaves it unknown, never passed); ``lost`` needs at least one acknowledged send.
+The position kinds need positions on both sides (an acknowledged position and a read one);
+``lost_by_offset`` is decided once the final drain or the audit completed, ``inconsistent_offsets`` is
+cleared only by a completed drain.
 
 "Consumed" is the op ``consume_f`` (``receive`` by default; ``process`` for workloads that separate
 delivery from processing, so delivered-but-never-processed counts as lost).
@@ -24,12 +39,50 @@ delivery from processing, so delivered-but-never-processed counts as lost).
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from chaos.checkers.base import Checker, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
 KINDS = ("lost", "truncated", "duplicated", "unexpected", "failed_but_delivered", "recovered", "unconfirmed_lost")
+POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
+# Reads that return a record at its position (whatever the workload calls consuming).
+READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
+Position = tuple[Any, int]  # (partition, offset)
+
+
+class Positions:
+    """Which message each log position held, as sends' acknowledgements and reads streamed by."""
+
+    def __init__(self) -> None:
+        self.holder: dict[Position, object] = {}  # position -> the first message seen there
+        self.conflicts: dict[Position, tuple[object, object]] = {}  # position -> (first, another)
+        self.acked_at: dict[object, Position] = {}
+        self.returned: set[object] = set()
+        self.read_high: dict[Any, int] = {}  # partition -> highest offset any read returned
+        self.reads = 0
+
+    def observe(self, value: dict[str, Any], acked: bool) -> None:
+        """The message ``value`` names, at the position it names (none: nothing to place; acks=0
+        reports offset -1). Called once per acknowledgement or read: kept lean."""
+        offset = value.get("offset")
+        if offset.__class__ is not int or offset < 0:  # none, not a number (a program's report), or -1
+            return
+        partition, mid = value.get("partition"), value.get("id")
+        if partition is None or mid is None:
+            return
+        at = (partition, offset)
+        first = self.holder.setdefault(at, mid)
+        if first != mid and at not in self.conflicts:
+            self.conflicts[at] = (first, mid)
+        if acked:
+            self.acked_at[mid] = at
+            return
+        self.reads += 1
+        self.returned.add(mid)
+        if offset > self.read_high.get(partition, -1):
+            self.read_high[partition] = offset
 
 
 class DeliveryChecker(Checker):
@@ -42,8 +95,11 @@ class DeliveryChecker(Checker):
         allow_duplicates: bool = False,
         fail_on_unconfirmed_loss: bool = False,
         ignore_kinds: tuple[str, ...] = ("poison",),
+        positions: bool = False,
     ) -> None:
         super().__init__()
+        self.positions = Positions() if positions else None
+        self._read_fs = READ_FS | {consume_f}
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
@@ -60,6 +116,11 @@ class DeliveryChecker(Checker):
         if op.f == "audit":
             self._observe_audit(op)
             return
+        if self.positions is not None and op.type == OK and op.value:
+            if op.f in self._read_fs:
+                self.positions.observe(op.value, acked=False)
+            elif op.f == self.sends.send_f:
+                self.positions.observe(op.value, acked=True)
         if op.f == self.consume_f:
             if op.type == OK and op.value:
                 value = op.value
@@ -80,6 +141,9 @@ class DeliveryChecker(Checker):
         elif op.type == OK and op.value:
             self.retained = set(op.value.get("ids", ()))
             self.audit_error = ""
+            if self.positions is not None:
+                for partition, offset, mid in op.value.get("records", ()):
+                    self.positions.observe({"partition": partition, "offset": offset, "id": mid}, acked=False)
         elif op.type != OK:
             self.audit_error = op.error or "no result"
 
@@ -124,8 +188,9 @@ class DeliveryChecker(Checker):
         outcomes = Counter(status.values())
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
+        lost_at = self._judge_positions(self.positions, anomalies, incomplete) if self.positions is not None else {}
         valid, reason = decide(anomalies, incomplete)
-        stats = {
+        stats: dict[str, Any] = {
             "sent": len(status),
             "send_ok": outcomes[OK],
             "send_fail": outcomes[FAIL],
@@ -135,4 +200,37 @@ class DeliveryChecker(Checker):
             "drain_complete": drained,
             "audited": self.retained is not None,
         }
+        if self.positions is not None:
+            stats |= {"positions_acknowledged": len(self.positions.acked_at), "positions_read": self.positions.reads}
+            stats["lost_by_offset_at"] = lost_at
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
+
+    def _judge_positions(
+        self, positions: Positions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+    ) -> dict[str, str]:
+        """The position kinds (see the module's docstring), each with its evidence rule; returns where the
+        first messages lost by offset were acknowledged (their ids carry the timelines)."""
+        for kind in POSITION_KINDS:
+            anomalies[kind] = Anomaly(kind)
+        for (partition, offset), (first, other) in positions.conflicts.items():
+            anomalies["inconsistent_offsets"].add(f"{partition}:{offset} held {first} and {other}")
+        if not positions.acked_at or not positions.reads:
+            side = "no acknowledgement" if not positions.acked_at else "no read"
+            for kind in POSITION_KINDS:
+                incomplete.setdefault(kind, f"{side} carried a partition and offset")
+        if not self.drain.complete:
+            incomplete.setdefault("inconsistent_offsets", self.drain.missing())
+        if not (self.drain.complete or self.retained is not None):
+            incomplete.setdefault("lost_by_offset", "neither the final drain nor the audit completed")
+            return {}
+        status = self.sends.status
+        where: dict[str, str] = {}
+        lost = anomalies["lost_by_offset"]
+        for mid, (partition, offset) in positions.acked_at.items():
+            if status.get(mid) != OK or mid in self.ignored or mid in positions.returned:
+                continue
+            if offset <= positions.read_high.get(partition, -1):
+                lost.add(mid)
+                if len(where) < len(lost.ids):
+                    where[str(mid)] = f"{partition}:{offset} (readers reached {positions.read_high[partition]})"
+        return where

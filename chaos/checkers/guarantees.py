@@ -51,6 +51,7 @@ class CheckerOptions:
     consume_f: str = "process"
     settling: tuple[str, ...] = ()
     recovery_grace_s: float = 5.0
+    positions: bool = False  # the workload's ops carry each record's partition and offset
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,6 +63,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             consume_f=options.consume_f,
             allow_duplicates=True,
             fail_on_unconfirmed_loss=guarantees.unconfirmed_loss_is_loss,
+            positions=options.positions,
         )
     ]
     if guarantees.order:
@@ -97,7 +99,7 @@ def decide_cell(verdict: Verdict, kinds: tuple[str, ...]) -> Cell:
 
 def loss_kinds(guarantees: Any) -> tuple[str, ...]:
     """What ``no_loss`` is decided by: nothing acknowledged missing, nothing read that was not written."""
-    kinds = ("lost", "truncated", "unexpected", "failed_but_delivered")
+    kinds = ("lost", "truncated", "unexpected", "failed_but_delivered", "inconsistent_offsets", "lost_by_offset")
     return kinds + (("unconfirmed_lost",) if guarantees.unconfirmed_loss_is_loss else ())
 
 

@@ -179,7 +179,9 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                 cluster.on_operator = log_operator
         rate = workload.rate()
         grace = min(RECOVERY_GRACE_S, recovery_window_s)
-        options = CheckerOptions(workload.consume_f, workload.settling_metrics, recovery_grace_s=grace)
+        options = CheckerOptions(
+            workload.consume_f, workload.settling_metrics, recovery_grace_s=grace, positions=workload.positions
+        )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)
     mark_failing(verdicts, cells)

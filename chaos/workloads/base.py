@@ -57,6 +57,9 @@ class Workload(ABC):
 
     # the history op a consumer records once it has processed a message (what order/dead-letter judge)
     consume_f: str = "process"
+    # whether sends' acknowledgements and reads carry each record's ``partition`` and ``offset`` (a log's
+    # positions): the delivery checker then also looks for inconsistent offsets and loss by offset
+    positions: bool = False
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history

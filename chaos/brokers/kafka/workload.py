@@ -75,6 +75,7 @@ class KafkaWorkload(Workload):
     # A group whose coordinator moved rejoins after its session timeout (6 s) and a rebalance that waits
     # for every member: a backlog still for less than this after the heal may yet move.
     drain_stall_s = 25.0
+    positions = True  # acknowledgements and reads carry partition and offset; the audit its records
 
     def __init__(
         self,
@@ -209,7 +210,8 @@ class KafkaWorkload(Workload):
             self.history.record(process, classify(err), "send", value, error=err.str()[:200])
 
     def _produce_transactions(self, process: str) -> None:
-        """Small transactions; one holding a poison message is aborted (its records are definite fails)."""
+        """Small transactions; one holding a poison message is aborted (its records are definite fails).
+        A committed transaction's sends are recorded with the positions their delivery reports gave."""
         producer = self._producer(process)
         seq = 0
         while self.producing and not self.out_of_budget(seq):
@@ -220,10 +222,12 @@ class KafkaWorkload(Workload):
             self.history.record(process, INVOKE, "txn", {"txn": txn, "inputs": ids})
             for m in batch:
                 self.history.record(process, INVOKE, "send", m)
+            reports: deque[tuple[dict[str, Any], KafkaError | None, Any]] = deque()
             try:
                 producer.begin_transaction()
                 for m in batch:
-                    producer.produce(self.topic, key=m["key"], value=json.dumps(m))
+                    report = functools.partial(_collect, reports, m)
+                    producer.produce(self.topic, key=m["key"], value=json.dumps(m), on_delivery=report)
                 producer.flush(30)
                 if any(m["kind"] == "poison" for m in batch):
                     producer.abort_transaction(30)
@@ -244,8 +248,12 @@ class KafkaWorkload(Workload):
                 elif error.fatal():
                     producer = self._producer(process)
             self.history.record(process, outcome, "txn", {"txn": txn, "inputs": ids})
+            placed = {value["id"]: (msg.partition(), msg.offset()) for value, err, msg in reports if err is None}
             for m in batch:
-                self.history.record(process, outcome, "send", m)
+                at = placed.get(m["id"]) if outcome == OK else None
+                self.history.record(
+                    process, outcome, "send", m if at is None else {**m, "partition": at[0], "offset": at[1]}
+                )
             self.pace(seq)
 
     # consuming -------------------------------------------------------------------------------------
@@ -529,15 +537,19 @@ class KafkaWorkload(Workload):
         the delivery checker compares acknowledged writes with this read. Recorded as one ``audit`` op:
         ``ok`` with the ids found once every partition was read to its end, ``info`` when it could not be."""
         self.history.record("auditor", INVOKE, "audit")
-        ids: list[str] = []
+        records: list[tuple[int, int, str]] = []  # (partition, offset, id): what each position holds
+
+        def keep(msg: Any) -> None:
+            records.append((msg.partition(), msg.offset(), json.loads(msg.value())["id"]))
+
         try:
             # read_uncommitted: the question is what the log holds (aborted sends are failures anyway), and
             # the reader's position then moves past transaction markers to the high watermark.
-            self._read_to_end(self.topic, lambda msg: ids.append(json.loads(msg.value())["id"]), timeout)
+            self._read_to_end(self.topic, keep, timeout)
         except (KafkaException, KeyError) as exc:
-            self.history.record("auditor", INFO, "audit", {"read": len(ids)}, error=str(exc)[:200])
+            self.history.record("auditor", INFO, "audit", {"read": len(records)}, error=str(exc)[:200])
             return
-        self.history.record("auditor", OK, "audit", {"ids": ids})
+        self.history.record("auditor", OK, "audit", {"ids": [r[2] for r in records], "records": records})
 
     def _read_dead_letters(self, timeout: float = 20.0) -> None:
         """Read the dead-letter topic to its end: one ``dead_letter`` op per record, then
