@@ -11,6 +11,8 @@ to its end, ``info`` when it could not be (then what the DLQ holds is unknown: n
   profile accepts at-least-once dead-lettering).
 - **dead_letter_without_reason**: a DLQ entry with no reason recorded.
 - **good_dead_lettered**: a good message in the DLQ.
+- **poison_processed**: poison that a consumer reported processed (a ``process_f`` op), as if it were good:
+  a handler that gave up failing and let it through — whether or not it also reached the DLQ.
 - **over_delivered**: poison delivered to consumers more than ``max_deliveries`` times.
 - **head_of_line**: a good message consumed more than ``max_head_of_line_s`` after it was sent
   (only with a declared bound, ``guarantees.max_head_of_line_s``; the delay is always measured and
@@ -31,6 +33,7 @@ KINDS = (
     "dead_lettered_twice",
     "dead_letter_without_reason",
     "good_dead_lettered",
+    "poison_processed",
     "over_delivered",
     "head_of_line",
 )
@@ -49,8 +52,11 @@ class DeadLetterChecker(Checker):
         dlq_f: str = "dead_letter",
         max_head_of_line_s: float | None = None,
         allow_duplicates: bool = False,
+        process_f: str = "process",
     ) -> None:
         super().__init__()
+        self.process_f = process_f
+        self.processed: set[Any] = set()  # ids a consumer reported processed
         self.allow_duplicates = allow_duplicates
         self.max_deliveries = max_deliveries
         self.consume_f = consume_f
@@ -74,6 +80,8 @@ class DeadLetterChecker(Checker):
         if op.type != OK and op.f in (self.consume_f, self.dlq_f):
             return
         value = op.value
+        if op.f == self.process_f and op.type == OK:
+            self.processed.add(value.get("id"))
         if op.f == self.consume_f:
             mid = value.get("id")
             self.deliveries[mid] += 1
@@ -135,6 +143,9 @@ class DeadLetterChecker(Checker):
                 anomalies["good_dead_lettered"].add(mid)
         for mid in self.no_reason:
             anomalies["dead_letter_without_reason"].add(mid)
+        for mid in self.processed:
+            if self.kind.get(mid) == "poison":
+                anomalies["poison_processed"].add(mid)
         delays = self._delays()
         if self.max_head_of_line_s is not None:
             for mid, sent_at in self.sends.ok_time.items():

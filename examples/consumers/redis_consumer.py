@@ -6,9 +6,10 @@ pending entries first; a message whose processing fails is retried with backoff 
 limit, dead-lettered and acknowledged in one MULTI/EXEC. Every step is reported to the harness as one
 JSON line on stdout (the command protocol, see the README); logs go to stderr.
 
-Two seeded bugs, for the integration tests that prove the suite catches them (``--bug``):
+Seeded bugs, for the integration tests that prove the suite catches them (``--bug``):
   ack-before-processing   XACK as soon as read: a consumer killed mid-processing loses the message
   drop-after-retries      past the limit, acknowledge and drop instead of dead-lettering
+  process-after-retries   past the limit, let the message through as if it were good
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class Consumer:
         if deliveries < self.max_deliveries:
             time.sleep(0.05 * deliveries)  # backoff before the retry
             return
+        if self.bug == "process-after-retries":  # the last attempt "succeeds": the error was swallowed
+            report("ok", "process", message)
+            conn.xack(self.stream, self.group, entry_id)
+            return
         with conn.pipeline(transaction=True) as both:
             if self.bug != "drop-after-retries":
                 both.xadd(
@@ -133,7 +138,8 @@ class Consumer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bug", choices=["none", "ack-before-processing", "drop-after-retries"], default="none")
+    bugs = ["none", "ack-before-processing", "drop-after-retries", "process-after-retries"]
+    parser.add_argument("--bug", choices=bugs, default="none")
     consumer = Consumer(parser.parse_args().bug)
 
     def stop(*_: object) -> None:

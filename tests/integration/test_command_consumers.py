@@ -23,6 +23,7 @@ CASES = [
     ("redis-consumer", None, []),
     ("redis-consumer", "ack-before-processing", ["lost"]),
     ("redis-consumer", "drop-after-retries", ["poison_not_dead_lettered"]),
+    ("redis-consumer", "process-after-retries", ["poison_processed"]),
     ("kafka-consumer", None, []),
     ("kafka-consumer", "commit-before-processing", ["lost"]),
     ("rabbitmq-consumer", None, []),

@@ -290,6 +290,7 @@ def test_dead_letter_flags_each_kind() -> None:
         ),
         "good_dead_lettered": lambda h: h.op("dlq", OK, "dead_letter", {"id": "g1", "reason": "x"}),
         "over_delivered": lambda h: h.receive("bad0"),
+        "poison_processed": lambda h: h.receive("bad0", f="process"),
     }
     expected = {
         "poison_not_dead_lettered": "bad1",
@@ -297,6 +298,7 @@ def test_dead_letter_flags_each_kind() -> None:
         "dead_letter_without_reason": "bad2",
         "good_dead_lettered": "g1",
         "over_delivered": "bad0",
+        "poison_processed": "bad0",
     }
     for kind, mutate in cases.items():
         verdict = run_checker(_dlq(mutate).history, DeadLetterChecker(max_deliveries=3))
@@ -331,6 +333,16 @@ def test_a_dead_letter_queue_not_read_to_its_end_leaves_the_verdict_unknown_not_
     h.op("dlq", OK, "dead_letter", {"id": "g", "reason": "x"})  # what a partial read did find still counts
     h.send("g", kind="good")
     assert run_checker(h.history, DeadLetterChecker()).ids("good_dead_lettered") == ["g"]
+
+
+def test_processing_only_good_messages_is_no_poison_processed_and_an_unfinished_drain_cannot_say_so() -> None:
+    h = _dlq(lambda h: (h.receive("g0", f="process"), h.receive("g1", f="process")))
+    verdict = run_checker(h.history, DeadLetterChecker(max_deliveries=3))
+    assert verdict.valid is True and verdict.anomaly("poison_processed").count == 0
+    unfinished = _dlq(lambda h: h.receive("g0", f="process"))
+    unfinished.drain(outcome=INFO)
+    verdict = run_checker(unfinished.history, DeadLetterChecker(max_deliveries=3))
+    assert verdict.valid == UNKNOWN and "poison_processed" in verdict.incomplete
 
 
 def test_dead_letter_without_poison_is_unknown() -> None:
