@@ -89,7 +89,7 @@ def _claims(guarantee: str) -> Any:
 @dataclass(frozen=True)
 class Guarantees:
     no_loss: bool = True  # every acknowledged message is read (lost)
-    no_duplicates: bool = False  # no message is read twice as a new message (duplicated)
+    no_duplicates: bool = False  # no message is processed twice: neither a copy presented as new nor a redelivery
     order: bool = True  # each producer's messages arrive in the order sent, per consumer
     # a requeued message may arrive out of order
     allow_requeue_reorder: bool = used_only(False, _claims("order"), "guarantees.order = true")

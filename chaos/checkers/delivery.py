@@ -4,6 +4,9 @@
 - **duplicated**: consumed more than once (fails the check unless the profile allows at-least-once).
   Where the broker names the record (Kafka ``partition:offset`` as ``record``, a Redis stream ``entry``),
   distinct records count, so a redelivery of the same record is not a duplicate but a second write is.
+  Where the broker flags redeliveries (RabbitMQ's ``redelivered``), a further copy it flags is counted
+  apart, as **redelivered** (at-least-once after a lost acknowledgement), and ``duplicated`` keeps the
+  copies it presented as new (a publisher's retry, a replication anomaly). Both fail ``no_duplicates``.
 - **unexpected**: consumed but never sent.
 - **failed_but_delivered**: consumed although its send definitely failed (``fail``): the client was told
   the write did not happen, and it did.
@@ -45,7 +48,16 @@ from chaos.checkers.base import Checker, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
-KINDS = ("lost", "truncated", "duplicated", "unexpected", "failed_but_delivered", "recovered", "unconfirmed_lost")
+KINDS = (
+    "lost",
+    "truncated",
+    "duplicated",
+    "redelivered",
+    "unexpected",
+    "failed_but_delivered",
+    "recovered",
+    "unconfirmed_lost",
+)
 POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
@@ -107,6 +119,7 @@ class DeliveryChecker(Checker):
         self.allow_duplicates = allow_duplicates
         self.fail_on_unconfirmed_loss = fail_on_unconfirmed_loss
         self.consumed: Counter[object] = Counter()
+        self.redelivered: Counter[object] = Counter()  # further copies the broker flagged as redeliveries
         self._records: set[tuple[object, object]] = set()
         self.retained: set[object] | None = None  # ids a completed final read of the log found
         self.audit_started = False
@@ -130,7 +143,11 @@ class DeliveryChecker(Checker):
                     if key in self._records:
                         return
                     self._records.add(key)
-                self.consumed[value.get("id")] += 1
+                mid = value.get("id")
+                if value.get("redelivered") and mid in self.consumed:
+                    self.redelivered[mid] += 1
+                    return
+                self.consumed[mid] += 1
             return
         if self.sends.observe(op) and op.value.get("kind") in self.ignore_kinds:
             self.ignored.add(op.value.get("id"))
@@ -160,6 +177,7 @@ class DeliveryChecker(Checker):
     def verdict(self) -> Verdict:
         anomalies = {kind: Anomaly(kind) for kind in KINDS}
         anomalies["duplicated"].blocks_validity = not self.allow_duplicates
+        anomalies["redelivered"].blocks_validity = not self.allow_duplicates
         anomalies["recovered"].blocks_validity = False
         anomalies["unconfirmed_lost"].blocks_validity = self.fail_on_unconfirmed_loss
         drained = self.drain.complete
@@ -178,6 +196,8 @@ class DeliveryChecker(Checker):
                     anomalies["recovered"].add(mid)
                 elif drained:
                     anomalies["unconfirmed_lost"].add(mid)
+        for mid in self.redelivered:
+            anomalies["redelivered"].add(mid)
         for mid, times in self.consumed.items():
             if times > 1:
                 anomalies["duplicated"].add(mid)
@@ -196,7 +216,8 @@ class DeliveryChecker(Checker):
             "send_fail": outcomes[FAIL],
             "send_info": outcomes[INFO] + outcomes[INVOKE],
             "consumed_distinct": len(self.consumed),
-            "consumed_total": sum(self.consumed.values()),
+            "consumed_total": sum(self.consumed.values()) + sum(self.redelivered.values()),
+            "redelivered_copies": sum(self.redelivered.values()),
             "drain_complete": drained,
             "audited": self.retained is not None,
         }

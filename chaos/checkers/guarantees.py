@@ -111,7 +111,7 @@ def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Cell]
     if guarantees.no_loss:
         cells["no_loss"] = decide_cell(delivery, loss_kinds(guarantees))
     if guarantees.no_duplicates:
-        cells["no_duplicates"] = decide_cell(delivery, ("duplicated",))
+        cells["no_duplicates"] = decide_cell(delivery, ("duplicated", "redelivered"))
     for guarantee, checker in WHOLE_CHECKER.items():
         verdict = by_name.get(checker)
         if getattr(guarantees, guarantee) and verdict is not None:

@@ -14,6 +14,7 @@ from chaos.checkers import (
     run_checker,
     run_checkers,
 )
+from chaos.checkers.guarantees import decide_cell
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 from tests.unit.histories import HistoryBuilder
 
@@ -85,6 +86,29 @@ def test_delivery_flags_a_duplicate_unless_at_least_once_is_allowed() -> None:
     assert run_checker(history, DeliveryChecker()).ids("duplicated") == ["m3"]
     tolerant = run_checker(history, DeliveryChecker(allow_duplicates=True))
     assert tolerant.valid is True and tolerant.anomaly("duplicated").count == 1
+
+
+def test_a_copy_the_broker_flags_as_a_redelivery_is_told_from_one_it_presents_as_new() -> None:
+    flagged = _queue(lambda h: h.receive("m3", redelivered=True)).history  # its ack was lost: at-least-once
+    verdict = run_checker(flagged, DeliveryChecker())
+    assert verdict.ids("redelivered") == ["m3"] and verdict.anomaly("duplicated").count == 0
+    assert decide_cell(verdict, ("duplicated", "redelivered")).valid is False  # no_duplicates still fails
+    assert verdict.stats["redelivered_copies"] == 1 and verdict.stats["consumed_distinct"] == 5
+    as_new = _queue(lambda h: h.receive("m3", redelivered=False)).history  # e.g. a publisher's retry
+    verdict = run_checker(as_new, DeliveryChecker())
+    assert verdict.ids("duplicated") == ["m3"] and verdict.anomaly("redelivered").count == 0
+    assert run_checker(flagged, DeliveryChecker(allow_duplicates=True)).valid is True
+
+
+def test_a_first_processing_on_a_flagged_delivery_is_no_redelivery() -> None:
+    """Its first delivery went to a consumer that crashed before processing: the flag is set, yet this is
+    the message's only processing."""
+    h = HistoryBuilder()
+    h.send("m0")
+    h.receive("m0", redelivered=True)
+    h.drain()
+    verdict = run_checker(h.history, DeliveryChecker())
+    assert verdict.valid is True and verdict.anomaly("redelivered").count == 0
 
 
 def test_delivery_tells_a_read_never_sent_from_a_read_whose_send_definitely_failed() -> None:
