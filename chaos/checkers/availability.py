@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.checkers.base import Checker
-from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
+from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind, percentiles
 from chaos.history import INVOKE, NEMESIS, OK, OPERATOR, FaultWindow, FaultWindows, Op
 
 BUCKET_NS = 100_000_000  # 0.1 s
@@ -74,18 +74,10 @@ class PhaseLatency:
             self.ns[began[1]].append(op.time - began[0])
 
     def quantiles_ms(self) -> dict[str, dict[str, float | int]]:
-        out: dict[str, dict[str, float | int]] = {}
-        for phase, values in self.ns.items():
-            ordered = sorted(values)
-            if not ordered:
-                out[phase] = {"count": 0}
-                continue
-
-            def at(q: float, ordered: list[int] = ordered) -> float:
-                return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6, 2)
-
-            out[phase] = {"count": len(ordered), "p50": at(0.5), "p99": at(0.99), "max": at(1.0)}
-        return out
+        return {
+            phase: {"count": len(values), **percentiles(sorted(v / 1e6 for v in values), digits=2)}
+            for phase, values in self.ns.items()
+        }
 
 
 class AvailabilityChecker(Checker):

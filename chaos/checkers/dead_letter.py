@@ -25,7 +25,7 @@ from collections import Counter
 from typing import Any
 
 from chaos.checkers.base import Checker, SendTracker
-from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
+from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind, percentiles
 from chaos.history import INVOKE, OK, Op
 
 KINDS = (
@@ -160,20 +160,10 @@ class DeadLetterChecker(Checker):
             "max_poison_deliveries": max(
                 (self.deliveries.get(m, 0) for m, k in self.kind.items() if k == "poison"), default=0
             ),
-            "head_of_line_s": _percentiles(delays),
+            "head_of_line_s": percentiles(delays),
             "reasons": sorted(self.reasons),
             "reported_delivery_counts": sorted(self.reported_counts),
             "drain_complete": drained,
             "dead_letter_queue_read": self.read_complete,
         }
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-
-    def at(q: float) -> float:
-        return round(values[min(len(values) - 1, int(q * len(values)))], 4)
-
-    return {"p50": at(0.5), "p99": at(0.99), "max": round(values[-1], 4)}

@@ -93,3 +93,14 @@ def decide(anomalies: dict[str, Anomaly], incomplete: dict[str, str]) -> tuple[V
 def every_kind(anomalies: dict[str, Anomaly], reason: str) -> dict[str, str]:
     """``reason`` for every kind (evidence all of them need was incomplete); empty when reason is empty."""
     return dict.fromkeys(anomalies, reason) if reason else {}
+
+
+def percentiles(ordered: list[float], digits: int = 4) -> dict[str, float]:
+    """p50, p99 and max of ``ordered`` (sorted ascending), rounded; {} when there is nothing to measure."""
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], digits)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], digits)}
