@@ -34,8 +34,8 @@ from chaos.report.example import render_example
 from chaos.schedule.budget import Budget
 from chaos.schedule.progress import Progress
 from chaos.schedule.runner import play
-from chaos.schedule.strategies import Schedule, schedules
-from chaos.schedule.test import ChaosTest
+from chaos.schedule.strategies import Schedule
+from chaos.schedule.test import ChaosTest, schedule_strategy
 from chaos.workloads.observe import ObservationSampler
 
 log = logging.getLogger("brokerchaos.run")
@@ -276,8 +276,7 @@ def first_schedule(
 ) -> Schedule:
     """The first schedule an exploration with these arguments plays (a smoke budget plays only it)."""
     found: list[Schedule] = []
-    steps = min(budget.max_steps, faults.max_steps)
-    strategy = schedules(families, workload_s, steps, faults.lead_in_s, salt=seed, min_fault_s=faults.min_duration_s)
+    strategy = schedule_strategy(families, workload_s, budget, faults, seed)
 
     @_hypothesis_settings(budget, examples=1)
     @hypothesis_seed(seed)

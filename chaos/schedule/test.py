@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from chaos.cluster.base import Cluster
     from chaos.faults.base import Fault
     from chaos.history import Recorder
-    from chaos.profiles import Guarantees, Profile
+    from chaos.profiles import FaultSettings, Guarantees, Profile
     from chaos.schedule.explore import Exploration
     from chaos.workloads.base import Workload
 
@@ -46,6 +46,12 @@ WorkloadFactory = Callable[["Cluster", "Profile", "Recorder", str, "Path | None"
 NemesisFactory = Callable[[str, FaultContext], "Fault"]
 # (the profile's guarantees, what the checkers need of the workload and budget) -> the checkers
 CheckerFactory = Callable[["Guarantees", CheckerOptions], "list[Checker]"]
+
+
+def schedule_strategy(families: list[str], workload_s: float, budget: Budget, faults: FaultSettings, seed: int) -> Any:
+    """Fault schedules of ``families`` within ``workload_s``: the budget's steps, the profile's fault settings."""
+    steps = min(budget.max_steps, faults.max_steps)
+    return schedules(families, workload_s, steps, faults.lead_in_s, salt=seed, min_fault_s=faults.min_duration_s)
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,7 @@ class ChaosTest:
 
     def schedules(self) -> Any:
         """The hypothesis strategy of this test's fault schedules (one family, the budget's steps)."""
-        faults = self.profile.faults
-        steps = min(self.budget.max_steps, faults.max_steps)
-        return schedules(
-            [self.family], self.workload_s, steps, faults.lead_in_s, salt=self.seed, min_fault_s=faults.min_duration_s
-        )
+        return schedule_strategy([self.family], self.workload_s, self.budget, self.profile.faults, self.seed)
 
     def make_workload(self, history: Recorder, subject: str, directory: Path | None) -> Workload:
         return self.workload(self.cluster, self.profile, history, subject, directory)
