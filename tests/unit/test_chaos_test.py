@@ -44,8 +44,8 @@ def test_the_recovery_window_is_long_enough_to_judge_the_profile_s_own_bound() -
     assert ChaosTest.of(slow, "kill-leader", CLUSTER, smoke, 1).recovery_window_s == 40.0 + JUDGE_MARGIN_S
 
 
-class AlwaysUnknown(Checker):
-    name = "always-unknown"
+class ExtraChecker(Checker):
+    name = "extra"
 
     def observe(self, op: Any) -> None:  # never called here
         raise NotImplementedError
@@ -58,11 +58,11 @@ def test_a_part_replaced_with_a_builder_is_the_one_the_runner_builds() -> None:
     test = ChaosTest.of(PROFILE, "kill-leader", CLUSTER, BUDGETS["smoke"], 1)
 
     def more(guarantees: Guarantees, options: CheckerOptions) -> list[Checker]:
-        return [*checkers_for(guarantees, options), AlwaysUnknown()]
+        return [*checkers_for(guarantees, options), ExtraChecker()]
 
     mine = test.with_checkers(more).with_seed(9)
     built = mine.make_checkers(CheckerOptions())
-    assert isinstance(built[-1], AlwaysUnknown)
+    assert isinstance(built[-1], ExtraChecker)
     assert [type(c) for c in built[:-1]] == [type(c) for c in test.make_checkers(CheckerOptions())]
     assert (mine.seed, test.seed) == (9, 1)  # a value: the original is unchanged
     assert mine.with_budget(BUDGETS["nightly"]).budget.name == "nightly"
