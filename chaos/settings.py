@@ -45,6 +45,21 @@ def used_only(setting: Any, when: Callable[[Any], bool], described: str) -> Any:
     return dataclasses.field(default=setting.default, metadata=metadata)
 
 
+def per_run(setting: Any) -> Any:
+    """A ``[cluster]`` setting that each run applies to what it creates (a topic's partitions, replication
+    and configs), not to the running brokers: profiles that differ only in these can share one cluster."""
+    if not isinstance(setting, dataclasses.Field):
+        setting = dataclasses.field(default=setting)
+    return dataclasses.field(default=setting.default, metadata={**setting.metadata, "per_run": True})
+
+
+def cluster_identity(table: SettingsTable) -> str:
+    """What of a ``[cluster]`` table the running brokers were started with: every setting but the
+    :func:`per_run` ones, which each run applies to its own topic or queue."""
+    kept = [f"{f.name}={getattr(table, f.name)!r}" for f in dataclasses.fields(table) if not f.metadata.get("per_run")]
+    return f"{type(table).__name__}({', '.join(kept)})"
+
+
 def _type_ok(value: Any, hint: Any) -> bool:
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):

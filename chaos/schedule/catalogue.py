@@ -17,6 +17,7 @@ from chaos.profiles import PROFILE_DIR, Profile, load_profile, shipped_profiles
 from chaos.schedule.budget import Budget
 from chaos.schedule.explore import Exploration
 from chaos.schedule.test import ChaosTest
+from chaos.settings import cluster_identity
 
 log = logging.getLogger("brokerchaos.catalogue")
 
@@ -81,10 +82,12 @@ class Clusters:
     @staticmethod
     def key(profile: Profile) -> str:
         """What makes two profiles' clusters the same: the broker, its version (a profile naming none runs
-        the kit's default), the image, the broker settings and whether nodes journal their syncs."""
+        the kit's default), the image, the settings the brokers start with and whether nodes journal their
+        syncs. Settings each run applies to its own topic (``per_run``) do not keep two rows apart."""
         version = profile.version or kit_for(profile.broker).default_version
         track_syncs = needs_sync_journal(profile.faults.families)
-        return f"{profile.broker}:{version}:{profile.image}:{profile.cluster!r}:{track_syncs}"
+        brokers = cluster_identity(profile.cluster)
+        return f"{profile.broker}:{version}:{profile.image}:{brokers}:{track_syncs}"
 
     def serves(self, profile: Profile) -> bool:
         """The running cluster is the one ``profile`` needs (and was not upgraded in place)."""

@@ -35,3 +35,17 @@ def test_a_profile_naming_the_default_version_shares_the_cluster_of_one_naming_n
     named = replace(row, version=kit_for("redis").default_version)
     assert Clusters.key(named) == Clusters.key(replace(row, version=None))
     assert Clusters.key(replace(row, image="registry.example/redis:7-tls")) != Clusters.key(row)
+
+
+def test_settings_each_run_applies_to_its_own_topic_do_not_keep_clusters_apart() -> None:
+    from dataclasses import replace
+
+    row = next(p for p in ROWS if p.catalogue == "K3")
+    twin = twin_of(row)
+    assert row.cluster.topic_config != twin.cluster.topic_config
+    assert Clusters.key(row) == Clusters.key(twin)
+    other_topic = replace(row.cluster, partitions=1, replication=1, topic_config={"retention.ms": "1000"})
+    assert Clusters.key(replace(row, cluster=other_topic)) == Clusters.key(row)
+    other_brokers = replace(row.cluster, server_properties={"min.insync.replicas": "1"})
+    assert Clusters.key(replace(row, cluster=other_brokers)) != Clusters.key(row)
+    assert Clusters.key(replace(row, cluster=replace(row.cluster, brokers=3))) != Clusters.key(row)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from chaos.brokers.kafka.images import DEFAULT_VERSION
 from chaos.profiles import Profile
-from chaos.settings import ProfileError, at_least, choice, used_only
+from chaos.settings import ProfileError, at_least, choice, per_run, used_only
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,10 @@ class KafkaClusterSettings:
     server_properties: dict[str, str] | None = None  # server.properties lines for every broker, as Kafka names them
     # KRaft nodes, each broker and controller: five keep a controller quorum while two replicas are down
     brokers: int = at_least(3, 3)
-    partitions: int = at_least(3, 1)  # partitions of the topic
-    replication: int = at_least(3, 1)  # replication factor of the topic
+    partitions: int = per_run(at_least(3, 1))  # partitions of the topic
+    replication: int = per_run(at_least(3, 1))  # replication factor of the topic
     # topic-level configs at creation (e.g. min.insync.replicas), as Kafka names them
-    topic_config: dict[str, str] | None = None
+    topic_config: dict[str, str] | None = per_run(None)
 
 
 @dataclass(frozen=True)
