@@ -16,6 +16,12 @@ brain...), whichever comes first.
   when the operator's repair came before the first success).
 - **slow_recovery**: back to steady rate later than ``max_recovery_s`` (only with a declared bound).
 
+Reads count too: a cluster that takes writes but serves no reads has not recovered. Where consumers had
+read before a fault and a send succeeded after its heal, the first successful read (``read_fs``) after the
+heal is measured as well: none while consumers kept running for ``grace_s`` is ``never_recovered``
+"(reads)", and a first read later than ``max_recovery_s`` is ``slow_recovery`` "(reads ...)". Consumers
+keep reading until the run's end (the drain included), unless the operator steps in first.
+
 Unknown, never pass: no fault hit anything, a fault never healed, clients tried for less than
 ``grace_s`` (or ``max_recovery_s``) after a heal without recovering, or the final drain did not complete.
 
@@ -86,12 +92,15 @@ class AvailabilityChecker(Checker):
     def __init__(
         self,
         fs: tuple[str, ...] = ("send",),
+        read_fs: tuple[str, ...] = ("receive",),
         recover_fraction: float = 0.5,
         max_recovery_s: float | None = None,
         grace_s: float = 5.0,
     ) -> None:
         super().__init__()
         self.fs = fs
+        self.read_fs = read_fs
+        self.read_buckets: Counter[int] = Counter()
         self.recover_fraction = recover_fraction
         self.max_recovery_s = max_recovery_s
         self.grace_ns = int(max(grace_s, max_recovery_s or 0.0) * 1e9)
@@ -123,14 +132,18 @@ class AvailabilityChecker(Checker):
                 self.ok_buckets[at // BUCKET_NS] += 1
         elif op.f == CONNECT_F and at > self.last_attempt:
             self.last_attempt = at
+        elif op.f in self.read_fs and op.type == OK:
+            self.read_buckets[at // BUCKET_NS] += 1
 
-    def _rate(self, start: int, end: int) -> float:
+    def _rate(self, start: int, end: int, buckets: Counter[int] | None = None) -> float:
+        buckets = self.ok_buckets if buckets is None else buckets
         seconds = max((end - start) / 1e9, 1e-9)
-        total = sum(self.ok_buckets.get(b, 0) for b in range(start // BUCKET_NS, end // BUCKET_NS + 1))
+        total = sum(buckets.get(b, 0) for b in range(start // BUCKET_NS, end // BUCKET_NS + 1))
         return total / seconds
 
-    def _first_ok(self, start: int, end: int) -> int | None:
-        later = [b for b in self.ok_buckets if start // BUCKET_NS <= b <= end // BUCKET_NS]
+    def _first_ok(self, start: int, end: int, buckets: Counter[int] | None = None) -> int | None:
+        buckets = self.ok_buckets if buckets is None else buckets
+        later = [b for b in buckets if start // BUCKET_NS <= b <= end // BUCKET_NS]
         return min(later) * BUCKET_NS if later else None
 
     def _steady(self, start: int, end: int, target_rate: float) -> int | None:
@@ -146,17 +159,17 @@ class AvailabilityChecker(Checker):
             window += self.ok_buckets.get(b + WINDOW_BUCKETS, 0) - self.ok_buckets.get(b, 0)
         return None
 
-    def _observed_until(self, stop: int) -> tuple[int, bool]:
+    def _observed_until(self, stop: int, clients_until: int) -> tuple[int, bool]:
         """Until when the cluster's own recovery after ``stop`` was observed, and whether the operator
-        ended it (rather than the clients stopping)."""
+        ended it (rather than the clients, trying until ``clients_until``, stopping)."""
         operator = min((t for t in self.operator_times if t >= stop), default=None)
-        if operator is not None and operator <= self.last_attempt:
+        if operator is not None and operator <= clients_until:
             return operator, True
-        return self.last_attempt, False
+        return clients_until, False
 
     def _judge(self, index: int, window: FaultWindow, before: float) -> _Judged:
         assert window.stop is not None
-        until, operator_ended = self._observed_until(window.stop)
+        until, operator_ended = self._observed_until(window.stop, self.last_attempt)
         first_ok = self._first_ok(window.stop, until)
         steady = self._steady(window.stop, until, before * self.recover_fraction)
         if steady is not None and first_ok is not None:
@@ -199,6 +212,15 @@ class AvailabilityChecker(Checker):
                 observed_after_heal_s=round(judged.observed_s, 3),
             )
             self._decide_window(judged, grace_s, anomalies, incomplete)
+            reads_before = self._rate(before_start, window.start, self.read_buckets)
+            row.update(
+                reads_before=round(reads_before, 1),
+                reads_during=round(self._rate(window.start, stop, self.read_buckets), 1),
+            )
+            if reads_before > 0 and self._first_ok(window.stop, self.last_time) is not None:
+                reads = self._judge_reads(index, window)
+                row["first_read_after_heal_s"] = None if reads.first_ok_s is None else round(reads.first_ok_s, 3)
+                self._decide_reads(reads, grace_s, anomalies, incomplete)
         if not hits:
             why = "no fault hit anything" if self.faults.windows else "no fault in the history"
             incomplete.update(dict.fromkeys(KINDS, why))
@@ -208,6 +230,35 @@ class AvailabilityChecker(Checker):
         stats: dict[str, Any] = {"windows": windows, "grace_s": grace_s, "max_recovery_s": self.max_recovery_s}
         stats["latency_ms"] = self.latency.quantiles_ms()
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
+
+    def _judge_reads(self, index: int, window: FaultWindow) -> _Judged:
+        """The first read after the heal, observed until the run's end or the operator's first step."""
+        assert window.stop is not None
+        until, operator_ended = self._observed_until(window.stop, self.last_time)
+        first = self._first_ok(window.stop, until, self.read_buckets)
+        return _Judged(
+            label=f"{window.fault}#{index}",
+            observed_s=max(0.0, (until - window.stop) / 1e9),
+            first_ok_s=None if first is None else max(0, first - window.stop) / 1e9,
+            steady_s=None,
+            repaired_first=operator_ended and first is None,
+        )
+
+    def _decide_reads(
+        self, reads: _Judged, grace_s: float, anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+    ) -> None:
+        if reads.first_ok_s is None:
+            if reads.observed_s < grace_s:
+                incomplete["never_recovered"] = (
+                    f"{reads.label}: consumers were observed for only {reads.observed_s:.1f} s after the heal "
+                    f"(recovery needs {grace_s:.1f} s to judge)"
+                )
+            elif reads.repaired_first:
+                anomalies["never_recovered"].add(f"{reads.label} (reads; recovered only after repair, if at all)")
+            else:
+                anomalies["never_recovered"].add(f"{reads.label} (reads)")
+        elif self.max_recovery_s is not None and reads.first_ok_s > self.max_recovery_s:
+            anomalies["slow_recovery"].add(f"{reads.label} (reads: first read after {reads.first_ok_s:.1f} s)")
 
     def _decide_window(
         self, judged: _Judged, grace_s: float, anomalies: dict[str, Anomaly], incomplete: dict[str, str]

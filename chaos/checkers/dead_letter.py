@@ -17,6 +17,12 @@ to its end, ``info`` when it could not be (then what the DLQ holds is unknown: n
 - **head_of_line**: a good message consumed more than ``max_head_of_line_s`` after it was sent
   (only with a declared bound, ``guarantees.max_head_of_line_s``; the delay is always measured and
   reported).
+- **dead_lettered_off_limit** (reported, not failing): poison dead-lettered after a number of deliveries
+  other than the ``dead_letter_after`` the configuration allows (RabbitMQ: ``x-delivery-limit`` + 1, a
+  message "returned more times than the limit"). Evidence, not noise: an off-by-one between versions,
+  or a delivery the broker counted that no consumer saw (its connection died with it). Each entry names
+  the deliveries seen, the configured number and the count the broker put on the dead letter;
+  ``stats.deliveries_before_dead_letter`` counts messages by deliveries seen.
 """
 
 from __future__ import annotations
@@ -36,9 +42,16 @@ KINDS = (
     "poison_processed",
     "over_delivered",
     "head_of_line",
+    "dead_lettered_off_limit",
 )
 # What a read of the dead-letter queue decides (unknown when the read did not complete).
-FROM_THE_DLQ = ("poison_not_dead_lettered", "dead_lettered_twice", "dead_letter_without_reason", "good_dead_lettered")
+FROM_THE_DLQ = (
+    "poison_not_dead_lettered",
+    "dead_lettered_twice",
+    "dead_letter_without_reason",
+    "good_dead_lettered",
+    "dead_lettered_off_limit",
+)
 READ_F = "dead_letter_read"
 
 
@@ -53,8 +66,11 @@ class DeadLetterChecker(Checker):
         max_head_of_line_s: float | None = None,
         allow_duplicates: bool = False,
         process_f: str = "process",
+        dead_letter_after: int | None = None,
     ) -> None:
         super().__init__()
+        self.dead_letter_after = dead_letter_after
+        self.reported_count: dict[Any, int] = {}  # the broker's count on each dead letter, where it gives one
         self.process_f = process_f
         self.processed: set[Any] = set()  # ids a consumer reported processed
         self.allow_duplicates = allow_duplicates
@@ -95,6 +111,7 @@ class DeadLetterChecker(Checker):
                 self.reasons.add(str(value["reason"]))
             if isinstance(value.get("delivery_count"), int):
                 self.reported_counts.add(value["delivery_count"])
+                self.reported_count[mid] = value["delivery_count"]
         elif self.sends.observe(op) and value.get("kind") and value.get("id") is not None:
             self.kind[value["id"]] = value["kind"]
 
@@ -122,9 +139,28 @@ class DeadLetterChecker(Checker):
                 delays.append(max(0, self.first_delivery[mid] - sent_at) / 1e9)
         return sorted(delays)
 
+    def _off_limit(self, anomaly: Anomaly) -> Counter[int]:
+        """Each dead-lettered poison message's deliveries as consumers saw them, against the configured
+        number; by count of deliveries seen."""
+        seen: Counter[int] = Counter()
+        for mid in self.dead:
+            if self.kind.get(mid) != "poison":
+                continue
+            deliveries = self.deliveries.get(mid, 0)
+            seen[deliveries] += 1
+            if self.dead_letter_after is not None and deliveries != self.dead_letter_after:
+                broker = self.reported_count.get(mid)
+                said = "none" if broker is None else broker
+                anomaly.add(
+                    f"{mid} (delivered {deliveries} times, the configuration allows {self.dead_letter_after}; "
+                    f"the broker's count on the dead letter: {said})"
+                )
+        return seen
+
     def verdict(self) -> Verdict:
         anomalies = {k: Anomaly(k) for k in KINDS}
         anomalies["dead_lettered_twice"].blocks_validity = not self.allow_duplicates
+        anomalies["dead_lettered_off_limit"].blocks_validity = False
         drained = self.drain.complete
         incomplete = self._incomplete(anomalies)
         # What an unfinished drain or read did not find is no evidence of absence.
@@ -146,6 +182,7 @@ class DeadLetterChecker(Checker):
         for mid in self.processed:
             if self.kind.get(mid) == "poison":
                 anomalies["poison_processed"].add(mid)
+        seen_before_dead = self._off_limit(anomalies["dead_lettered_off_limit"])
         delays = self._delays()
         if self.max_head_of_line_s is not None:
             for mid, sent_at in self.sends.ok_time.items():
@@ -163,6 +200,8 @@ class DeadLetterChecker(Checker):
             "head_of_line_s": percentiles(delays),
             "reasons": sorted(self.reasons),
             "reported_delivery_counts": sorted(self.reported_counts),
+            "dead_letter_after": self.dead_letter_after,
+            "deliveries_before_dead_letter": {str(n): c for n, c in sorted(seen_before_dead.items())},
             "drain_complete": drained,
             "dead_letter_queue_read": self.read_complete,
         }

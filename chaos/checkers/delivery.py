@@ -29,11 +29,22 @@ reader, the audit's ``records``), two more kinds, as in Jepsen's Kafka analyses:
   log lost it, or the group skipped it). Unlike ``lost`` it does not wait for processing: a message received and
   then dropped by its consumer is ``lost``, not this.
 
+Where consumers also record what moves their position (``sessions``: an ``assign``, a ``revoke``, a
+``seek`` op of theirs), their reads between two such events form a session, and per partition a
+session's offsets only go up, one record at a time:
+
+- **nonmonotonic**: a session read an offset at or below one it had already read in that partition
+  (the position went back without a rebalance or seek: a log reset under it, re-reading).
+- **skipped**: a session went from one offset to a later one past an offset where a send was
+  acknowledged, without reading it (gaps with no acknowledged record — transaction markers, aborted
+  writes — are not skips).
+
 Evidence: every kind needs a completed final drain; ``truncated`` also needs a completed audit once one
 was started (a failed audit leaves it unknown, never passed); ``lost`` needs at least one acknowledged send.
 The position kinds need positions on both sides (an acknowledged position and a read one);
 ``lost_by_offset`` is decided once the final drain or the audit completed, ``inconsistent_offsets`` is
-cleared only by a completed drain.
+cleared only by a completed drain. The session kinds need a consumer that recorded its session events
+and reads with positions.
 
 "Consumed" is the op ``consume_f`` (``receive`` by default; ``process`` for workloads that separate
 delivery from processing, so delivered-but-never-processed counts as lost).
@@ -41,7 +52,8 @@ delivery from processing, so delivered-but-never-processed counts as lost).
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
+from collections import Counter, defaultdict
 from typing import Any
 
 from chaos.checkers.base import Checker, SendTracker
@@ -59,8 +71,11 @@ KINDS = (
     "unconfirmed_lost",
 )
 POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
+SESSION_KINDS = ("nonmonotonic", "skipped")
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
+# What a consumer records when its position may move other than by reading on.
+SESSION_EVENTS = frozenset({"assign", "revoke", "seek"})
 Position = tuple[Any, int]  # (partition, offset)
 
 
@@ -97,6 +112,58 @@ class Positions:
             self.read_high[partition] = offset
 
 
+class ReadSessions:
+    """Each consumer's reads per partition since its last session event (see the module's docstring).
+    Only a process that recorded a session event is followed: one that records none cannot be judged."""
+
+    def __init__(self, read_fs: frozenset[str]) -> None:
+        self.read_fs = read_fs
+        self.followed: set[str] = set()
+        self.last: dict[tuple[str, Any], int] = {}  # (process, partition) -> last offset read this session
+        self.backwards: list[str] = []
+        self.gaps: list[tuple[str, Any, int, int]] = []  # (process, partition, from, to) with to > from + 1
+        self.reads = 0
+
+    def observe(self, op: Op) -> None:
+        process = op.process
+        if op.f in SESSION_EVENTS:
+            self.followed.add(process)
+            for key in [k for k in self.last if k[0] == process]:
+                del self.last[key]
+            return
+        if op.f not in self.read_fs or op.type != OK or process not in self.followed:
+            return
+        value = op.value
+        offset, partition = value.get("offset"), value.get("partition")
+        if offset.__class__ is not int or offset < 0 or partition is None:
+            return
+        self.reads += 1
+        key = (process, partition)
+        before = self.last.get(key)
+        self.last[key] = offset
+        if before is None:
+            return
+        if offset <= before:
+            self.backwards.append(f"{process} read {partition}:{offset} after {partition}:{before}")
+        elif offset > before + 1:
+            self.gaps.append((process, partition, before, offset))
+
+    def skips(self, acked_at: dict[object, Position]) -> list[str]:
+        """The gaps that passed over an acknowledged record, each naming the first one passed."""
+        at_offset: defaultdict[Any, dict[int, object]] = defaultdict(dict)
+        for mid, (partition, offset) in acked_at.items():
+            at_offset[partition][offset] = mid
+        offsets = {p: sorted(held) for p, held in at_offset.items()}
+        found = []
+        for process, partition, before, after in self.gaps:
+            held = offsets.get(partition, [])
+            i = bisect.bisect_right(held, before)
+            if i < len(held) and held[i] < after:
+                passed = f"{at_offset[partition][held[i]]} at {partition}:{held[i]}"
+                found.append(f"{process} went from {partition}:{before} to {partition}:{after} past {passed}")
+        return found
+
+
 class DeliveryChecker(Checker):
     name = "delivery"
 
@@ -108,9 +175,12 @@ class DeliveryChecker(Checker):
         fail_on_unconfirmed_loss: bool = False,
         ignore_kinds: tuple[str, ...] = ("poison",),
         positions: bool = False,
+        sessions: bool = False,
+        session_fs: frozenset[str] = frozenset({"receive", "consume"}),
     ) -> None:
         super().__init__()
-        self.positions = Positions() if positions else None
+        self.positions = Positions() if positions or sessions else None
+        self.sessions = ReadSessions(session_fs) if sessions else None
         self._read_fs = READ_FS | {consume_f}
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
@@ -129,6 +199,8 @@ class DeliveryChecker(Checker):
         if op.f == "audit":
             self._observe_audit(op)
             return
+        if self.sessions is not None:
+            self.sessions.observe(op)
         if self.positions is not None and op.type == OK and op.value:
             if op.f in self._read_fs:
                 self.positions.observe(op.value, acked=False)
@@ -209,6 +281,8 @@ class DeliveryChecker(Checker):
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
         lost_at = self._judge_positions(self.positions, anomalies, incomplete) if self.positions is not None else {}
+        if self.sessions is not None and self.positions is not None:
+            self._judge_sessions(self.sessions, self.positions, anomalies, incomplete)
         valid, reason = decide(anomalies, incomplete)
         stats: dict[str, Any] = {
             "sent": len(status),
@@ -225,6 +299,23 @@ class DeliveryChecker(Checker):
             stats |= {"positions_acknowledged": len(self.positions.acked_at), "positions_read": self.positions.reads}
             stats["lost_by_offset_at"] = lost_at
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
+
+    def _judge_sessions(
+        self, sessions: ReadSessions, positions: Positions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+    ) -> None:
+        for kind in SESSION_KINDS:
+            anomalies[kind] = Anomaly(kind)
+        for what in sessions.backwards:
+            anomalies["nonmonotonic"].add(what)
+        for what in sessions.skips(positions.acked_at):
+            anomalies["skipped"].add(what)
+        if not sessions.reads:
+            why = "no consumer recorded its session events (assign, revoke, seek) and read with positions"
+            for kind in SESSION_KINDS:
+                incomplete.setdefault(kind, why)
+        if not self.drain.complete:
+            for kind in SESSION_KINDS:
+                incomplete.setdefault(kind, self.drain.missing())
 
     def _judge_positions(
         self, positions: Positions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]

@@ -8,10 +8,18 @@ consume-transform-produce output, ``source_txn`` (the transaction that wrote its
 
 - **lost**: an acknowledged input never appears in the output (needs a completed drain).
 - **duplicated**: an input appears in more than one distinct output record (the processor wrote twice).
-- **aborted_read** (G1a): a record of an aborted transaction was read — or a record derived from one
-  (a processor that read an aborted input and transformed it).
+- **aborted_read** (G1a): a record of an aborted transaction was read.
+- **derived_from_aborted**: a record derived from an aborted input was read (a processor read an input
+  its producer aborted, and transformed it): the abort leaked downstream.
 - **uncommitted_read**: a record of a transaction with no outcome at all was read (reported; the
   transaction may have committed, so it does not fail the check).
+- **derived_from_unknown**: a record derived from an input whose transaction has no known outcome
+  (reported, not failing: a read_committed processor sees only committed inputs, so this is evidence
+  that the transaction did commit; ``stats.txn_unknown_but_derived`` counts those transactions).
+
+A transaction label must name one transaction: a label invoked again (a restarted producer counting
+from 1 again) mixes two outcomes, so the records read of it are not judged, and the kinds that look at
+outcomes are unknown, never a pass.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from chaos.checkers.base import Checker, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
+KINDS = ("lost", "duplicated", "aborted_read", "derived_from_aborted", "uncommitted_read", "derived_from_unknown")
+
 
 class ExactlyOnceChecker(Checker):
     name = "exactly_once"
@@ -33,8 +43,9 @@ class ExactlyOnceChecker(Checker):
         self.txn_f = txn_f
         self.inputs = SendTracker(send_f)
         self.txn_outcome: dict[Any, str] = {}
+        self.reused: list[Any] = []  # transaction labels invoked more than once
         self.outputs_of: defaultdict[Any, set[Any]] = defaultdict(set)
-        self.read_txn: dict[Any, tuple[Any, ...]] = {}  # output record -> its txn (and its input's txn)
+        self.read_txn: dict[Any, tuple[Any, Any]] = {}  # output record -> (its txn, its input's txn)
         self.reads = 0
 
     def observe(self, op: Op) -> None:
@@ -44,22 +55,25 @@ class ExactlyOnceChecker(Checker):
                 value = op.value
                 record = value.get("record", value.get("id"))  # e.g. "partition:offset"
                 self.outputs_of[value.get("source")].add(record)
-                txns = tuple(t for t in (value.get("txn"), value.get("source_txn")) if t is not None)
-                if txns:
+                txns = (value.get("txn"), value.get("source_txn"))
+                if txns != (None, None):
                     self.read_txn[record] = txns
             return
         if op.f == self.txn_f:
             txn = op.value.get("txn")
             if op.type == INVOKE:
-                self.txn_outcome.setdefault(txn, INVOKE)
+                if txn in self.txn_outcome:
+                    self.reused.append(txn)
+                self.txn_outcome[txn] = INVOKE
             else:
                 self.txn_outcome[txn] = op.type
             return
         self.inputs.observe(op)
 
     def verdict(self) -> Verdict:
-        anomalies = {k: Anomaly(k) for k in ("lost", "duplicated", "aborted_read", "uncommitted_read")}
-        anomalies["uncommitted_read"].blocks_validity = False
+        anomalies = {k: Anomaly(k) for k in KINDS}
+        for reported_only in ("uncommitted_read", "derived_from_unknown"):
+            anomalies[reported_only].blocks_validity = False
         drained = self.drain.complete
         for mid, outcome in self.inputs.status.items():
             outputs = self.outputs_of.get(mid, ())
@@ -67,13 +81,31 @@ class ExactlyOnceChecker(Checker):
                 anomalies["lost"].add(mid)
             if len(outputs) > 1:
                 anomalies["duplicated"].add(mid)
-        for record, txns in self.read_txn.items():
-            outcomes = [self.txn_outcome.get(txn) for txn in txns]
-            if FAIL in outcomes:
+        unknown_but_derived = set()
+        reused, ambiguous = set(self.reused), []
+        for record, (txn, source_txn) in self.read_txn.items():
+            if txn in reused or source_txn in reused:
+                ambiguous.append(record)
+                continue
+            own, source = self.txn_outcome.get(txn), self.txn_outcome.get(source_txn)
+            if own == FAIL:
                 anomalies["aborted_read"].add(record)
-            elif any(o in (None, INVOKE) for o in outcomes):
+            elif txn is not None and own in (None, INVOKE, INFO):
                 anomalies["uncommitted_read"].add(record)
+            if source == FAIL:
+                anomalies["derived_from_aborted"].add(record)
+            elif source_txn is not None and source in (None, INVOKE, INFO):
+                anomalies["derived_from_unknown"].add(record)
+                unknown_but_derived.add(source_txn)
         incomplete = every_kind(anomalies, "" if drained else self.drain.missing())
+        if ambiguous:
+            shown = ", ".join(map(str, sorted(reused, key=str)[:3]))
+            why = (
+                f"{len(ambiguous)} records read belong to transaction labels invoked more than once ({shown}): "
+                "which outcome they had cannot be told"
+            )
+            for kind in ("aborted_read", "derived_from_aborted", "uncommitted_read", "derived_from_unknown"):
+                incomplete.setdefault(kind, why)
         if drained and not self.inputs.status:
             incomplete["lost"] = "no input was sent"
         valid, reason = decide(anomalies, incomplete)
@@ -84,6 +116,7 @@ class ExactlyOnceChecker(Checker):
             "txn_committed": outcomes.count(OK),
             "txn_aborted": outcomes.count(FAIL),
             "txn_unknown": outcomes.count(INFO) + outcomes.count(INVOKE),
+            "txn_unknown_but_derived": len(unknown_but_derived),
             "drain_complete": drained,
         }
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)

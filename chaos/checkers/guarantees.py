@@ -52,6 +52,8 @@ class CheckerOptions:
     settling: tuple[str, ...] = ()
     recovery_grace_s: float = 5.0
     positions: bool = False  # the workload's ops carry each record's partition and offset
+    sessions: bool = False  # consumers record assign/revoke/seek: their reads are followed per session
+    dead_letter_after: int | None = None  # deliveries of poison the configuration allows before dead-lettering
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,6 +66,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             allow_duplicates=True,
             fail_on_unconfirmed_loss=guarantees.unconfirmed_loss_is_loss,
             positions=options.positions,
+            sessions=options.sessions,
         )
     ]
     if guarantees.order:
@@ -74,12 +77,19 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
                 max_deliveries=guarantees.max_poison_deliveries,
                 allow_duplicates=guarantees.dead_letter_duplicates_allowed,
                 max_head_of_line_s=guarantees.max_head_of_line_s,
+                dead_letter_after=options.dead_letter_after,
             )
         )
     if guarantees.exactly_once:
         checkers.append(ExactlyOnceChecker())
     if guarantees.recovery:
-        checkers.append(AvailabilityChecker(max_recovery_s=guarantees.max_recovery_s, grace_s=options.recovery_grace_s))
+        checkers.append(
+            AvailabilityChecker(
+                read_fs=(options.consume_f,),
+                max_recovery_s=guarantees.max_recovery_s,
+                grace_s=options.recovery_grace_s,
+            )
+        )
     if guarantees.broker_health:
         checkers.append(BrokerHealthChecker(options.settling, guarantees.max_broker_recovery_s))
     return checkers
@@ -99,7 +109,8 @@ def decide_cell(verdict: Verdict, kinds: tuple[str, ...]) -> Cell:
 
 def loss_kinds(guarantees: Any) -> tuple[str, ...]:
     """What ``no_loss`` is decided by: nothing acknowledged missing, nothing read that was not written."""
-    kinds = ("lost", "truncated", "unexpected", "failed_but_delivered", "inconsistent_offsets", "lost_by_offset")
+    kinds: tuple[str, ...] = ("lost", "truncated", "unexpected", "failed_but_delivered")
+    kinds += ("inconsistent_offsets", "lost_by_offset", "skipped")
     return kinds + (("unconfirmed_lost",) if guarantees.unconfirmed_loss_is_loss else ())
 
 
@@ -111,7 +122,7 @@ def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Cell]
     if guarantees.no_loss:
         cells["no_loss"] = decide_cell(delivery, loss_kinds(guarantees))
     if guarantees.no_duplicates:
-        cells["no_duplicates"] = decide_cell(delivery, ("duplicated", "redelivered"))
+        cells["no_duplicates"] = decide_cell(delivery, ("duplicated", "redelivered", "nonmonotonic"))
     for guarantee, checker in WHOLE_CHECKER.items():
         verdict = by_name.get(checker)
         if getattr(guarantees, guarantee) and verdict is not None:

@@ -495,8 +495,14 @@ class Cluster(ABC):
     def replace_node(self, node: Node, stop_timeout: int = 30) -> Node:
         """One step of a rolling upgrade: stop ``node`` cleanly, remove its container but keep its data
         volume, and start the same node (name, network alias, proxy) from the current image."""
-        spec = next(s for s in self.node_specs(dict(self._endpoints)) if s.name == node.name)
         node.stop(stop_timeout)
+        return self.recreate_node(node)
+
+    def recreate_node(self, node: Node, extra_args: tuple[str, ...] = ()) -> Node:
+        """Replace stopped ``node``'s container with a new one from the current image on the same data
+        volume, started with ``extra_args`` after its command."""
+        spec = next(s for s in self.node_specs(dict(self._endpoints)) if s.name == node.name)
+        spec.command = [*spec.command, *extra_args]
         node.container.remove(force=True)
         fresh = self._prepare_node(spec, node.endpoint, keep_data=True)
         self.nodes[self.nodes.index(node)] = fresh

@@ -22,7 +22,7 @@ WORD = {True: "pass", False: "FAIL", "unknown": "unknown", None: "-"}
 RANK = {True: 2, "unknown": 1, False: 0}  # higher is better; a missing cell is not ranked
 # Checker statistics that describe behaviour (not volume or timing), compared between versions.
 SEMANTIC_STATS = {
-    "dead_letter": ("reasons", "reported_delivery_counts", "max_poison_deliveries"),
+    "dead_letter": ("reasons", "reported_delivery_counts", "deliveries_before_dead_letter", "max_poison_deliveries"),
     "exactly_once": ("txn_aborted",),
 }
 MAX_SETTINGS_SHOWN = 60

@@ -180,7 +180,12 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
         rate = workload.rate()
         grace = min(RECOVERY_GRACE_S, recovery_window_s)
         options = CheckerOptions(
-            workload.consume_f, workload.settling_metrics, recovery_grace_s=grace, positions=workload.positions
+            workload.consume_f,
+            workload.settling_metrics,
+            recovery_grace_s=grace,
+            positions=workload.positions,
+            sessions=workload.sessions,
+            dead_letter_after=workload.dead_letter_after,
         )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)

@@ -60,6 +60,12 @@ class Workload(ABC):
     # whether sends' acknowledgements and reads carry each record's ``partition`` and ``offset`` (a log's
     # positions): the delivery checker then also looks for inconsistent offsets and loss by offset
     positions: bool = False
+    # whether consumers record what moves their position (``assign``, ``revoke``, ``seek`` ops): the
+    # delivery checker then follows each consumer's reads between two (nonmonotonic, skipped offsets)
+    sessions: bool = False
+    # how many deliveries of a poison message the configuration allows before it is dead-lettered (None:
+    # the workload does not dead-letter by count): what the broker actually did is then reported against it
+    dead_letter_after: int | None = None
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history

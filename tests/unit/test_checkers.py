@@ -268,7 +268,34 @@ def test_exactly_once_flags_an_output_derived_from_an_aborted_input() -> None:
         h.receive("out-derived", source="in-aborted", txn="t2", source_txn="p9")
 
     verdict = run_checker(_eos(derived).history, ExactlyOnceChecker())
-    assert verdict.valid is False and verdict.ids("aborted_read") == ["out-derived"]
+    assert verdict.valid is False and verdict.ids("derived_from_aborted") == ["out-derived"]
+    assert verdict.ids("aborted_read") == []  # its own transaction (t2) committed
+
+
+def test_exactly_once_reports_an_output_derived_from_an_input_of_unknown_outcome() -> None:
+    def derived(h: HistoryBuilder) -> None:
+        h.op("producer", INVOKE, "txn", {"txn": "p8", "inputs": ["in-unknown"]})
+        h.op("producer", INFO, "txn", {"txn": "p8", "inputs": ["in-unknown"]})
+        h.receive("out-derived", source="in-unknown", txn="t2", source_txn="p8")
+
+    verdict = run_checker(_eos(derived).history, ExactlyOnceChecker())
+    assert verdict.valid is True and verdict.ids("derived_from_unknown") == ["out-derived"]
+    assert verdict.stats["txn_unknown_but_derived"] == 1
+
+
+def test_a_transaction_label_used_twice_leaves_the_outcome_checks_unknown() -> None:
+    """A restarted processor counting its transactions from 1 again: "t2" aborted the second time, and
+    a read of "t2" cannot say which of the two it saw."""
+
+    def reused(h: HistoryBuilder) -> None:
+        h.op("proc", INVOKE, "txn", {"txn": "t2", "inputs": ["in2"]})
+        h.op("proc", FAIL, "txn", {"txn": "t2", "inputs": ["in2"]})
+
+    verdict = run_checker(_eos(reused).history, ExactlyOnceChecker())
+    assert verdict.valid == UNKNOWN and "2 records read belong to transaction labels invoked more than once (t2)" in (
+        verdict.reason
+    )
+    assert verdict.ids("aborted_read") == []  # not judged: t2's first outcome (committed) is lost
 
 
 def test_exactly_once_reports_a_read_of_an_undecided_transaction_without_failing() -> None:
@@ -281,6 +308,20 @@ def test_exactly_once_reports_a_read_of_an_undecided_transaction_without_failing
 
 
 # dead letter -----------------------------------------------------------------------------------------
+def test_a_dead_letter_after_more_or_fewer_deliveries_than_configured_is_reported_not_failed() -> None:
+    on_limit = run_checker(_dlq(limit=4).history, DeadLetterChecker(dead_letter_after=4))
+    assert on_limit.valid is True and on_limit.ids("dead_lettered_off_limit") == []
+    assert on_limit.stats["deliveries_before_dead_letter"] == {"4": 1}
+    off = run_checker(_dlq(limit=3).history, DeadLetterChecker(dead_letter_after=4))
+    assert off.valid is True  # a finding to read, not a failure
+    assert off.ids("dead_lettered_off_limit") == [
+        "bad0 (delivered 3 times, the configuration allows 4; the broker's count on the dead letter: 3)"
+    ]
+    unread = _dlq(limit=3)
+    unread.history.ops = [op for op in unread.history.ops if op.f != "dead_letter_read"]
+    assert "dead_lettered_off_limit" in run_checker(unread.history, DeadLetterChecker(dead_letter_after=4)).incomplete
+
+
 def _dlq(mutate=None, limit: int = 3) -> HistoryBuilder:  # type: ignore[no-untyped-def]
     h = HistoryBuilder()
     h.send("g0", kind="good")
@@ -483,6 +524,55 @@ def test_a_declared_recovery_bound_is_the_least_wait_before_never_recovered() ->
         "kill-all#0"
     ]
     assert run_checker(history(12000, None), AvailabilityChecker(max_recovery_s=20)).valid == UNKNOWN
+
+
+def _reads(h: HistoryBuilder, from_ms: int, to_ms: int, every_ms: int = 10) -> None:
+    for t in range(from_ms, to_ms, every_ms):
+        h.op("c1", OK, "receive", {"id": f"s{t}"}, at_ms=t)
+
+
+def test_a_cluster_that_takes_writes_but_serves_no_reads_has_not_recovered() -> None:
+    def history(reads_resume_ms: int | None, run_ends_ms: int = 12000) -> list[Op]:
+        h = HistoryBuilder()
+        _steady(h, 0, 3000)
+        _reads(h, 5, 3000)
+        h.fault("crash-consumer", 3000, 4000)
+        _steady(h, 4000, min(10000, run_ends_ms - 1))
+        if reads_resume_ms is not None:
+            _reads(h, reads_resume_ms, 10000)
+        h.op("c1", INVOKE, "drain", at_ms=run_ends_ms - 1)
+        h.op("c1", OK, "drain", at_ms=run_ends_ms)
+        return h.history
+
+    healthy = run_checker(history(4205), AvailabilityChecker(max_recovery_s=5))
+    assert healthy.valid is True and healthy.stats["windows"][0]["first_read_after_heal_s"] == 0.2
+    assert run_checker(history(None), AvailabilityChecker()).ids("never_recovered") == ["crash-consumer#0 (reads)"]
+    slow = run_checker(history(9000), AvailabilityChecker(max_recovery_s=2))
+    assert slow.ids("slow_recovery") == ["crash-consumer#0 (reads: first read after 5.0 s)"]
+    # the run ended 1 s after the heal: too soon to say the reads never came back
+    brief = run_checker(history(None, run_ends_ms=5000), AvailabilityChecker())
+    assert brief.valid == UNKNOWN and "consumers were observed for only 1.0 s" in brief.reason
+
+
+def test_reads_are_judged_only_where_there_was_something_to_read() -> None:
+    """No read before the fault (nothing to compare), or no send after the heal (nothing new to read):
+    the reads of that window are not judged, and the sends decide."""
+    h = HistoryBuilder()
+    _steady(h, 0, 3000)
+    h.fault("kill", 3000, 4000)
+    _steady(h, 4000, 10000)
+    h.drain()
+    assert run_checker(h.history, AvailabilityChecker()).valid is True
+    h2 = HistoryBuilder()
+    _steady(h2, 0, 3000)
+    _reads(h2, 5, 3000)
+    h2.fault("kill", 3000, 4000)
+    h2.op("p1", INVOKE, "connect", at_ms=12000)
+    h2.op("p1", OK, "connect", at_ms=12001)
+    h2.drain()
+    verdict = run_checker(h2.history, AvailabilityChecker())
+    assert verdict.ids("never_recovered") == ["kill#0"]
+    assert "first_read_after_heal_s" not in verdict.stats["windows"][0]
 
 
 def test_availability_is_unknown_when_no_fault_hit_anything() -> None:

@@ -4,6 +4,8 @@ evidence is missing. Synthetic histories, no brokers."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -162,3 +164,101 @@ def test_a_position_that_is_not_an_offset_is_not_placed() -> None:
     verdict = judge(h)
     assert verdict.stats["positions_acknowledged"] == 0 and verdict.stats["positions_read"] == 0
     assert all(cell(verdict, kind) == UNKNOWN for kind in KINDS)
+
+
+# read sessions: per consumer, between its assign/revoke/seek events ---------------------------------
+SESSION_KINDS = ("nonmonotonic", "skipped")
+
+
+def follow(h: HistoryBuilder) -> Verdict:
+    (verdict,) = run_checkers(h.history, [DeliveryChecker(positions=True, sessions=True)])
+    return verdict
+
+
+def sent(h: HistoryBuilder, offsets: range, partition: int = 0) -> None:
+    for n in offsets:
+        h.send(f"m{n}", partition=partition, offset=n)
+
+
+def test_a_session_reading_back_without_a_rebalance_or_seek_is_nonmonotonic() -> None:
+    h = HistoryBuilder()
+    sent(h, range(6))
+    h.op("c1", OK, "assign", {"partitions": [0]})
+    for n in [0, 1, 2, 3, 1, 2, 3, 4, 5]:  # the log was reset under it and it read 1-3 again
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.drain()
+    verdict = follow(h)
+    assert verdict.anomaly("nonmonotonic").ids == ["c1 read 0:1 after 0:3"]
+    assert cell(verdict, "nonmonotonic") is False and cell(verdict, "skipped") is True
+
+
+def test_reading_back_after_a_rebalance_or_a_seek_is_a_new_session() -> None:
+    h = HistoryBuilder()
+    sent(h, range(6))
+    h.op("c1", OK, "assign", {"partitions": [0]})
+    for n in [0, 1, 2, 3]:
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.op("c1", OK, "seek", {"partition": 0, "to": 2})  # its own rewind to the last commit
+    for n in [2, 3]:
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.op("c1", OK, "revoke", {"partitions": [0]})
+    h.op("c1", OK, "assign", {"partitions": [0]})
+    for n in [3, 4, 5]:
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.drain()
+    verdict = follow(h)
+    assert all(cell(verdict, kind) is True for kind in SESSION_KINDS)
+
+
+def test_a_session_passing_over_an_acknowledged_record_skipped_it() -> None:
+    h = HistoryBuilder()
+    sent(h, range(4))
+    sent(h, range(6, 8))  # 4 and 5: a transaction's commit marker and an aborted write, no acknowledgement
+    h.op("c1", OK, "assign", {"partitions": [0]})
+    for n in [0, 1, 3, 6, 7]:  # 2 was acknowledged at 0:2 and passed over; 4-5 held nothing acknowledged
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.op("c2", OK, "assign", {"partitions": [0]})
+    h.receive("m2", partition=0, offset=2, process="c2")  # another session read it: not lost, still skipped by c1
+    h.drain()
+    verdict = follow(h)
+    assert verdict.anomaly("skipped").ids == ["c1 went from 0:1 to 0:3 past m2 at 0:2"]
+    assert cell(verdict, "skipped") is False and cell(verdict, "nonmonotonic") is True
+    assert verdict.anomaly("lost").count == 0
+
+
+def test_sessions_are_unknown_without_session_events_or_a_finished_drain() -> None:
+    h = HistoryBuilder()
+    sent(h, range(3))
+    for n in [0, 2, 1]:  # a consumer that records no assignment: its reads are not followed
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.drain()
+    verdict = follow(h)
+    assert all(cell(verdict, kind) == UNKNOWN for kind in SESSION_KINDS)
+    assert "no consumer recorded its session events" in verdict.incomplete["skipped"]
+    h2 = HistoryBuilder()
+    sent(h2, range(3))
+    h2.op("c1", OK, "assign", {"partitions": [0]})
+    for n in range(3):
+        h2.receive(f"m{n}", partition=0, offset=n)
+    h2.drain(outcome="info")
+    assert all(cell(follow(h2), kind) == UNKNOWN for kind in SESSION_KINDS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=40))
+def test_increasing_contiguous_reads_are_never_flagged_and_any_step_back_is(reads: list[int]) -> None:
+    h = HistoryBuilder()
+    sent(h, range(31))
+    h.op("c1", OK, "assign", {"partitions": [0]})
+    ordered = sorted(set(reads))
+    for n in range(ordered[0], ordered[-1] + 1):
+        h.receive(f"m{n}", partition=0, offset=n)
+    h.op("c2", OK, "assign", {"partitions": [0]})
+    for n in reads:
+        h.receive(f"m{n}", partition=0, offset=n, process="c2")
+    h.drain()
+    verdict = follow(h)
+    stepped_back = any(b <= a for a, b in itertools.pairwise(reads))
+    backwards = [w for w in verdict.anomaly("nonmonotonic").ids if w.startswith("c2")]
+    assert bool(backwards) == stepped_back
+    assert not [w for w in verdict.anomaly("nonmonotonic").ids + verdict.anomaly("skipped").ids if w.startswith("c1")]

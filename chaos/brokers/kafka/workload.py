@@ -76,6 +76,7 @@ class KafkaWorkload(Workload):
     # for every member: a backlog still for less than this after the heal may yet move.
     drain_stall_s = 25.0
     positions = True  # acknowledgements and reads carry partition and offset; the audit its records
+    sessions = True  # consumers record their assignments, revocations and rewinds
 
     def __init__(
         self,
@@ -95,6 +96,8 @@ class KafkaWorkload(Workload):
         self.topic = topic
         self.dlq = f"{topic}.dlq"
         self.client = client
+        # the handler retries within one delivery, then writes the dead-letter topic
+        self.dead_letter_after = 1 if client.dead_letter_topic and not client.transform else None
         self.poison_every = poison_every
         self.process_ms = process_ms
         self.group = f"bc-group-{uuid.uuid4().hex[:6]}"
@@ -213,9 +216,10 @@ class KafkaWorkload(Workload):
         """Small transactions; one holding a poison message is aborted (its records are definite fails).
         A committed transaction's sends are recorded with the positions their delivery reports gave."""
         producer = self._producer(process)
+        session = uuid.uuid4().hex[:4]  # a label names one transaction, even if this process starts again
         seq = 0
         while self.producing and not self.out_of_budget(seq):
-            txn = f"{process}-t{seq // TXN_SIZE}"
+            txn = f"{process}-{session}-t{seq // TXN_SIZE}"
             batch = [self._message(process, seq + i, txn) for i in range(TXN_SIZE)]
             seq += TXN_SIZE
             ids = [m["id"] for m in batch]
@@ -284,7 +288,7 @@ class KafkaWorkload(Workload):
             return
         process = f"consumer-{index + 1}"
         consumer = self._consumer()
-        consumer.subscribe([self.topic])
+        self._subscribe(consumer, process)
         try:
             while self.consuming:
                 try:
@@ -307,7 +311,7 @@ class KafkaWorkload(Workload):
                         self._process(process, value)
                 except KafkaException:
                     # Not committed: rewind to the last commit so the batch is consumed again.
-                    self._rewind(consumer)
+                    self._rewind(consumer, process)
                     continue
                 if good and self.client.commit == "after_processing":
                     self._commit(consumer)
@@ -338,8 +342,9 @@ class KafkaWorkload(Workload):
         when its offset is committed. A failed transaction is aborted and the inputs are read again."""
         process = f"consumer-{index + 1}"
         consumer = self._consumer()
-        consumer.subscribe([self.topic])
+        self._subscribe(consumer, process)
         producer = self._processor_producer(process)
+        session = uuid.uuid4().hex[:4]  # a restarted processor counts from 1 again: keep its labels apart
         count = 0
         try:
             while self.consuming:
@@ -350,13 +355,13 @@ class KafkaWorkload(Workload):
                 if self.should_crash(process):
                     return  # the open transaction dies with us; the broker aborts it on timeout
                 count += 1
-                txn = f"{process}-x{count}"
+                txn = f"{process}-{session}-x{count}"
                 outcome, producer = self._transform_batch(process, consumer, producer, txn, inputs)
                 if outcome == OK:
                     for value in inputs:
                         self.history.record(process, OK, "process", value)
                 else:
-                    self._rewind(consumer)
+                    self._rewind(consumer, process)
         finally:
             consumer.close()
 
@@ -419,10 +424,26 @@ class KafkaWorkload(Workload):
         finally:
             reader.close()
 
-    def _rewind(self, consumer: Consumer) -> None:
+    def _subscribe(self, consumer: Consumer, process: str) -> None:
+        """Subscribe to the topic, recording each change of assignment (``assign``, ``revoke``): between two,
+        the consumer's offsets per partition only go up (the checker's read sessions)."""
+
+        def recorder(f: str) -> Any:
+            def record(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+                self.history.record(process, OK, f, {"partitions": sorted(tp.partition for tp in partitions)})
+
+            return record
+
+        consumer.subscribe(
+            [self.topic], on_assign=recorder("assign"), on_revoke=recorder("revoke"), on_lost=recorder("revoke")
+        )
+
+    def _rewind(self, consumer: Consumer, process: str) -> None:
+        """Back to the last committed offsets (a ``seek``, recorded: the reads go back on purpose)."""
         with contextlib.suppress(KafkaException):
             for tp in consumer.committed(consumer.assignment(), timeout=10):
                 if tp.offset >= 0:
+                    self.history.record(process, OK, "seek", {"partition": tp.partition, "to": tp.offset})
                     consumer.seek(tp)
 
     def _commit(self, consumer: Consumer) -> None:

@@ -61,6 +61,8 @@ class RabbitMQWorkload(Workload):
         self.dlq = f"{queue}.dlq"
         self.dlx = f"{queue}.dlx"
         self.client = client
+        # a quorum queue dead-letters a message returned more often than x-delivery-limit: limit + 1 deliveries
+        self.dead_letter_after = client.delivery_limit + 1 if client.poison == "dead_letter" else None
         self.poison_every = poison_every
         self.process_ms = process_ms
         if "x-dead-letter-strategy" in self._arguments():

@@ -81,6 +81,8 @@ class RedisSentinelCluster(Cluster):
         self.extra_config = extra_config or {}
         self.maxmemory = maxmemory
         self._server = self.image_spec.extras.get("server", "redis-server")
+        # a Sentinel's failover of a primary that is up takes a few seconds
+        self.handover_timeout_s = 60.0
 
     # topology ------------------------------------------------------------------------------------
     @property
@@ -156,12 +158,63 @@ class RedisSentinelCluster(Cluster):
 
     def upgrade_order(self) -> list[Node]:
         """Replicas first, the primary last (a newer replica can follow an older primary, not the
-        reverse): stopping the primary makes the Sentinels promote an upgraded replica."""
+        reverse): the Sentinels then promote an upgraded replica (:meth:`hand_over`)."""
         try:
             primary = self.current_primary()
         except LookupError:
             return list(self.data_nodes)
         return [n for n in self.data_nodes if n is not primary] + [primary]
+
+    def replace_node(self, node: Node, stop_timeout: int = 30) -> Node:
+        """Every node comes back as a replica of the primary the Sentinels name; the primary is handed
+        over first (:meth:`hand_over`)."""
+        primary = self.current_primary()
+        if node is primary:
+            primary = self.hand_over(node, self.handover_timeout_s)
+        node.stop(stop_timeout)
+        return self.recreate_node(node, ("--replicaof", primary.name, str(REDIS_PORT)))
+
+    def hand_over(self, primary: Node, timeout: float) -> Node:
+        """Make a replica primary while ``primary`` still runs, losing no acknowledged write: pause its
+        writes, wait for the replicas to hold everything it has, and have a Sentinel fail over
+        (SENTINEL FAILOVER). Returns the new primary; the old one stays paused until it is stopped, so
+        nothing is written there after the promotion (its paused writers are cut off unexecuted).
+
+        Why not simpler: started again at once after a stop, the old primary raced the Sentinels'
+        failover and, one of two primaries for ~10 s, took writes the resync discarded (CI, session 9).
+        Stopped until the Sentinels promote, it is never replaced: a stopped container's name no longer
+        resolves, and Sentinels with ``resolve-hostnames`` then never agree that the primary is down
+        (seen here on both upgrade paths; redis/redis#12753)."""
+        deadline = time.monotonic() + timeout
+        with self.client(primary, timeout=2.0) as conn:
+            conn.execute_command("CLIENT", "PAUSE", str(int(timeout * 1000)), "WRITE")
+            target = int(conn.info("replication").get("master_repl_offset", 0))
+        replicas = [n for n in self.data_nodes if n is not primary]
+        while not all(self._replica_reached(n, target) for n in replicas):
+            if time.monotonic() > deadline:
+                raise ClusterNotReadyError(f"{self.name}: the replicas did not catch up with {primary.name}")
+            time.sleep(0.1)
+        with self.client(self.sentinel_nodes[0], timeout=2.0) as conn:
+            conn.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+        return self._wait_for_successor(primary, deadline - time.monotonic())
+
+    def _wait_for_successor(self, old: Node, timeout: float) -> Node:
+        """The replica the Sentinel majority names as primary instead of ``old``, once it says so itself."""
+        deadline = time.monotonic() + timeout
+        seen = ""
+        while time.monotonic() < deadline:
+            try:
+                candidate = self.current_primary()
+            except LookupError as exc:
+                seen = str(exc)
+            else:
+                seen = f"the Sentinels name {candidate.name}"
+                if candidate is not old and self.role_of(candidate) == "master":
+                    return candidate
+            time.sleep(0.25)
+        sentinel = self.sentinel_nodes[0]
+        what = f"promoted no replica of {old.name} in {timeout:.0f} s ({seen})"
+        raise ClusterNotReadyError(self._not_ready_message(sentinel.name, what, sentinel))
 
     def wait_caught_up(self, timeout: float) -> None:
         """Healthy (Sentinels agree on one primary) and every replica's link up with the offset the

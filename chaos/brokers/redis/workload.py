@@ -62,6 +62,9 @@ class RedisStreamsWorkload(Workload):
         self.stream = stream
         self.dlq = f"{stream}:dlq"
         self.settings = client or RedisClientSettings()
+        # dead-lettered by the consumer once XPENDING counts max_deliveries deliveries
+        limit, acks_after = self.settings.max_deliveries, self.settings.ack == "after_processing"
+        self.dead_letter_after = limit if limit and acks_after else None
         self.poison_every = poison_every
         self.process_ms = process_ms
         with self._primary_client() as conn:
