@@ -90,7 +90,8 @@ def _claims(guarantee: str) -> Any:
 class Guarantees:
     no_loss: bool = True  # every acknowledged message is read (lost)
     no_duplicates: bool = False  # no message is processed twice: neither a copy presented as new nor a redelivery
-    order: bool = True  # each producer's messages arrive in the order sent, per consumer
+    # each producer's messages arrive in the order sent, per key (per consumer on a shared queue)
+    order: bool = True
     # a requeued message may arrive out of order
     allow_requeue_reorder: bool = used_only(False, _claims("order"), "guarantees.order = true")
     dead_letter: bool = False  # poison messages end in the dead-letter target, good ones never

@@ -39,7 +39,8 @@ class DrainTracker:
 
 
 class Checker(ABC):
-    """A checker sees each op once (``observe``) and then gives its verdict."""
+    """A checker sees each op once (``observe``; its ``drain`` sees the drain ops first) and then gives
+    its verdict."""
 
     name: str = "checker"
 
@@ -47,6 +48,7 @@ class Checker(ABC):
         self.drain = DrainTracker()
 
     def feed(self, op: Op) -> None:
+        """One op, as :func:`run_checkers` gives it."""
         if op.f == "drain":
             self.drain.observe(op)
         self.observe(op)
@@ -68,8 +70,10 @@ class SendTracker:
     RANK = {OK: 3, INFO: 2, INVOKE: 1, FAIL: 0}
     BY_RANK = {rank: outcome for outcome, rank in RANK.items()}
 
-    def __init__(self, send_f: str = "send") -> None:
+    def __init__(self, send_f: str = "send", times: bool = False) -> None:
+        """``times``: keep when each message was first acknowledged (``ok_time``)."""
         self.send_f = send_f
+        self.times = times
         self._best: dict[Any, int] = {}  # best completed outcome's rank (-1: none yet)
         self._pending: dict[Any, int] = {}  # attempts invoked and not completed
         self.ok_time: dict[Any, int] = {}
@@ -94,7 +98,7 @@ class SendTracker:
         rank = self.RANK[op.type]
         if rank > self._best.get(mid, -1):
             self._best[mid] = rank
-        if op.type == OK and mid not in self.ok_time:
+        if self.times and op.type == OK and mid not in self.ok_time:
             self.ok_time[mid] = op.time
         return True
 
@@ -115,10 +119,14 @@ def is_reiterable(history: Iterable[Op]) -> bool:
 
 def run_checkers(history: Iterable[Op], checkers: list[Checker], timelines: bool = True) -> list[Verdict]:
     """Feed every op to every checker in one pass; add timelines when the history can be re-read."""
-    feeds = [c.feed for c in checkers]
-    for op in history:
-        for feed in feeds:
-            feed(op)
+    observers = [c.observe for c in checkers]
+    drains = [c.drain for c in checkers]
+    for op in history:  # Checker.feed, unrolled: this loop runs once per op and checker
+        if op.f == "drain":
+            for drain in drains:
+                drain.observe(op)
+        for observe in observers:
+            observe(op)
     verdicts = [c.verdict() for c in checkers]
     if timelines and is_reiterable(history):
         attach_timelines(history, verdicts)

@@ -78,7 +78,7 @@ class DeadLetterChecker(Checker):
         self.consume_f = consume_f
         self.dlq_f = dlq_f
         self.max_head_of_line_s = max_head_of_line_s
-        self.sends = SendTracker()
+        self.sends = SendTracker(times=True)
         self.kind: dict[Any, str] = {}
         self.deliveries: Counter[Any] = Counter()
         self.first_delivery: dict[Any, int] = {}

@@ -196,33 +196,44 @@ class DeliveryChecker(Checker):
         self.audit_error = ""
 
     def observe(self, op: Op) -> None:
-        if op.f == "audit":
+        """Dispatched by op name first: this runs once per op of the history."""
+        f = op.f
+        if f == self.consume_f:
+            self._observe_read(op, f)
+            if op.type == OK and op.value:
+                self._observe_consumed(op.value)
+        elif f == self.sends.send_f:
+            if self.positions is not None and op.type == OK and op.value:
+                self.positions.observe(op.value, acked=True)
+            self.sends.observe(op)
+            if op.value and op.value.get("kind") in self.ignore_kinds:
+                self.ignored.add(op.value.get("id"))
+        elif f == "audit":
             self._observe_audit(op)
-            return
-        if self.sessions is not None:
+        elif f in self._read_fs:
+            self._observe_read(op, f)
+        elif f in SESSION_EVENTS and self.sessions is not None:
+            self.sessions.observe(op)
+
+    def _observe_read(self, op: Op, f: str) -> None:
+        """A read that returns a record at its position: for the position checks and the read sessions."""
+        if self.sessions is not None and f in self.sessions.read_fs:
             self.sessions.observe(op)
         if self.positions is not None and op.type == OK and op.value:
-            if op.f in self._read_fs:
-                self.positions.observe(op.value, acked=False)
-            elif op.f == self.sends.send_f:
-                self.positions.observe(op.value, acked=True)
-        if op.f == self.consume_f:
-            if op.type == OK and op.value:
-                value = op.value
-                record = value.get("record") or value.get("entry")
-                if record is not None:  # count distinct log records: a redelivery is not a second write
-                    key = (value.get("id"), record)
-                    if key in self._records:
-                        return
-                    self._records.add(key)
-                mid = value.get("id")
-                if value.get("redelivered") and mid in self.consumed:
-                    self.redelivered[mid] += 1
-                    return
-                self.consumed[mid] += 1
+            self.positions.observe(op.value, acked=False)
+
+    def _observe_consumed(self, value: dict[str, Any]) -> None:
+        record = value.get("record") or value.get("entry")
+        mid = value.get("id")
+        if record is not None:  # count distinct log records: a redelivery is not a second write
+            key = (mid, record)
+            if key in self._records:
+                return
+            self._records.add(key)
+        if value.get("redelivered") and mid in self.consumed:
+            self.redelivered[mid] += 1
             return
-        if self.sends.observe(op) and op.value.get("kind") in self.ignore_kinds:
-            self.ignored.add(op.value.get("id"))
+        self.consumed[mid] += 1
 
     def _observe_audit(self, op: Op) -> None:
         if op.type == INVOKE:

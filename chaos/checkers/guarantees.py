@@ -53,6 +53,7 @@ class CheckerOptions:
     recovery_grace_s: float = 5.0
     positions: bool = False  # the workload's ops carry each record's partition and offset
     sessions: bool = False  # consumers record assign/revoke/seek: their reads are followed per session
+    exclusive_groups: bool = False  # each key is read by one consumer at a time: order across consumers
     dead_letter_after: int | None = None  # deliveries of poison the configuration allows before dead-lettering
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -70,7 +71,13 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
         )
     ]
     if guarantees.order:
-        checkers.append(OrderChecker(allow_requeue_reorder=guarantees.allow_requeue_reorder))
+        checkers.append(
+            OrderChecker(
+                allow_requeue_reorder=guarantees.allow_requeue_reorder,
+                across_consumers=options.exclusive_groups,
+                positions=options.positions,
+            )
+        )
     if guarantees.dead_letter:
         checkers.append(
             DeadLetterChecker(

@@ -50,13 +50,15 @@ def _grid(matrix: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, str]
     return guarantees, rows, cells
 
 
-def _findings(examples: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The anomalies that failed a claimed guarantee (``fails_check``), with their evidence."""
+def _findings(examples: list[tuple[Path, dict[str, Any]]], failing: bool = True) -> list[dict[str, Any]]:
+    """The anomalies that failed a claimed guarantee (``fails_check``), with their evidence; with
+    ``failing=False``, those found that failed none (reported: an allowed duplicate, a read of a
+    transaction of unknown outcome, a dead letter after an unexpected number of deliveries...)."""
     out = []
     for directory, result in examples:
         for verdict in result["verdicts"]:
             for kind, anomaly in verdict["anomalies"].items():
-                if not anomaly.get("fails_check", True):
+                if anomaly.get("fails_check", True) != failing or not anomaly["count"]:
                     continue
                 out.append(
                     {
@@ -100,6 +102,16 @@ def summary_markdown(run_dir: Path) -> str:
             lines.append(f"- **{f['kind']}** ({f['count']}) in {f['profile']} / {f['fault']}: {ids}")
             links = f"[history]({rel}/history.jsonl), [results]({rel}/results.json)" + _logs(f["directory"], rel)
             lines.append(f"  evidence: {links}")
+        lines.append("")
+    reported = _findings(found, failing=False)
+    if reported:
+        lines += ["## Reported, failing no claimed guarantee", ""]
+        for f in reported:
+            ids = ", ".join(map(str, f["ids"][:3]))
+            rel = _relative(f["directory"], run_dir)
+            lines.append(
+                f"- {f['kind']} ({f['count']}) in {f['profile']} / {f['fault']}: {ids} ([results]({rel}/results.json))"
+            )
         lines.append("")
     undecided = _undecided(found, run_dir)
     if undecided:
@@ -199,6 +211,17 @@ def index_html(run_dir: Path) -> str:
                 text = "\n".join(json.dumps(ev) for ev in events)
                 parts.append(f"<details id='t-{n}-{e(mid)}'><summary>timeline of {e(mid)}</summary>")
                 parts.append(f"<pre>{e(text)}</pre></details>")
+    reported = _findings(examples(run_dir), failing=False)
+    if reported:
+        parts.append("<h2>Reported, failing no claimed guarantee</h2><ul id='reported'>")
+        for f in reported:
+            rel = f["directory"].relative_to(run_dir) if f["directory"].is_relative_to(run_dir) else f["directory"]
+            ids = ", ".join(str(i) for i in f["ids"][:3])
+            parts.append(
+                f"<li>{e(f['kind'])} ({f['count']}) — {e(f['profile'])} / {e(f['fault'])}: {e(ids)} "
+                f"(<a href='{e(str(rel))}/results.json'>results</a>)</li>"
+            )
+        parts.append("</ul>")
     parts += _examples_html(run_dir)
     parts.append("</body></html>")
     return "".join(parts)

@@ -185,6 +185,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             recovery_grace_s=grace,
             positions=workload.positions,
             sessions=workload.sessions,
+            exclusive_groups=workload.exclusive_groups,
             dead_letter_after=workload.dead_letter_after,
         )
         verdicts = run_checkers(history, test.make_checkers(options))

@@ -63,6 +63,9 @@ class Workload(ABC):
     # whether consumers record what moves their position (``assign``, ``revoke``, ``seek`` ops): the
     # delivery checker then follows each consumer's reads between two (nonmonotonic, skipped offsets)
     sessions: bool = False
+    # whether each group (key) is read by one consumer at a time (a partition's owner in a consumer group):
+    # order is then judged across consumers, so two consumers working one key at once is reordering
+    exclusive_groups: bool = False
     # how many deliveries of a poison message the configuration allows before it is dead-lettered (None:
     # the workload does not dead-letter by count): what the broker actually did is then reported against it
     dead_letter_after: int | None = None

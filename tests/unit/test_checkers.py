@@ -211,6 +211,57 @@ def test_order_ignores_second_deliveries_and_is_unknown_without_data() -> None:
     assert run_checker(empty.history, OrderChecker()).valid == UNKNOWN
 
 
+def test_order_judges_a_key_across_consumers_where_one_consumer_owns_it_at_a_time() -> None:
+    """A rebalance hands k1 to c2 while c1, kicked out of the group, still works it: c2 reaches seq 3
+    before c1 delivers seq 2. Per consumer each looks in order; across the key's owners it is not."""
+    h = HistoryBuilder()
+    h.receive("m0", group="k1", producer="p", seq=0, process="c1")
+    h.receive("m1", group="k1", producer="p", seq=1, process="c1")
+    h.receive("m3", group="k1", producer="p", seq=3, process="c2")
+    h.receive("m2", group="k1", producer="p", seq=2, process="c1")
+    h.drain()
+    assert run_checker(h.history, OrderChecker()).valid is True
+    assert run_checker(h.history, OrderChecker(across_consumers=True)).ids("reordered") == ["m2"]
+    handed_over = HistoryBuilder()  # c2 re-reads m1 after the rebalance, then goes on: in order
+    for process, n in (("c1", 0), ("c1", 1), ("c2", 1), ("c2", 2), ("c2", 3)):
+        handed_over.receive(f"m{n}", group="k1", producer="p", seq=n, process=process)
+    handed_over.drain()
+    assert run_checker(handed_over.history, OrderChecker(across_consumers=True)).valid is True
+
+
+def test_messages_without_an_id_are_counted_and_do_not_stop_the_check() -> None:
+    h = HistoryBuilder()
+    h.receive(None, group="q", producer="p", seq=0)
+    h.receive("m2", group="q", producer="p", seq=2)
+    h.receive(None, group="q", producer="p", seq=5)
+    h.receive("m1", group="q", producer="p", seq=1)
+    h.drain()
+    verdict = run_checker(h.history, OrderChecker())
+    assert verdict.ids("reordered") == ["m1"] and verdict.stats["without_order_fields"] == 2
+
+
+def test_a_log_holding_a_producers_messages_out_of_send_order_is_reordered_in_log() -> None:
+    def history(offsets: list[int]) -> list[Op]:
+        h = HistoryBuilder()
+        for seq, offset in enumerate(offsets):
+            h.send(f"m{seq}", group="k1", producer="p", seq=seq, partition=0, offset=offset)
+        for seq, _offset in sorted(enumerate(offsets), key=lambda so: so[1]):
+            h.receive(f"m{seq}", group="k1", producer="p", seq=seq)
+        h.drain()
+        return h.history
+
+    in_order = run_checker(history([10, 11, 12]), OrderChecker(positions=True))
+    assert in_order.valid is True
+    retried = run_checker(history([10, 13, 11]), OrderChecker(positions=True))  # m1's first try failed
+    assert retried.ids("reordered_in_log") == ["m2 (seq 2) at 0:11, below m1 (seq 1) at 0:13"]
+    unplaced = HistoryBuilder()
+    unplaced.send("m0", group="k1", producer="p", seq=0)
+    unplaced.receive("m0", group="k1", producer="p", seq=0)
+    unplaced.drain()
+    verdict = run_checker(unplaced.history, OrderChecker(positions=True))
+    assert verdict.valid == UNKNOWN and "no acknowledgement carried a partition" in verdict.reason
+
+
 def test_order_is_unknown_while_first_deliveries_may_still_come() -> None:
     h = HistoryBuilder()
     h.receive("m0", group="q", producer="p", seq=0)

@@ -67,3 +67,23 @@ def test_an_unknown_cell_says_why_and_faults_show_their_real_span(tmp_path: Path
     assert "leader-alone-lost on kafka-1 from 2.0s, healed after 25.3s" in page
     assert "kill on nothing from 30.0s (no target: did not happen)" in page
     assert "operator at 40.0s: started kafka-2 (exited)" in page
+
+
+def test_an_anomaly_that_failed_no_claimed_guarantee_is_reported_apart(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, lost=False)
+    example = run / "suites" / "p-kill-leader" / "example-1"
+    h = HistoryBuilder()
+    h.send("m1", outcome="info")  # the producer never learnt the outcome; the message arrived
+    h.receive("m1")
+    h.drain()
+    result = {
+        "profile": "p",
+        "family": "kill-leader",
+        "verdicts": [run_checker(h.history, DeliveryChecker()).to_dict()],
+    }
+    (example / "results.json").write_text(json.dumps(result))
+    summary, index = render_run(run)
+    text = summary.read_text()
+    assert "## Reported, failing no claimed guarantee" in text and "- recovered (1) in p / kill-leader: m1" in text
+    assert "## Anomalies" not in text
+    assert "<ul id='reported'><li>recovered (1)" in index.read_text()

@@ -77,6 +77,7 @@ class KafkaWorkload(Workload):
     drain_stall_s = 25.0
     positions = True  # acknowledgements and reads carry partition and offset; the audit its records
     sessions = True  # consumers record their assignments, revocations and rewinds
+    exclusive_groups = True  # a key's partition has one owner in the consumer group at a time
 
     def __init__(
         self,
