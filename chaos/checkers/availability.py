@@ -98,8 +98,9 @@ class AvailabilityChecker(Checker):
         grace_s: float = 5.0,
     ) -> None:
         super().__init__()
-        self.fs = fs
+        self.measured_fs = fs
         self.read_fs = read_fs
+        self.fs = frozenset(fs) | frozenset(read_fs) | {CONNECT_F}  # faults and repairs: by process
         self.read_buckets: Counter[int] = Counter()
         self.recover_fraction = recover_fraction
         self.max_recovery_s = max_recovery_s
@@ -114,26 +115,30 @@ class AvailabilityChecker(Checker):
         self.phase = "before"  # of the ops invoked now: before the first fault, during one, after a heal
 
     def observe(self, op: Op) -> None:
+        """Clients' ops first (by name: no fault or repair op bears theirs): nearly every op is one."""
         at = op.time
-        if self.first_time is None:
-            self.first_time = at
         if at > self.last_time:
             self.last_time = at
-        if op.process == NEMESIS:
-            self.faults.observe(op.f, op.value, at)
-            self.phase = "during" if self.faults.in_force else "after" if self.faults.windows else "before"
-        elif op.process == OPERATOR:
-            self.operator_times.append(at)
-        elif op.f in self.fs:
+            if self.first_time is None:
+                self.first_time = at
+        f = op.f
+        if f in self.measured_fs:
             if at > self.last_attempt:
                 self.last_attempt = at
             self.latency.observe(op, self.phase)
             if op.type == OK:
                 self.ok_buckets[at // BUCKET_NS] += 1
-        elif op.f == CONNECT_F and at > self.last_attempt:
-            self.last_attempt = at
-        elif op.f in self.read_fs and op.type == OK:
-            self.read_buckets[at // BUCKET_NS] += 1
+        elif f in self.read_fs:
+            if op.type == OK:
+                self.read_buckets[at // BUCKET_NS] += 1
+        elif f == CONNECT_F:
+            if at > self.last_attempt:
+                self.last_attempt = at
+        elif op.process == NEMESIS:
+            self.faults.observe(f, op.value, at)
+            self.phase = "during" if self.faults.in_force else "after" if self.faults.windows else "before"
+        elif op.process == OPERATOR:
+            self.operator_times.append(at)
 
     def _rate(self, start: int, end: int, buckets: Counter[int] | None = None) -> float:
         buckets = self.ok_buckets if buckets is None else buckets

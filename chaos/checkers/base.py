@@ -43,6 +43,9 @@ class Checker(ABC):
     its verdict."""
 
     name: str = "checker"
+    # the op names this checker reads (None: all); the nemesis's and the operator's ops reach every
+    # checker, as do the drain's. Declared so that a history's pass skips the rest: it runs once per op.
+    fs: frozenset[str] | None = None
 
     def __init__(self) -> None:
         self.drain = DrainTracker()
@@ -83,18 +86,21 @@ class SendTracker:
         if op.f != self.send_f:
             return False
         mid = op.value.get("id") if op.value else None
+        pending = self._pending
         if op.type == INVOKE:
             self._open[op.process] = mid
             if mid is not None:
-                self._pending[mid] = self._pending.get(mid, 0) + 1
-                self._best.setdefault(mid, -1)
+                pending[mid] = pending.get(mid, 0) + 1
+                if mid not in self._best:
+                    self._best[mid] = -1
             return True
         opened = self._open.pop(op.process, None)
         mid = opened if mid is None else mid
         if mid is None:
             return True
-        if self._pending.get(mid, 0) > 0:
-            self._pending[mid] -= 1
+        attempts = pending.pop(mid, 0)  # only attempts still open are kept
+        if attempts > 1:
+            pending[mid] = attempts - 1
         rank = self.RANK[op.type]
         if rank > self._best.get(mid, -1):
             self._best[mid] = rank
@@ -113,18 +119,29 @@ class SendTracker:
         return out
 
 
+_EVERYONES = frozenset({NEMESIS, OPERATOR})  # processes whose ops every checker sees
+
+
 def is_reiterable(history: Iterable[Op]) -> bool:
     return iter(history) is not history
 
 
 def run_checkers(history: Iterable[Op], checkers: list[Checker], timelines: bool = True) -> list[Verdict]:
     """Feed every op to every checker in one pass; add timelines when the history can be re-read."""
-    observers = [c.observe for c in checkers]
+    everyone = [c.observe for c in checkers]
     drains = [c.drain for c in checkers]
-    for op in history:  # Checker.feed, unrolled: this loop runs once per op and checker
-        if op.f == "drain":
+    route: dict[str, list[Any]] = {}  # op name -> the observers that read it
+    for op in history:  # Checker.feed, unrolled and routed: this loop runs once per op
+        f = op.f
+        if f == "drain":
             for drain in drains:
                 drain.observe(op)
+        if op.process in _EVERYONES:
+            observers = everyone
+        else:
+            observers = route.get(f)  # type: ignore[assignment]
+            if observers is None:
+                observers = route[f] = [c.observe for c in checkers if c.fs is None or f in c.fs or f == "drain"]
         for observe in observers:
             observe(op)
     verdicts = [c.verdict() for c in checkers]

@@ -70,6 +70,7 @@ class DeadLetterChecker(Checker):
     ) -> None:
         super().__init__()
         self.dead_letter_after = dead_letter_after
+        self.fs = frozenset({consume_f, dlq_f, READ_F, process_f, "send"})
         self.reported_count: dict[Any, int] = {}  # the broker's count on each dead letter, where it gives one
         self.process_f = process_f
         self.processed: set[Any] = set()  # ids a consumer reported processed

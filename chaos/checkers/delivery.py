@@ -124,14 +124,16 @@ class ReadSessions:
         self.gaps: list[tuple[str, Any, int, int]] = []  # (process, partition, from, to) with to > from + 1
         self.reads = 0
 
-    def observe(self, op: Op) -> None:
+    def event(self, process: str) -> None:
+        """An assignment, a revocation or a seek: ``process`` starts a new session."""
+        self.followed.add(process)
+        for key in [k for k in self.last if k[0] == process]:
+            del self.last[key]
+
+    def read(self, op: Op) -> None:
+        """A read (one of ``read_fs``) by a followed process."""
         process = op.process
-        if op.f in SESSION_EVENTS:
-            self.followed.add(process)
-            for key in [k for k in self.last if k[0] == process]:
-                del self.last[key]
-            return
-        if op.f not in self.read_fs or op.type != OK or process not in self.followed:
+        if op.type != OK or process not in self.followed:
             return
         value = op.value
         offset, partition = value.get("offset"), value.get("partition")
@@ -182,6 +184,7 @@ class DeliveryChecker(Checker):
         self.positions = Positions() if positions or sessions else None
         self.sessions = ReadSessions(session_fs) if sessions else None
         self._read_fs = READ_FS | {consume_f}
+        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit"}
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
@@ -213,12 +216,12 @@ class DeliveryChecker(Checker):
         elif f in self._read_fs:
             self._observe_read(op, f)
         elif f in SESSION_EVENTS and self.sessions is not None:
-            self.sessions.observe(op)
+            self.sessions.event(op.process)
 
     def _observe_read(self, op: Op, f: str) -> None:
         """A read that returns a record at its position: for the position checks and the read sessions."""
         if self.sessions is not None and f in self.sessions.read_fs:
-            self.sessions.observe(op)
+            self.sessions.read(op)
         if self.positions is not None and op.type == OK and op.value:
             self.positions.observe(op.value, acked=False)
 

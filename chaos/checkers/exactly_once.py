@@ -40,6 +40,7 @@ class ExactlyOnceChecker(Checker):
     def __init__(self, output_f: str = "receive", txn_f: str = "txn", send_f: str = "send") -> None:
         super().__init__()
         self.output_f = output_f
+        self.fs = frozenset({output_f, txn_f, send_f})
         self.txn_f = txn_f
         self.inputs = SendTracker(send_f)
         self.txn_outcome: dict[Any, str] = {}

@@ -69,6 +69,7 @@ class BrokerHealthChecker(Checker):
     ) -> None:
         super().__init__()
         self.settling = settling
+        self.fs = frozenset({OBSERVE_F})
         self.within_ns = int(within_s * NS)
         self.hold_ns = int(hold_s * NS)
         self.min_samples = min_samples

@@ -12,14 +12,17 @@ stops the check.
   consumer where consumers share a queue (competing consumers promise no order between them), and
   across consumers where each group is read by one consumer at a time (``across_consumers``: a Kafka
   partition's owner), so a rebalance that lets two consumers work one key at once is caught.
-- **reordered_in_log** (``positions``: acknowledgements carry ``partition`` and ``offset``): a producer's
-  message acknowledged at an offset below one of its earlier messages of the same group: the log holds
-  them out of send order (a retry overtaking, without idempotence), so every reader sees them so.
-  Readers going back within their own session are the delivery checker's ``nonmonotonic``.
+- **reordered_in_log** (``positions``: reads carry ``partition`` and ``offset``): where each message was
+  first read, in offset order, a producer's message of a group stands after a later one of its own: the
+  log holds them out of send order (a retry overtaking, without idempotence), so every reader sees them
+  so, whichever consumer read them. A position two different messages were read at (a rewritten log:
+  the delivery checker's ``inconsistent_offsets``) is left out. Readers going back within their own
+  session are the delivery checker's ``nonmonotonic``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from typing import Any
 
@@ -27,7 +30,7 @@ from chaos.checkers.base import Checker
 from chaos.checkers.verdict import Anomaly, Verdict, decide
 from chaos.history import OK, Op
 
-Logged = tuple[int, int, Any]  # (seq, offset, id)
+Placed = tuple[int, int, Any]  # (offset, seq, id) where a message was first read
 
 
 class OrderChecker(Checker):
@@ -40,7 +43,6 @@ class OrderChecker(Checker):
         allow_requeue_reorder: bool = False,
         across_consumers: bool = False,
         positions: bool = False,
-        send_f: str = "send",
     ) -> None:
         super().__init__()
         self.by = by
@@ -48,28 +50,18 @@ class OrderChecker(Checker):
         self.allow_requeue_reorder = allow_requeue_reorder
         self.across_consumers = across_consumers
         self.positions = positions
-        self.send_f = send_f
+        self.fs = frozenset({consume_f})
         self._last: dict[tuple[Any, ...], int] = {}
         self._seen: set[Any] = set()
-        self._logged: defaultdict[tuple[Any, Any, Any], list[Logged]] = defaultdict(list)
+        self._placed: defaultdict[tuple[Any, Any, Any], list[Placed]] = defaultdict(list)
         self.reordered = Anomaly("reordered")
         self.excused = 0
         self.unordered = 0
         self.checked = 0
 
     def observe(self, op: Op) -> None:
-        if op.type != OK:
+        if op.f != self.consume_f or op.type != OK:
             return
-        if op.f == self.consume_f:
-            self._observe_delivery(op)
-        elif self.positions and op.f == self.send_f:
-            value = op.value
-            offset, seq = value.get("offset"), value.get("seq")
-            if offset.__class__ is int and offset >= 0 and seq is not None and value.get("partition") is not None:
-                key = (value["partition"], value.get("producer"), value.get(self.by))
-                self._logged[key].append((seq, offset, value.get("id")))
-
-    def _observe_delivery(self, op: Op) -> None:
         value = op.value
         mid = value.get("id")
         seq = value.get("seq")
@@ -81,8 +73,12 @@ class OrderChecker(Checker):
             return
         self._seen.add(mid)
         self.checked += 1
-        owner = () if self.across_consumers else (op.process,)
-        key = (*owner, group, value.get("producer"))
+        producer = value.get("producer")
+        if self.positions:
+            offset, partition = value.get("offset"), value.get("partition")
+            if offset.__class__ is int and offset >= 0 and partition is not None:
+                self._placed[(partition, producer, group)].append((offset, seq, mid))
+        key = (group, producer) if self.across_consumers else (op.process, group, producer)
         last = self._last.get(key)
         if last is not None and seq < last:
             if self.allow_requeue_reorder and value.get("redelivered"):
@@ -93,16 +89,19 @@ class OrderChecker(Checker):
         self._last[key] = seq
 
     def _log_order(self) -> Anomaly:
-        """Per partition, producer and group: sent later, acknowledged at a lower offset."""
+        """Per partition, producer and group, first reads in offset order: a seq below one before it."""
         anomaly = Anomaly("reordered_in_log")
-        for (partition, _producer, _group), logged in self._logged.items():
-            logged.sort(key=lambda entry: entry[0])
-            high = logged[0]
-            for entry in logged[1:]:
-                seq, offset, mid = entry
-                if offset < high[1]:
-                    earlier = f"{high[2]} (seq {high[0]}) at {partition}:{high[1]}"
-                    anomaly.add(f"{mid} (seq {seq}) at {partition}:{offset}, below {earlier}")
+        for (partition, _producer, _group), placed in self._placed.items():
+            placed.sort(key=lambda entry: entry[0])
+            rewritten = {a[0] for a, b in itertools.pairwise(placed) if a[0] == b[0]}
+            high: Placed | None = None
+            for entry in placed:
+                offset, seq, mid = entry
+                if offset in rewritten:
+                    continue
+                if high is not None and seq < high[1]:
+                    later = f"{high[2]} (seq {high[1]}) at {partition}:{high[0]}"
+                    anomaly.add(f"{mid} (seq {seq}) at {partition}:{offset}, after {later}")
                 else:
                     high = entry
         return anomaly
@@ -116,8 +115,10 @@ class OrderChecker(Checker):
             incomplete["reordered"] = "no ordered messages were consumed"
         if self.positions:
             anomalies["reordered_in_log"] = self._log_order()
-            if not self._logged:
-                incomplete["reordered_in_log"] = "no acknowledgement carried a partition, an offset and a seq"
+            if "reordered" in incomplete:
+                incomplete["reordered_in_log"] = incomplete["reordered"]
+            elif not self._placed:
+                incomplete["reordered_in_log"] = "no read carried a partition and an offset"
         valid, reason = decide(anomalies, incomplete)
         stats = {
             "checked": self.checked,
