@@ -81,8 +81,10 @@ def _build_debian_base(client: docker.DockerClient, spec: ImageSpec) -> None:
 
 
 def docker_build(client: docker.DockerClient, spec: ImageSpec, context: Path) -> None:
+    """Build ``spec`` on its Debian base; the image it replaces under the tag (an older recipe) is removed."""
     base = all_images()[f"debian:{spec.recipe.suite}"].local_tag
     (context / "Dockerfile").write_text(f"FROM {base}\n{spec.recipe.dockerfile}")
+    replaced = _image_id(client, spec.local_tag)
     try:
         for chunk in client.api.build(
             path=str(context), tag=spec.local_tag, labels=_labels(spec), rm=True, forcerm=True, decode=True
@@ -96,6 +98,27 @@ def docker_build(client: docker.DockerClient, spec: ImageSpec, context: Path) ->
                 log.debug("  %s", line)
     except (APIError, BuildError) as exc:
         raise ImageError(f"building {spec.local_tag} failed: {exc}") from exc
+    if replaced and replaced != _image_id(client, spec.local_tag):
+        _remove_untagged(client, replaced)
+
+
+def _image_id(client: docker.DockerClient, tag: str) -> str | None:
+    try:
+        return str(client.images.get(tag).id)
+    except (ImageNotFound, APIError):
+        return None
+
+
+def _remove_untagged(client: docker.DockerClient, image_id: str) -> None:
+    """An image of ours the tag moved away from: left, each rebuild would leave one more on the disk.
+    Kept while a container still uses it (docker refuses) or while another tag names it."""
+    try:
+        image = client.images.get(image_id)
+        if not image.tags and (image.labels or {}).get(OWNER_LABEL) == OWNER:
+            client.images.remove(image_id)
+            log.info("  removed the image %s replaced", image_id[:19])
+    except (ImageNotFound, APIError):
+        pass
 
 
 def _build_apt(client: docker.DockerClient, spec: ImageSpec) -> None:
