@@ -15,6 +15,7 @@ from chaos.checkers import (
     run_checkers,
 )
 from chaos.checkers.guarantees import decide_cell
+from chaos.checkers.verdict import Verdict
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 from tests.unit.histories import HistoryBuilder
 
@@ -328,24 +329,25 @@ def test_exactly_once_flags_an_aborted_read_g1a() -> None:
     assert verdict.valid is False and verdict.ids("aborted_read") == ["out-poison"]
 
 
-def test_exactly_once_flags_an_output_derived_from_an_aborted_input() -> None:
-    def derived(h: HistoryBuilder) -> None:
-        h.op("producer", INVOKE, "txn", {"txn": "p9", "inputs": ["in-aborted"]})
-        h.op("producer", FAIL, "txn", {"txn": "p9", "inputs": ["in-aborted"]})
-        h.receive("out-derived", source="in-aborted", txn="t2", source_txn="p9")
+def _derived_from(input_outcome: str) -> Verdict:
+    """An output (its own transaction t2 committed) made from an input whose transaction p9 ended so."""
 
-    verdict = run_checker(_eos(derived).history, ExactlyOnceChecker())
+    def derived(h: HistoryBuilder) -> None:
+        h.op("producer", INVOKE, "txn", {"txn": "p9", "inputs": ["in-x"]})
+        h.op("producer", input_outcome, "txn", {"txn": "p9", "inputs": ["in-x"]})
+        h.receive("out-derived", source="in-x", txn="t2", source_txn="p9")
+
+    return run_checker(_eos(derived).history, ExactlyOnceChecker())
+
+
+def test_exactly_once_flags_an_output_derived_from_an_aborted_input() -> None:
+    verdict = _derived_from(FAIL)
     assert verdict.valid is False and verdict.ids("derived_from_aborted") == ["out-derived"]
     assert verdict.ids("aborted_read") == []  # its own transaction (t2) committed
 
 
 def test_exactly_once_reports_an_output_derived_from_an_input_of_unknown_outcome() -> None:
-    def derived(h: HistoryBuilder) -> None:
-        h.op("producer", INVOKE, "txn", {"txn": "p8", "inputs": ["in-unknown"]})
-        h.op("producer", INFO, "txn", {"txn": "p8", "inputs": ["in-unknown"]})
-        h.receive("out-derived", source="in-unknown", txn="t2", source_txn="p8")
-
-    verdict = run_checker(_eos(derived).history, ExactlyOnceChecker())
+    verdict = _derived_from(INFO)
     assert verdict.valid is True and verdict.ids("derived_from_unknown") == ["out-derived"]
     assert verdict.stats["txn_unknown_but_derived"] == 1
 

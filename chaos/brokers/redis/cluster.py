@@ -7,6 +7,7 @@ the Sentinels' answer back to a :class:`~chaos.cluster.node.Node` and so to its 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -189,14 +190,19 @@ class RedisSentinelCluster(Cluster):
         with self.client(primary, timeout=2.0) as conn:
             conn.execute_command("CLIENT", "PAUSE", str(int(timeout * 1000)), "WRITE")
             target = int(conn.info("replication").get("master_repl_offset", 0))
-        replicas = [n for n in self.data_nodes if n is not primary]
-        while not all(self._replica_reached(n, target) for n in replicas):
-            if time.monotonic() > deadline:
-                raise ClusterNotReadyError(f"{self.name}: the replicas did not catch up with {primary.name}")
-            time.sleep(0.1)
-        with self.client(self.sentinel_nodes[0], timeout=2.0) as conn:
-            conn.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
-        return self._wait_for_successor(primary, deadline - time.monotonic())
+        try:
+            replicas = [n for n in self.data_nodes if n is not primary]
+            while not all(self._replica_reached(n, target) for n in replicas):
+                if time.monotonic() > deadline:
+                    raise ClusterNotReadyError(f"{self.name}: the replicas did not catch up with {primary.name}")
+                time.sleep(0.1)
+            with self.client(self.sentinel_nodes[0], timeout=2.0) as conn:
+                conn.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+            return self._wait_for_successor(primary, deadline - time.monotonic())
+        except BaseException:  # no hand-over: the primary takes writes again (the pause would end by itself)
+            with contextlib.suppress(redis.RedisError, OSError), self.client(primary, timeout=2.0) as conn:
+                conn.execute_command("CLIENT", "UNPAUSE")
+            raise
 
     def _wait_for_successor(self, old: Node, timeout: float) -> Node:
         """The replica the Sentinel majority names as primary instead of ``old``, once it says so itself."""
