@@ -107,6 +107,8 @@ class Guarantees:
     recovery: bool = True  # clients are served again after every heal (availability)
     # steady again within this many seconds of each heal (None: only "serves again at all" is checked)
     max_recovery_s: float | None = used_only(None, _claims("recovery"), "guarantees.recovery = true")
+    # consumers read again within this many seconds of each heal (None: max_recovery_s)
+    max_read_recovery_s: float | None = used_only(None, _claims("recovery"), "guarantees.recovery = true")
     broker_health: bool = False  # broker-side signals (under-replicated, partitions, lag) settle after heal
     # the broker-side signals settle within this many seconds of the last heal
     max_broker_recovery_s: float = used_only(

@@ -18,9 +18,11 @@ brain...), whichever comes first.
 
 Reads count too: a cluster that takes writes but serves no reads has not recovered. Where consumers had
 read before a fault and a send succeeded after its heal, the first successful read (``read_fs``) after the
-heal is measured as well: none while consumers kept running for ``grace_s`` is ``never_recovered``
-"(reads)", and a first read later than ``max_recovery_s`` is ``slow_recovery`` "(reads ...)". Consumers
-keep reading until the run's end (the drain included), unless the operator steps in first.
+heal is measured as well: none while consumers kept running for ``grace_s`` (or the read bound, when
+longer) is ``never_recovered`` "(reads)", and a first read later than ``max_read_recovery_s`` (by default
+``max_recovery_s``) is ``slow_recovery`` "(reads ...)". Reads may be given their own bound because a
+consumer group reads again only once it has rejoined. Consumers keep reading until the run's end (the
+drain included), unless the operator steps in first.
 
 Unknown, never pass: no fault hit anything, a fault never healed, clients tried for less than
 ``grace_s`` (or ``max_recovery_s``) after a heal without recovering, or the final drain did not complete.
@@ -96,6 +98,7 @@ class AvailabilityChecker(Checker):
         recover_fraction: float = 0.5,
         max_recovery_s: float | None = None,
         grace_s: float = 5.0,
+        max_read_recovery_s: float | None = None,
     ) -> None:
         super().__init__()
         self.measured_fs = fs
@@ -105,6 +108,8 @@ class AvailabilityChecker(Checker):
         self.recover_fraction = recover_fraction
         self.max_recovery_s = max_recovery_s
         self.grace_ns = int(max(grace_s, max_recovery_s or 0.0) * 1e9)
+        self.max_read_recovery_s = max_read_recovery_s if max_read_recovery_s is not None else max_recovery_s
+        self.read_grace_s = max(grace_s, self.max_read_recovery_s or 0.0)
         self.ok_buckets: Counter[int] = Counter()
         self.faults = FaultWindows()
         self.first_time: int | None = None
@@ -225,7 +230,7 @@ class AvailabilityChecker(Checker):
             if reads_before > 0 and self._first_ok(window.stop, self.last_time) is not None:
                 reads = self._judge_reads(index, window)
                 row["first_read_after_heal_s"] = None if reads.first_ok_s is None else round(reads.first_ok_s, 3)
-                self._decide_reads(reads, grace_s, anomalies, incomplete)
+                self._decide_reads(reads, self.read_grace_s, anomalies, incomplete)
         if not hits:
             why = "no fault hit anything" if self.faults.windows else "no fault in the history"
             incomplete.update(dict.fromkeys(KINDS, why))
@@ -233,6 +238,7 @@ class AvailabilityChecker(Checker):
             incomplete.update(every_kind(anomalies, self.drain.missing()))
         valid, reason = decide(anomalies, incomplete)
         stats: dict[str, Any] = {"windows": windows, "grace_s": grace_s, "max_recovery_s": self.max_recovery_s}
+        stats["max_read_recovery_s"] = self.max_read_recovery_s
         stats["latency_ms"] = self.latency.quantiles_ms()
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
 
@@ -262,7 +268,7 @@ class AvailabilityChecker(Checker):
                 anomalies["never_recovered"].add(f"{reads.label} (reads; recovered only after repair, if at all)")
             else:
                 anomalies["never_recovered"].add(f"{reads.label} (reads)")
-        elif self.max_recovery_s is not None and reads.first_ok_s > self.max_recovery_s:
+        elif self.max_read_recovery_s is not None and reads.first_ok_s > self.max_read_recovery_s:
             anomalies["slow_recovery"].add(f"{reads.label} (reads: first read after {reads.first_ok_s:.1f} s)")
 
     def _decide_window(

@@ -94,6 +94,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             AvailabilityChecker(
                 read_fs=(options.consume_f,),
                 max_recovery_s=guarantees.max_recovery_s,
+                max_read_recovery_s=guarantees.max_read_recovery_s,
                 grace_s=options.recovery_grace_s,
             )
         )

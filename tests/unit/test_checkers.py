@@ -618,6 +618,12 @@ def test_a_cluster_that_takes_writes_but_serves_no_reads_has_not_recovered() -> 
     assert run_checker(history(None), AvailabilityChecker()).ids("never_recovered") == ["crash-consumer#0 (reads)"]
     slow = run_checker(history(9000), AvailabilityChecker(max_recovery_s=2))
     assert slow.ids("slow_recovery") == ["crash-consumer#0 (reads: first read after 5.0 s)"]
+    # a consumer group's own bound for reads (it reads again once it has rejoined); sends keep theirs
+    group_bound = run_checker(history(9000), AvailabilityChecker(max_recovery_s=2, max_read_recovery_s=6))
+    assert group_bound.valid is True
+    assert run_checker(history(9000), AvailabilityChecker(max_recovery_s=6, max_read_recovery_s=4)).ids(
+        "slow_recovery"
+    ) == ["crash-consumer#0 (reads: first read after 5.0 s)"]
     # the run ended 1 s after the heal: too soon to say the reads never came back
     brief = run_checker(history(None, run_ends_ms=5000), AvailabilityChecker())
     assert brief.valid == UNKNOWN and "consumers were observed for only 1.0 s" in brief.reason
