@@ -52,7 +52,9 @@ class Workload(ABC):
     The contract a broker kit's workload keeps, and what the runner and the checkers read of it:
     ``produce``/``consume``/``backlog`` (abstract below), the history ops it records (``send`` with
     ``id`` and ``kind``; a consumer's deliveries as ``consume_f`` ops), ``fault_subject``,
-    ``settling_metrics`` and ``observe()`` for broker health, ``drain()`` and ``stop()``.
+    ``settling_metrics`` and ``observe()`` for broker health, ``drain()`` and ``stop()``. A subclass of a
+    kit's workload that replaces its consumers takes over the declarations below too: what its consumers
+    do not record (positions, session events), it must not declare.
     """
 
     # the history op a consumer records once it has processed a message (what order/dead-letter judge)

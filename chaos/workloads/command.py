@@ -143,6 +143,9 @@ class CommandConsumers:
         self.env = env
         self.logs = logs
         workload.consume = self.consume
+        # The protocol does not ask a program to report its assignments: its reads are not followed per
+        # session (left on, every run would be unknown for want of session events).
+        workload.sessions = False
 
     def consume(self, index: int) -> None:
         process = f"consumer-{index + 1}"
