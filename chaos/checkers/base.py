@@ -50,12 +50,6 @@ class Checker(ABC):
     def __init__(self) -> None:
         self.drain = DrainTracker()
 
-    def feed(self, op: Op) -> None:
-        """One op, as :func:`run_checkers` gives it."""
-        if op.f == "drain":
-            self.drain.observe(op)
-        self.observe(op)
-
     @abstractmethod
     def observe(self, op: Op) -> None: ...
 
@@ -131,7 +125,7 @@ def run_checkers(history: Iterable[Op], checkers: list[Checker], timelines: bool
     everyone = [c.observe for c in checkers]
     drains = [c.drain for c in checkers]
     route: dict[str, list[Any]] = {}  # op name -> the observers that read it
-    for op in history:  # Checker.feed, unrolled and routed: this loop runs once per op
+    for op in history:  # routed by op name: this loop runs once per op
         f = op.f
         if f == "drain":
             for drain in drains:

@@ -191,11 +191,7 @@ class RedisSentinelCluster(Cluster):
             conn.execute_command("CLIENT", "PAUSE", str(int(timeout * 1000)), "WRITE")
             target = int(conn.info("replication").get("master_repl_offset", 0))
         try:
-            replicas = [n for n in self.data_nodes if n is not primary]
-            while not all(self._replica_reached(n, target) for n in replicas):
-                if time.monotonic() > deadline:
-                    raise ClusterNotReadyError(f"{self.name}: the replicas did not catch up with {primary.name}")
-                time.sleep(0.1)
+            self._wait_replicas_reach(primary, target, deadline)
             with self.client(self.sentinel_nodes[0], timeout=2.0) as conn:
                 conn.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
             return self._wait_for_successor(primary, deadline - time.monotonic())
@@ -230,10 +226,15 @@ class RedisSentinelCluster(Cluster):
         primary = self.current_primary()
         with self.client(primary, timeout=2.0) as conn:
             target = int(conn.info("replication").get("master_repl_offset", 0))
+        self._wait_replicas_reach(primary, target, deadline)
+
+    def _wait_replicas_reach(self, primary: Node, offset: int, deadline: float) -> None:
+        """Every replica of ``primary`` linked and at ``offset`` or past it, by ``deadline``."""
         lagging = [n for n in self.data_nodes if n is not primary]
         while lagging and time.monotonic() < deadline:
-            lagging = [n for n in lagging if not self._replica_reached(n, target)]
-            time.sleep(0.2)
+            lagging = [n for n in lagging if not self._replica_reached(n, offset)]
+            if lagging:
+                time.sleep(0.1)
         if lagging:
             raise ClusterNotReadyError(f"{self.name}: {lagging[0].name} did not catch up with {primary.name}")
 
