@@ -71,7 +71,7 @@ class SendTracker:
         """``times``: keep when each message was first acknowledged (``ok_time``)."""
         self.send_f = send_f
         self.times = times
-        self._best: dict[Any, int] = {}  # best completed outcome's rank (-1: none yet)
+        self._best: dict[Any, int] = {}  # best completed outcome's rank (absent: none completed yet)
         self._pending: dict[Any, int] = {}  # attempts invoked and not completed
         self.ok_time: dict[Any, int] = {}
         self._open: dict[str, Any] = {}
@@ -85,8 +85,6 @@ class SendTracker:
             self._open[op.process] = mid
             if mid is not None:
                 pending[mid] = pending.get(mid, 0) + 1
-                if mid not in self._best:
-                    self._best[mid] = -1
             return True
         opened = self._open.pop(op.process, None)
         mid = opened if mid is None else mid
@@ -105,11 +103,10 @@ class SendTracker:
     @property
     def status(self) -> dict[Any, str]:
         """Final outcome per message id (computed once, at verdict time)."""
-        out = {}
-        for mid, best in self._best.items():
-            if self._pending.get(mid, 0) > 0:
-                best = max(best, self.RANK[INVOKE])
-            out[mid] = self.BY_RANK.get(best, INVOKE)
+        out = {mid: self.BY_RANK[best] for mid, best in self._best.items()}
+        for mid, attempts in self._pending.items():  # still open: at least unknown
+            if attempts > 0 and self._best.get(mid, -1) < self.RANK[INVOKE]:
+                out[mid] = INVOKE
         return out
 
 
@@ -122,6 +119,13 @@ def is_reiterable(history: Iterable[Op]) -> bool:
 
 def run_checkers(history: Iterable[Op], checkers: list[Checker], timelines: bool = True) -> list[Verdict]:
     """Feed every op to every checker in one pass; add timelines when the history can be re-read."""
+    verdicts = _one_pass(history, checkers)
+    if timelines and is_reiterable(history):
+        attach_timelines(history, verdicts)
+    return verdicts
+
+
+def _one_pass(history: Iterable[Op], checkers: list[Checker]) -> list[Verdict]:
     everyone = [c.observe for c in checkers]
     drains = [c.drain for c in checkers]
     route: dict[str, list[Any]] = {}  # op name -> the observers that read it
@@ -138,10 +142,7 @@ def run_checkers(history: Iterable[Op], checkers: list[Checker], timelines: bool
                 observers = route[f] = [c.observe for c in checkers if c.fs is None or f in c.fs or f == "drain"]
         for observe in observers:
             observe(op)
-    verdicts = [c.verdict() for c in checkers]
-    if timelines and is_reiterable(history):
-        attach_timelines(history, verdicts)
-    return verdicts
+    return [c.verdict() for c in checkers]
 
 
 def run_checker(history: Iterable[Op], checker: Checker, timelines: bool = True) -> Verdict:

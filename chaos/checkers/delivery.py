@@ -83,7 +83,7 @@ class Positions:
     """Which message each log position held, as sends' acknowledgements and reads streamed by."""
 
     def __init__(self) -> None:
-        self.holder: dict[Position, object] = {}  # position -> the first message seen there
+        self.holder: dict[Any, dict[int, object]] = {}  # partition -> offset -> the first message seen there
         self.conflicts: dict[Position, tuple[object, object]] = {}  # position -> (first, another)
         self.acked_at: dict[object, Position] = {}
         self.returned: set[object] = set()
@@ -92,19 +92,24 @@ class Positions:
 
     def observe(self, value: dict[str, Any], acked: bool) -> None:
         """The message ``value`` names, at the position it names (none: nothing to place; acks=0
-        reports offset -1). Called once per acknowledgement or read: kept lean."""
+        reports offset -1)."""
         offset = value.get("offset")
         if offset.__class__ is not int or offset < 0:  # none, not a number (a program's report), or -1
             return
         partition, mid = value.get("partition"), value.get("id")
-        if partition is None or mid is None:
-            return
-        at = (partition, offset)
-        first = self.holder.setdefault(at, mid)
-        if first != mid and at not in self.conflicts:
-            self.conflicts[at] = (first, mid)
+        if partition is not None and mid is not None:
+            self.place(partition, offset, mid, acked)
+
+    def place(self, partition: Any, offset: int, mid: object, acked: bool) -> None:
+        """Message ``mid`` at ``partition``:``offset``. Called once per acknowledgement or read: kept lean."""
+        held = self.holder.get(partition)
+        if held is None:
+            held = self.holder[partition] = {}
+        first = held.setdefault(offset, mid)
+        if first != mid and (partition, offset) not in self.conflicts:
+            self.conflicts[(partition, offset)] = (first, mid)
         if acked:
-            self.acked_at[mid] = at
+            self.acked_at[mid] = (partition, offset)
             return
         self.reads += 1
         self.returned.add(mid)
@@ -130,14 +135,9 @@ class ReadSessions:
         for key in [k for k in self.last if k[0] == process]:
             del self.last[key]
 
-    def read(self, op: Op) -> None:
-        """A read (one of ``read_fs``) by a followed process."""
-        process = op.process
-        if op.type != OK or process not in self.followed:
-            return
-        value = op.value
-        offset, partition = value.get("offset"), value.get("partition")
-        if offset.__class__ is not int or offset < 0 or partition is None:
+    def read(self, process: str, partition: Any, offset: int) -> None:
+        """A successful read (one of ``read_fs``) of ``partition``:``offset``; counted if ``process`` is followed."""
+        if process not in self.followed:
             return
         self.reads += 1
         key = (process, partition)
@@ -220,10 +220,20 @@ class DeliveryChecker(Checker):
 
     def _observe_read(self, op: Op, f: str) -> None:
         """A read that returns a record at its position: for the position checks and the read sessions."""
+        value = op.value
+        if self.positions is None or op.type != OK or not value:
+            return
+        offset = value.get("offset")
+        if offset.__class__ is not int or offset < 0:  # none, not a number (a program's report), or -1
+            return
+        partition = value.get("partition")
+        if partition is None:
+            return
         if self.sessions is not None and f in self.sessions.read_fs:
-            self.sessions.read(op)
-        if self.positions is not None and op.type == OK and op.value:
-            self.positions.observe(op.value, acked=False)
+            self.sessions.read(op.process, partition, offset)
+        mid = value.get("id")
+        if mid is not None:
+            self.positions.place(partition, offset, mid, acked=False)
 
     def _observe_consumed(self, value: dict[str, Any]) -> None:
         record = value.get("record") or value.get("entry")
@@ -233,10 +243,11 @@ class DeliveryChecker(Checker):
             if key in self._records:
                 return
             self._records.add(key)
-        if value.get("redelivered") and mid in self.consumed:
+        consumed = self.consumed
+        if value.get("redelivered") and mid in consumed:
             self.redelivered[mid] += 1
             return
-        self.consumed[mid] += 1
+        consumed[mid] = consumed.get(mid, 0) + 1  # not Counter's += : its __missing__ runs per new id
 
     def _observe_audit(self, op: Op) -> None:
         if op.type == INVOKE:

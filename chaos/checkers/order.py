@@ -69,9 +69,11 @@ class OrderChecker(Checker):
         if mid is None or seq is None or group is None:
             self.unordered += 1
             return
-        if mid in self._seen:
+        seen = self._seen
+        before = len(seen)
+        seen.add(mid)
+        if len(seen) == before:  # seen already: one hash lookup, not two (this runs once per read)
             return
-        self._seen.add(mid)
         self.checked += 1
         producer = value.get("producer")
         if self.positions:

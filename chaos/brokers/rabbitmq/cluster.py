@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -244,7 +245,7 @@ class RabbitMQCluster(Cluster):
         self.ctl("forget_cluster_node", self.erlang_name(node), node=survivor)
         node.ensure_running()
         # Peer discovery may let a blank node boot as a cluster of its own: join it by hand.
-        node.exec(["rabbitmqctl", "-q", "await_startup", "--timeout", "90"])
+        self._await_startup(node, timeout_s=90.0)
         status = json.loads(self.ctl("cluster_status", "--formatter", "json", node=survivor))
         if self.erlang_name(node) in status.get("running_nodes", []):
             return
@@ -253,6 +254,20 @@ class RabbitMQCluster(Cluster):
         self.ctl("start_app", node=node)
         if code != 0 and "already a member" not in out:  # peer discovery got there first
             raise RuntimeError(f"{node.name} could not rejoin the cluster: {out.strip()[-300:]}")
+
+    def _await_startup(self, node: Node, timeout_s: float) -> None:
+        """``rabbitmqctl await_startup`` waits only once the Erlang VM has registered with epmd; asked
+        earlier it fails at once ("node 'rabbit' not running at all"). So ask again until it succeeds or
+        the deadline passes, and say what the node last answered if it never does."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = max(1, int(deadline - time.monotonic()))
+            code, out = node.exec(["rabbitmqctl", "-q", "await_startup", "--timeout", str(remaining)])
+            if code == 0:
+                return
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{node.name} did not start within {timeout_s:.0f} s: {out.strip()[-300:]}")
+            time.sleep(1.0)
 
     def partition_settle_s(self) -> float:
         """A peer silent for 0.75-1.25 net_ticktime is declared down (Erlang's net_kernel): a partition shorter
