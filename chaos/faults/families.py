@@ -117,6 +117,7 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "link-latency": lambda c: ClientLinkFault(c.cluster, c.leader(), Latency(latency=300, jitter=100)),
     "proxy-down": lambda c: ProxyDown(c.cluster, c.leader()),
     "crash-consumer": lambda c: c.workload.consumer_crash(),
+    "scale-consumers": lambda c: c.workload.consumer_scaling(),
 }
 
 

@@ -87,6 +87,8 @@ class Workload(ABC):
         self.producing_s = 0.0
         self.errors: list[str] = []
         self._crash_requests: set[str] = set()
+        self._retiring: set[str] = set()  # consumers the group is scaled in without: they stop after their batch
+        self._received_by: dict[str, int] = {}  # deliveries per consumer process
         self._crashed: list[str] = []
         self._consumer_count = consumers
         self._lock = threading.Lock()
@@ -113,6 +115,19 @@ class Workload(ABC):
     @property
     def consuming(self) -> bool:
         return self._consuming.is_set()
+
+    def count_received(self, process: str) -> None:
+        """A consumer recorded a delivery (the progress line's count, and whether a new consumer works)."""
+        self.received += 1
+        self._received_by[process] = self._received_by.get(process, 0) + 1
+
+    def received_by(self, process: str) -> int:
+        return self._received_by.get(process, 0)
+
+    def consuming_as(self, process: str) -> bool:
+        """Whether ``process`` keeps consuming: until the run's consumers stop, or the group is scaled in
+        without it (it then finishes its batch, acknowledges, and leaves as an application would)."""
+        return self._consuming.is_set() and process not in self._retiring
 
     def consumer_index(self, process: str) -> int:
         return int(process.rsplit("-", 1)[1]) - 1
@@ -173,6 +188,31 @@ class Workload(ABC):
 
     def consumer_crash(self) -> ConsumerCrash:
         return ConsumerCrash(self)
+
+    # scaling the consumer group ------------------------------------------------------------------
+    def scale_out(self, count: int) -> list[str]:
+        """``count`` more consumers join while the others work (new names, as new pods would have)."""
+        added = []
+        with self._lock:
+            for _ in range(count):
+                self._consumer_count += 1
+                added.append(f"consumer-{self._consumer_count}")
+        for name in added:
+            self._spawn(name, self.consume, self.consumer_index(name))
+        return added
+
+    def scale_in(self, processes: list[str], timeout_s: float = 15.0) -> list[str]:
+        """``processes`` leave the group, each after its current batch; the ones still running after
+        ``timeout_s`` are returned (a consumer stuck in its client library)."""
+        with self._lock:
+            self._retiring.update(processes)
+        deadline = time.monotonic() + timeout_s
+        for thread in [t for t in self._threads if t.name in processes]:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [t.name for t in self._threads if t.name in processes and t.is_alive()]
+
+    def consumer_scaling(self) -> ConsumerScaling:
+        return ConsumerScaling(self)
 
     def start(self) -> None:
         self.started_at = time.monotonic()
@@ -354,4 +394,42 @@ class ConsumerCrash(Fault):
         self.workload.replace_crashed()
 
 
-__all__ = ["FAIL", "INFO", "INVOKE", "OK", "ConsumerCrash", "LoadBudget", "Workload"]
+class ConsumerScaling(Fault):
+    """The production checklist's "scale consumers on lag", both ways under load: as many consumers again
+    join the group while it works (apply), then leave it again, each after finishing its batch (heal).
+    Each change of the group's size moves partitions (Kafka), pending entries' owners (Redis) or the
+    share of a queue's deliveries (RabbitMQ) while messages flow."""
+
+    name = "scale-consumers"
+
+    def __init__(self, workload: Workload, leave_within_s: float = 15.0, work_within_s: float = 30.0) -> None:
+        super().__init__()
+        self.workload = workload
+        self.leave_within_s = leave_within_s
+        self.work_within_s = work_within_s
+        self.idle: list[str] = []  # added consumers that received nothing while in the group
+
+    def _apply(self) -> None:
+        """Held until every added consumer has received a message (bounded by ``work_within_s``): a group
+        that rebalances in rounds (cooperative-sticky takes two) hands new members partitions only then,
+        and a scale-in before that would test joining, not working."""
+        self.targets = self.workload.scale_out(self.workload.consumers)
+        deadline = time.monotonic() + self.work_within_s
+        while time.monotonic() < deadline and not all(self.workload.received_by(p) for p in self.targets):
+            time.sleep(0.1)
+        self.idle = [p for p in self.targets if not self.workload.received_by(p)]
+        if self.idle:
+            log.warning("scale-consumers: %s received nothing within %g s of joining", self.idle, self.work_within_s)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "idle": self.idle}
+
+    def _heal(self) -> None:
+        stuck = self.workload.scale_in(self.targets, self.leave_within_s)
+        if stuck:
+            raise RuntimeError(
+                f"consumers {', '.join(stuck)} did not leave within {self.leave_within_s:g} s of being scaled in"
+            )
+
+
+__all__ = ["FAIL", "INFO", "INVOKE", "OK", "ConsumerCrash", "ConsumerScaling", "LoadBudget", "Workload"]

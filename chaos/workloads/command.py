@@ -150,7 +150,7 @@ class CommandConsumers:
     def consume(self, index: int) -> None:
         process = f"consumer-{index + 1}"
         quick_exits = 0
-        while self.workload.consuming:
+        while self.workload.consuming_as(process):
             began = time.monotonic()
             outcome = self._run_once(process)
             if outcome != "exited":
@@ -186,7 +186,7 @@ class CommandConsumers:
 
     def _follow(self, process: str, child: subprocess.Popen[bytes], lines: queue.Queue[bytes | None]) -> str:
         while True:
-            if not self.workload.consuming:
+            if not self.workload.consuming_as(process):
                 _terminate(child)
                 self._record_until_closed(process, child, lines, time.monotonic() + STOP_GRACE_S)
                 return "stopped"
@@ -215,7 +215,7 @@ class CommandConsumers:
         self.workload.history.record(process, op.type, op.f, op.value, node=op.node, error=op.error)
         received = op.f == "receive" and op.type == OK
         if received:
-            self.workload.received += 1
+            self.workload.count_received(process)
         return received
 
     def _record_until_closed(

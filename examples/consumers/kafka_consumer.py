@@ -51,12 +51,23 @@ class Application:
                 "auto.offset.reset": ENV.get("BROKERCHAOS_AUTO_OFFSET_RESET", "earliest"),
                 "isolation.level": ENV.get("BROKERCHAOS_ISOLATION_LEVEL", "read_committed"),
                 # a killed member's partitions move to the others after this, not after the default 45 s
-                "session.timeout.ms": 6000,
-                "heartbeat.interval.ms": 1000,
+                "session.timeout.ms": int(ENV.get("BROKERCHAOS_SESSION_TIMEOUT_MS", "6000")),
+                "heartbeat.interval.ms": int(ENV.get("BROKERCHAOS_HEARTBEAT_INTERVAL_MS", "1000")),
+                "partition.assignment.strategy": ENV.get(
+                    "BROKERCHAOS_PARTITION_ASSIGNMENT_STRATEGY", "range,roundrobin"
+                ),
+                **self._static_member(),
             }
         )
         self.dead_letters = Producer({**common, "acks": "all", "enable.idempotence": True, "linger.ms": 0})
         self.running = True
+
+    @staticmethod
+    def _static_member() -> dict[str, str]:
+        """Static membership, when the profile asks for it: a fixed group.instance.id per process."""
+        if ENV.get("BROKERCHAOS_STATIC_MEMBERSHIP") != "true":
+            return {}
+        return {"group.instance.id": f"{ENV['BROKERCHAOS_GROUP']}-{ENV['BROKERCHAOS_PROCESS']}"}
 
     def run(self) -> None:
         self.consumer.subscribe([self.topic])

@@ -79,13 +79,16 @@ def test_a_setting_only_the_harness_s_consumer_applies_is_refused_with_a_command
 
 
 class ConsumerSeat:
-    """What CommandConsumers needs of a workload: the history, the consuming flag, the crash protocol."""
+    """What CommandConsumers needs of a workload: the history, whether to go on consuming, the crash protocol."""
 
     def __init__(self, crash: bool) -> None:
         self.history = MemoryHistory()
         self.consuming = True
         self.received = 0
         self.crash = crash
+
+    def consuming_as(self, process: str) -> bool:
+        return self.consuming
 
     def should_crash(self, process: str) -> bool:
         crash, self.crash = self.crash, False

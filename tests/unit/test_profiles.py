@@ -54,6 +54,12 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ({**BASE, "workload": {"duration_s": 10, "consumers_start_after_s": 10}}, "shorter than workload.duration_s"),
         ({**BASE, "faults": {"min_duration_s": 9}}, "faults.min_duration_s = 9 does not fit"),
         ({**BASE, "faults": {"min_duration_s": 0.5}}, "faults.min_duration_s must be >= 1"),
+        ({**BASE, "client": {"heartbeat_interval_ms": 6000}}, "must be below client.session_timeout_ms (6000)"),
+        ({**BASE, "client": {"session_timeout_ms": 3000}}, "the brokers accept 6000..1800000"),
+        (
+            {**BASE, "client": {"partition_assignment_strategy": "sticky"}},
+            "client.partition_assignment_strategy must be one of",
+        ),
     ],
 )
 def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -83,3 +89,13 @@ def test_a_fault_longer_than_the_budget_s_workload_is_refused_not_cut() -> None:
     check_budget([profile], BUDGETS["nightly"])
     with pytest.raises(UsageError, match=r"min_duration_s = 15 does not fit.*smoke budget's workload"):
         check_budget([profile], BUDGETS["smoke"])
+
+
+def test_a_session_timeout_the_brokers_allow_loads() -> None:
+    data = {
+        **BASE,
+        "cluster": {"server_properties": {"group.min.session.timeout.ms": "2000"}},
+        "client": {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500, "static_membership": True},
+    }
+    client = parse_profile(data).client
+    assert (client.session_timeout_ms, client.heartbeat_interval_ms, client.static_membership) == (3000, 500, True)

@@ -11,6 +11,10 @@ from chaos.brokers.kafka.images import DEFAULT_VERSION
 from chaos.profiles import Profile
 from chaos.settings import ProfileError, at_least, choice, per_run, used_only
 
+# The brokers' defaults for the session timeouts a consumer may ask for (Kafka's broker configs).
+GROUP_MIN_SESSION_TIMEOUT_MS = 6000
+GROUP_MAX_SESSION_TIMEOUT_MS = 1800000
+
 
 @dataclass(frozen=True)
 class KafkaClusterSettings:
@@ -45,6 +49,16 @@ class KafkaClientSettings:
     retry_backoff_ms: int = used_only(at_least(10, 0), lambda c: c.dead_letter_topic, "client.dead_letter_topic = true")
     dead_letter_topic: bool = True  # a message that fails max_retries times goes to <topic>.dlq
     transform: bool = False  # consumers are consume-transform-produce processors (exactly-once pipeline)
+    # session.timeout.ms of each consumer (the broker's group.min.session.timeout.ms, 6000, is the floor)
+    session_timeout_ms: int = at_least(6000, 1000)
+    heartbeat_interval_ms: int = at_least(1000, 100)  # heartbeat.interval.ms, below session_timeout_ms
+    # partition.assignment.strategy (librdkafka's default, "range,roundrobin", is an eager protocol)
+    partition_assignment_strategy: str = choice(
+        "range,roundrobin", "range,roundrobin", "range", "roundrobin", "cooperative-sticky"
+    )
+    # static membership: each consumer joins with its own group.instance.id, so a member that returns
+    # within session_timeout_ms gets its partitions back without a rebalance
+    static_membership: bool = False
 
 
 # What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
@@ -93,7 +107,26 @@ def check(profile: KafkaProfile) -> None:
         raise ProfileError("guarantees.exactly_once needs client.transactional = true")
     if c.transform and c.commit != "after_processing":
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
+    _check_group_timing(profile)
     if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
         raise ProfileError(
             "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"
+        )
+
+
+def _check_group_timing(profile: KafkaProfile) -> None:
+    """What the broker and librdkafka would refuse when the group forms, said before any cluster starts."""
+    c = profile.client
+    if c.heartbeat_interval_ms >= c.session_timeout_ms:
+        raise ProfileError(
+            f"client.heartbeat_interval_ms ({c.heartbeat_interval_ms}) must be below "
+            f"client.session_timeout_ms ({c.session_timeout_ms})"
+        )
+    brokers = profile.cluster.server_properties or {}
+    low = int(brokers.get("group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS))
+    high = int(brokers.get("group.max.session.timeout.ms", GROUP_MAX_SESSION_TIMEOUT_MS))
+    if not low <= c.session_timeout_ms <= high:
+        raise ProfileError(
+            f"client.session_timeout_ms = {c.session_timeout_ms}: the brokers accept {low}..{high} "
+            "(group.min.session.timeout.ms / group.max.session.timeout.ms in cluster.server_properties)"
         )

@@ -109,6 +109,7 @@ class KafkaWorkload(Workload):
         if client.transform:
             cluster.create_topic(self.output, settings.partitions, settings.replication, **config)
         self._dlq_producers: dict[str, Producer] = {}  # per consumer process (each in its own thread)
+        self._consumer_errors: set[tuple[str, int, int | None]] = set()  # (process, code, partition) logged
 
     @property
     def fault_subject(self) -> str:
@@ -120,6 +121,13 @@ class KafkaWorkload(Workload):
         c = self.client
         env = {"broker": "kafka", "bootstrap": self.cluster.bootstrap, "topic": self.topic, "group": self.group}
         env |= {"isolation_level": c.isolation_level, "auto_offset_reset": c.auto_offset_reset}
+        env |= {
+            "session_timeout_ms": str(c.session_timeout_ms),
+            "heartbeat_interval_ms": str(c.heartbeat_interval_ms),
+            "partition_assignment_strategy": c.partition_assignment_strategy,
+        }
+        if c.static_membership:  # the program joins as group.instance.id = <GROUP>-<PROCESS>
+            env["static_membership"] = "true"
         if c.dead_letter_topic:
             env |= {"dead_letter_topic": self.dlq, "max_retries": str(c.max_retries)}
         return env
@@ -262,21 +270,25 @@ class KafkaWorkload(Workload):
             self.pace(seq)
 
     # consuming -------------------------------------------------------------------------------------
-    def _consumer(self) -> Consumer:
+    def _consumer(self, process: str) -> Consumer:
+        return Consumer(self.cluster.client_config(**self._consumer_config(process)))
+
+    def _consumer_config(self, process: str) -> dict[str, Any]:
+        """The group member's configuration, as librdkafka names it (static members are named by process)."""
         c = self.client
-        return Consumer(
-            self.cluster.client_config(
-                **{
-                    "group.id": self.group,
-                    "enable.auto.commit": c.commit == "auto",
-                    "auto.commit.interval.ms": c.auto_commit_interval_ms,
-                    "auto.offset.reset": c.auto_offset_reset,
-                    "isolation.level": c.isolation_level,
-                    "session.timeout.ms": 6000,
-                    "heartbeat.interval.ms": 1000,
-                }
-            )
-        )
+        config: dict[str, Any] = {
+            "group.id": self.group,
+            "enable.auto.commit": c.commit == "auto",
+            "auto.commit.interval.ms": c.auto_commit_interval_ms,
+            "auto.offset.reset": c.auto_offset_reset,
+            "isolation.level": c.isolation_level,
+            "session.timeout.ms": c.session_timeout_ms,
+            "heartbeat.interval.ms": c.heartbeat_interval_ms,
+            "partition.assignment.strategy": c.partition_assignment_strategy,
+        }
+        if c.static_membership:
+            config["group.instance.id"] = f"{self.group}-{process}"
+        return config
 
     def start(self) -> None:
         super().start()
@@ -288,25 +300,30 @@ class KafkaWorkload(Workload):
             self._transform(index)
             return
         process = f"consumer-{index + 1}"
-        consumer = self._consumer()
+        consumer = self._consumer(process)
         self._subscribe(consumer, process)
         try:
-            while self.consuming:
+            while self.consuming_as(process):
                 try:
                     batch = consumer.consume(num_messages=100, timeout=0.2)
-                except KafkaException:
+                except KafkaException as exc:
+                    if exc.args[0].fatal():
+                        consumer = self._replace(consumer, process, exc.args[0])
                     time.sleep(0.1)
                     continue
-                good = [m for m in batch if not m.error()]
+                good, fatal = self._without_errors(process, batch)
+                if fatal is not None:
+                    consumer = self._replace(consumer, process, fatal)
+                    continue
                 if good and self.client.commit == "before_processing":
                     self._commit(consumer)
                 try:
                     for msg in good:
-                        value = json.loads(msg.value())  # type: ignore[arg-type]  # ours always carry one
+                        value = json.loads(msg.value())  # ours always carry one
                         value.update(partition=msg.partition(), offset=msg.offset(), source=value["id"])
                         value["record"] = f"{msg.partition()}:{msg.offset()}"
                         self.history.record(process, OK, "receive", value)
-                        self.received += 1
+                        self.count_received(process)
                         if self.should_crash(process):
                             return  # close() below; with auto-commit it commits what was consumed
                         self._process(process, value)
@@ -318,6 +335,35 @@ class KafkaWorkload(Workload):
                     self._commit(consumer)
         finally:
             consumer.close()
+
+    def _replace(self, consumer: Consumer, process: str, error: KafkaError) -> Consumer:
+        """A fatal consumer error (a static member fenced by its own instance id, after its coordinator
+        moved: confluent-kafka-go#494) ends that consumer for good; an application must create another,
+        and so does this one. The new member starts a new read session (its assignment is recorded)."""
+        log.warning("%s: fatal consumer error, replaced by a new consumer: %s", process, error.str()[:200])
+        with contextlib.suppress(KafkaException, RuntimeError):
+            consumer.close()
+        replacement = self._consumer(process)
+        self._subscribe(replacement, process)
+        return replacement
+
+    def _without_errors(self, process: str, batch: list[Any]) -> tuple[list[Any], KafkaError | None]:
+        """The batch's records, and the fatal error it carried if any. The errors it carried instead of
+        records (a log truncation detected, an offset out of range, a fencing...) are logged once per
+        process, error and partition: what a consumer that stops reading a partition was told."""
+        good, fatal = [], None
+        for msg in batch:
+            err = msg.error()
+            if err is None:
+                good.append(msg)
+                continue
+            if err.fatal():
+                fatal = err
+            key = (process, err.code(), msg.partition())
+            if key not in self._consumer_errors:
+                self._consumer_errors.add(key)
+                log.warning("%s: consumer error on partition %s: %s", process, msg.partition(), err.str()[:200])
+        return good, fatal
 
     # consume-transform-produce ---------------------------------------------------------------------
     def _processor_producer(self, process: str) -> Producer:
@@ -342,13 +388,13 @@ class KafkaWorkload(Workload):
         the consumed offsets (``send_offsets_to_transaction``): an input's output becomes visible exactly
         when its offset is committed. A failed transaction is aborted and the inputs are read again."""
         process = f"consumer-{index + 1}"
-        consumer = self._consumer()
+        consumer = self._consumer(process)
         self._subscribe(consumer, process)
         producer = self._processor_producer(process)
         session = uuid.uuid4().hex[:4]  # a restarted processor counts from 1 again: keep its labels apart
         count = 0
         try:
-            while self.consuming:
+            while self.consuming_as(process):
                 batch = _poll(consumer, 100)
                 if not batch:
                     continue
@@ -370,7 +416,7 @@ class KafkaWorkload(Workload):
         value = json.loads(msg.value())
         value.update(partition=msg.partition(), offset=msg.offset())
         self.history.record(process, OK, "consume", value)
-        self.received += 1
+        self.count_received(process)
         return value
 
     def _transform_batch(

@@ -213,7 +213,7 @@ class RabbitMQWorkload(Workload):
     def consume(self, index: int) -> None:
         process = f"consumer-{index + 1}"
         attempt = index
-        while self.consuming:
+        while self.consuming_as(process):
             conn = self._connect(attempt)
             attempt += 1
             if conn is None:
@@ -233,7 +233,7 @@ class RabbitMQWorkload(Workload):
         channel.basic_qos(prefetch_count=self.client.prefetch)
         auto_ack = self.client.ack == "auto"
         for method, props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
-            if not self.consuming:
+            if not self.consuming_as(process):
                 return True
             if method is None:
                 continue
@@ -244,7 +244,7 @@ class RabbitMQWorkload(Workload):
                 if headers.get(header) is not None:  # the broker's own counts (quorum queues; acquired: 4.3+)
                     value[key] = int(headers[header])
             self.history.record(process, OK, "receive", value)
-            self.received += 1
+            self.count_received(process)
             if self.should_crash(process):
                 return False
             if self.client.ack == "before_processing":

@@ -57,6 +57,7 @@ _FAMILIES = frozenset(
         "link-latency",
         "proxy-down",
         "crash-consumer",
+        "scale-consumers",
         "packet-loss",
         "power-loss-leader",
         "power-loss-all",

@@ -224,7 +224,7 @@ class RedisStreamsWorkload(Workload):
         conn, node = self._connect()
         own_pending_first = True
         last_reclaim = 0.0
-        while self.consuming:
+        while self.consuming_as(process):
             if conn is None:
                 time.sleep(0.1)
                 conn, node = self._connect()
@@ -276,7 +276,7 @@ class RedisStreamsWorkload(Workload):
             if redelivered:
                 value["redelivered"] = True
             self.history.record(process, OK, "receive", value, node=node)
-            self.received += 1
+            self.count_received(process)
             if self.should_crash(process):
                 return False
             if self.settings.ack == "before_processing":
