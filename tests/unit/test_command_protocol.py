@@ -90,6 +90,9 @@ class ConsumerSeat:
     def consuming_as(self, process: str) -> bool:
         return self.consuming
 
+    def count_received(self, process: str) -> None:
+        self.received += 1
+
     def should_crash(self, process: str) -> bool:
         crash, self.crash = self.crash, False
         if crash:
