@@ -60,6 +60,8 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             {**BASE, "client": {"partition_assignment_strategy": "sticky"}},
             "client.partition_assignment_strategy must be one of",
         ),
+        ({**BASE, "broker": "redis", "client": {"reclaim": False, "reclaim_idle_ms": 500}}, "client.reclaim = true"),
+        ({**BASE, "broker": "redis", "client": {"reclaim_with": "xclaim"}}, "client.reclaim_with must be one of"),
     ],
 )
 def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]

@@ -26,7 +26,13 @@ class RedisClientSettings:
     timeout_s: float = at_least(1.0, 0.1)  # redis-py's socket timeout
     # when consumers XACK: after processing, before it, or NOACK
     ack: str = choice("after_processing", "after_processing", "before_processing", "noack")
-    reclaim: bool = True  # consumers XAUTOCLAIM other consumers' idle pending entries
+    reclaim: bool = True  # consumers claim other consumers' idle pending entries
+    # how long an entry stays pending before another consumer may claim it (the min-idle-time argument)
+    reclaim_idle_ms: int = used_only(at_least(1000, 1), lambda c: c.reclaim, "client.reclaim = true")
+    # XAUTOCLAIM (Redis 6.2+), or XPENDING with IDLE then XCLAIM of what it listed (the older recipe)
+    reclaim_with: str = used_only(
+        choice("xautoclaim", "xautoclaim", "xpending_xclaim"), lambda c: c.reclaim, "client.reclaim = true"
+    )
     max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
     pipeline: int = at_least(50, 1)  # XADDs per round trip
     # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)

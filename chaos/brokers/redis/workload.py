@@ -5,8 +5,8 @@ as a duplicate rather than disappearing. Errors are classified: a refused connec
 replica or a server error means the XADD definitely did not happen (``fail``); a timeout or a dropped
 connection after sending means we cannot know (``info``).
 
-Consumers follow the profile: ack after processing (safe), before processing, or ``NOACK``; reclaim
-other consumers' idle pending entries with XAUTOCLAIM or not; dead-letter an entry to
+Consumers follow the profile: ack after processing (safe), before processing, or ``NOACK``; claim
+other consumers' idle pending entries (XAUTOCLAIM, or XPENDING then XCLAIM) or not; dead-letter an entry to
 ``<stream>:dlq`` once its delivery count passes ``max_deliveries`` (0: retry poison forever).
 """
 
@@ -28,7 +28,6 @@ from chaos.workloads.base import LoadBudget, Workload
 log = logging.getLogger("brokerchaos.workloads")
 
 GROUP = "brokerchaos"
-RECLAIM_IDLE_MS = 1000
 
 
 def classify(exc: Exception) -> str:
@@ -219,7 +218,7 @@ class RedisStreamsWorkload(Workload):
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:
         """Read, process, ack as the profile says. After every (re)connect this consumer first re-reads
-        its own pending entries (id ``0``); with ``reclaim`` it also XAUTOCLAIMs others' idle ones."""
+        its own pending entries (id ``0``); with ``reclaim`` it also claims others' idle ones."""
         process = f"consumer-{index + 1}"
         conn, node = self._connect()
         own_pending_first = True
@@ -261,14 +260,25 @@ class RedisStreamsWorkload(Workload):
         if own_first and self.settings.ack != "noack":
             batches: Any = conn.xreadgroup(GROUP, process, {self.stream: "0"}, count=200)
             return [e for _, b in batches or [] for e in b], "own"
-        if self.settings.reclaim and time.monotonic() - last_reclaim > RECLAIM_IDLE_MS / 2000:
-            claimed = conn.xautoclaim(self.stream, GROUP, process, RECLAIM_IDLE_MS, "0-0", count=100)
-            entries = [e for e in claimed[1] if e and e[1] is not None]
+        idle_ms = self.settings.reclaim_idle_ms
+        if self.settings.reclaim and time.monotonic() - last_reclaim > idle_ms / 2000:
+            entries = self._claim_idle(conn, process, idle_ms)
             if entries:
                 return entries, "reclaim"
         noack = self.settings.ack == "noack"
         batches = conn.xreadgroup(GROUP, process, {self.stream: ">"}, count=100, block=100, noack=noack)
         return [e for _, b in batches or [] for e in b], ""
+
+    def _claim_idle(self, conn: redis.Redis, process: str, idle_ms: int) -> list[Any]:
+        """Entries pending longer than ``idle_ms`` with another consumer, now this one's (their delivery
+        counts go up). An entry trimmed or deleted meanwhile comes back empty: left out."""
+        if self.settings.reclaim_with == "xautoclaim":
+            claimed = conn.xautoclaim(self.stream, GROUP, process, idle_ms, "0-0", count=100)[1]
+        else:
+            pending = conn.xpending_range(self.stream, GROUP, min="-", max="+", count=100, idle=idle_ms)
+            ids: list[Any] = [p["message_id"] for p in pending]
+            claimed = conn.xclaim(self.stream, GROUP, process, idle_ms, ids) if ids else []
+        return [e for e in claimed if e and e[1] is not None]
 
     def _handle(self, conn: redis.Redis, process: str, node: str | None, entries: list[Any], redelivered: bool) -> bool:
         for entry_id, fields in entries:
