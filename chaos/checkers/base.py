@@ -7,6 +7,7 @@ pass collects the events of the first few anomalous message ids and the faults a
 
 from __future__ import annotations
 
+import bisect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -108,6 +109,38 @@ class SendTracker:
             if attempts > 0 and self._best.get(mid, -1) < self.RANK[INVOKE]:
                 out[mid] = INVOKE
         return out
+
+
+class LengthCap:
+    """A length cap the profile sets on the log (Redis ``XADD ... MAXLEN``): the broker keeps about its
+    newest ``keep_newest`` entries and may drop older ones by design. A message's drop was allowed when at
+    least that many acknowledged entries (by their ``entry`` ids, poison included) came after it."""
+
+    TRIMMED, MAYBE, NOT_ALLOWED = "trimmed", "maybe", "not_allowed"
+
+    def __init__(self, keep_newest: int) -> None:
+        self.keep_newest = keep_newest
+        self._entries: dict[object, tuple[int, ...]] = {}  # acknowledged message -> its entry id, sortable
+        self._order: list[tuple[int, ...]] | None = None
+
+    def observe_ack(self, value: dict[str, Any]) -> None:
+        """An acknowledged send's value (``id``, and the ``entry`` the broker gave it)."""
+        entry = value.get("entry")
+        if entry:
+            self._entries[value.get("id")] = tuple(int(part) for part in str(entry).split("-"))
+
+    def fate(self, mid: object, uncertain: int) -> str:
+        """Whether the cap allowed ``mid``'s drop; ``uncertain``: sends of unknown outcome, which may sit in
+        the log after it (``MAYBE``: allowed only if enough of them landed)."""
+        if self._order is None:
+            self._order = sorted(self._entries.values())
+        entry = self._entries.get(mid)
+        if entry is None:
+            return self.NOT_ALLOWED
+        newer = len(self._order) - bisect.bisect_right(self._order, entry)
+        if newer >= self.keep_newest:
+            return self.TRIMMED
+        return self.MAYBE if newer + uncertain >= self.keep_newest else self.NOT_ALLOWED
 
 
 _EVERYONES = frozenset({NEMESIS, OPERATOR})  # processes whose ops every checker sees

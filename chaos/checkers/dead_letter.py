@@ -6,7 +6,9 @@ the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and, where the broker re
 ``delivery_count``; the read itself ends with one ``dead_letter_read`` op: ``ok`` when the DLQ was read
 to its end, ``info`` when it could not be (then what the DLQ holds is unknown: no DLQ anomaly is decided).
 
-- **poison_not_dead_lettered**: acknowledged poison absent from the DLQ after the drain.
+- **poison_not_dead_lettered**: acknowledged poison absent from the DLQ after the drain. Under a length cap
+  (``keep_newest``, Redis ``MAXLEN``) poison the cap allowed to drop is **poison_trimmed** instead (reported, failing
+  nothing), and poison it may or may not have allowed to drop leaves this kind unknown.
 - **dead_lettered_twice**: a message found in the DLQ more than once (reported without failing when the
   profile accepts at-least-once dead-lettering).
 - **dead_letter_without_reason**: a DLQ entry with no reason recorded.
@@ -30,9 +32,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from chaos.checkers.base import Checker, SendTracker
+from chaos.checkers.base import Checker, LengthCap, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind, percentiles
-from chaos.history import INVOKE, OK, Op
+from chaos.history import INFO, INVOKE, OK, Op
 
 KINDS = (
     "poison_not_dead_lettered",
@@ -67,9 +69,11 @@ class DeadLetterChecker(Checker):
         allow_duplicates: bool = False,
         process_f: str = "process",
         dead_letter_after: int | None = None,
+        keep_newest: int | None = None,
     ) -> None:
         super().__init__()
         self.dead_letter_after = dead_letter_after
+        self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.fs = frozenset({consume_f, dlq_f, READ_F, process_f, "send"})
         self.reported_count: dict[Any, int] = {}  # the broker's count on each dead letter, where it gives one
         self.process_f = process_f
@@ -115,6 +119,8 @@ class DeadLetterChecker(Checker):
                 self.reported_count[mid] = value["delivery_count"]
         elif self.sends.observe(op) and value.get("kind") and value.get("id") is not None:
             self.kind[value["id"]] = value["kind"]
+            if self.cap is not None and op.type == OK:
+                self.cap.observe_ack(value)
 
     def _observe_read(self, op: Op) -> None:
         if op.type == OK:
@@ -167,10 +173,20 @@ class DeadLetterChecker(Checker):
         # What an unfinished drain or read did not find is no evidence of absence.
         absence_counts = "poison_not_dead_lettered" not in incomplete
         status = self.sends.status
+        uncertain = sum(1 for outcome in status.values() if outcome in (INFO, INVOKE))
+        maybe_trimmed = 0
+        if self.cap is not None:
+            anomalies["poison_trimmed"] = Anomaly("poison_trimmed", blocks_validity=False)
         for mid, outcome in status.items():
             poison = self.kind.get(mid) == "poison"
             if poison and outcome == OK and not self.dead.get(mid) and absence_counts:
-                anomalies["poison_not_dead_lettered"].add(mid)
+                fate = self.cap.fate(mid, uncertain) if self.cap is not None else LengthCap.NOT_ALLOWED
+                if fate == LengthCap.TRIMMED:  # dropped by the length cap before it could be dead-lettered
+                    anomalies["poison_trimmed"].add(mid)
+                elif fate == LengthCap.MAYBE:
+                    maybe_trimmed += 1
+                else:
+                    anomalies["poison_not_dead_lettered"].add(mid)
             if poison and self.max_deliveries is not None and self.deliveries.get(mid, 0) > self.max_deliveries:
                 anomalies["over_delivered"].add(mid)
         for mid, times in self.dead.items():
@@ -191,6 +207,11 @@ class DeadLetterChecker(Checker):
                 late = first is not None and (first - sent_at) / 1e9 > self.max_head_of_line_s
                 if self.kind.get(mid, "good") == "good" and late:
                     anomalies["head_of_line"].add(mid)
+        if maybe_trimmed and "poison_not_dead_lettered" not in incomplete:
+            incomplete["poison_not_dead_lettered"] = (
+                f"{maybe_trimmed} poison messages never dead-lettered may or may not have been trimmed by the "
+                "length cap (sends of unknown outcome could make up the entries after them)"
+            )
         valid, reason = decide(anomalies, incomplete)
         stats = {
             "poison_sent": sum(1 for k in self.kind.values() if k == "poison"),

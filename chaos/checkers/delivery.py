@@ -39,6 +39,14 @@ session's offsets only go up, one record at a time:
   acknowledged, without reading it (gaps with no acknowledged record — transaction markers, aborted
   writes — are not skips).
 
+Where the profile caps the log's length (``keep_newest``: Redis ``XADD ... MAXLEN``), the broker may drop
+old entries by design. A message that would be ``lost`` is counted apart when the policy allowed its drop:
+
+- **trimmed**: acknowledged, never consumed, and at least ``keep_newest`` acknowledged entries were
+  written after it (by their ``entry`` ids): the cap allowed trimming it. Reported, failing nothing.
+  Where fewer were acknowledged after it but the sends whose outcome is unknown could make up the rest,
+  the drop may or may not have been allowed: ``lost`` is then unknown, not passed.
+
 Evidence: every kind needs a completed final drain; ``truncated`` also needs a completed audit once one
 was started (a failed audit leaves it unknown, never passed); ``lost`` needs at least one acknowledged send.
 The position kinds need positions on both sides (an acknowledged position and a read one);
@@ -56,7 +64,7 @@ import bisect
 from collections import Counter, defaultdict
 from typing import Any
 
-from chaos.checkers.base import Checker, SendTracker
+from chaos.checkers.base import Checker, LengthCap, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
@@ -179,8 +187,10 @@ class DeliveryChecker(Checker):
         positions: bool = False,
         sessions: bool = False,
         session_fs: frozenset[str] = frozenset({"receive", "consume"}),
+        keep_newest: int | None = None,
     ) -> None:
         super().__init__()
+        self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.positions = Positions() if positions or sessions else None
         self.sessions = ReadSessions(session_fs) if sessions else None
         self._read_fs = READ_FS | {consume_f}
@@ -209,6 +219,8 @@ class DeliveryChecker(Checker):
             if self.positions is not None and op.type == OK and op.value:
                 self.positions.observe(op.value, acked=True)
             self.sends.observe(op)
+            if self.cap is not None and op.type == OK and op.value:
+                self.cap.observe_ack(op.value)
             if op.value and op.value.get("kind") in self.ignore_kinds:
                 self.ignored.add(op.value.get("id"))
         elif f == "audit":
@@ -279,13 +291,14 @@ class DeliveryChecker(Checker):
         anomalies["unconfirmed_lost"].blocks_validity = self.fail_on_unconfirmed_loss
         drained = self.drain.complete
         status = self.sends.status
+        never_consumed = []
         for mid, outcome in status.items():
             if mid in self.ignored:
                 continue  # poison: the dead-letter checker's business
             times = self.consumed.get(mid, 0)
             if outcome == OK:
                 if times == 0 and drained:
-                    anomalies["lost"].add(mid)
+                    never_consumed.append(mid)
                 elif times and self.retained is not None and mid not in self.retained:
                     anomalies["truncated"].add(mid)
             elif outcome in (INFO, INVOKE):
@@ -303,8 +316,14 @@ class DeliveryChecker(Checker):
             elif status[mid] == FAIL:
                 anomalies["failed_but_delivered"].add(mid)
         outcomes = Counter(status.values())
+        maybe_trimmed = self._judge_trimming(never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies)
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
+        if maybe_trimmed and "lost" not in incomplete:
+            incomplete["lost"] = (
+                f"{maybe_trimmed} acknowledged messages never consumed had fewer acknowledged entries after them "
+                "than the length cap keeps, but enough sends of unknown outcome to have been trimmed"
+            )
         lost_at = self._judge_positions(self.positions, anomalies, incomplete) if self.positions is not None else {}
         if self.sessions is not None and self.positions is not None:
             self._judge_sessions(self.sessions, self.positions, anomalies, incomplete)
@@ -320,10 +339,31 @@ class DeliveryChecker(Checker):
             "drain_complete": drained,
             "audited": self.retained is not None,
         }
+        if self.cap is not None:
+            stats |= {"keep_newest": self.cap.keep_newest, "maybe_trimmed": maybe_trimmed}
         if self.positions is not None:
             stats |= {"positions_acknowledged": len(self.positions.acked_at), "positions_read": self.positions.reads}
             stats["lost_by_offset_at"] = lost_at
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
+
+    def _judge_trimming(self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]) -> int:
+        """Sort the acknowledged messages never consumed into ``lost`` and, under a length cap, ``trimmed``;
+        returns how many may or may not have been trimmed (see the module's docstring)."""
+        if self.cap is None:
+            for mid in never_consumed:
+                anomalies["lost"].add(mid)
+            return 0
+        anomalies["trimmed"] = Anomaly("trimmed", blocks_validity=False)
+        maybe = 0
+        for mid in never_consumed:
+            fate = self.cap.fate(mid, uncertain)
+            if fate == LengthCap.TRIMMED:
+                anomalies["trimmed"].add(mid)
+            elif fate == LengthCap.MAYBE:
+                maybe += 1
+            else:
+                anomalies["lost"].add(mid)
+        return maybe
 
     def _judge_sessions(
         self, sessions: ReadSessions, positions: Positions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]

@@ -55,6 +55,7 @@ class CheckerOptions:
     sessions: bool = False  # consumers record assign/revoke/seek: their reads are followed per session
     exclusive_groups: bool = False  # each key is read by one consumer at a time: order across consumers
     dead_letter_after: int | None = None  # deliveries of poison the configuration allows before dead-lettering
+    keep_newest: int | None = None  # the log's length cap: older entries may be trimmed by design
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,6 +69,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             fail_on_unconfirmed_loss=guarantees.unconfirmed_loss_is_loss,
             positions=options.positions,
             sessions=options.sessions,
+            keep_newest=options.keep_newest,
         )
     ]
     if guarantees.order:
@@ -85,6 +87,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
                 allow_duplicates=guarantees.dead_letter_duplicates_allowed,
                 max_head_of_line_s=guarantees.max_head_of_line_s,
                 dead_letter_after=options.dead_letter_after,
+                keep_newest=options.keep_newest,
             )
         )
     if guarantees.exactly_once:

@@ -71,6 +71,9 @@ class Workload(ABC):
     # how many deliveries of a poison message the configuration allows before it is dead-lettered (None:
     # the workload does not dead-letter by count): what the broker actually did is then reported against it
     dead_letter_after: int | None = None
+    # a length cap the profile sets on the log (Redis MAXLEN): an entry with at least this many acknowledged
+    # entries after it may be trimmed by design; the delivery checker tells such drops from loss (None: none)
+    keep_newest: int | None = None
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history

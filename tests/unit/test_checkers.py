@@ -317,6 +317,39 @@ def test_order_is_unknown_while_first_deliveries_may_still_come() -> None:
     assert verdict.valid == UNKNOWN and "drain" in verdict.reason
 
 
+# trimming by a length cap ----------------------------------------------------------------------------
+def _capped(unknown: int = 0) -> HistoryBuilder:
+    """Ten entries acknowledged (stream ids 1-0 .. 10-0), a slow consumer that read only the last five;
+    ``unknown`` more sends whose outcome is unknown (they may sit in the stream after the others)."""
+    h = HistoryBuilder()
+    for n in range(10):
+        h.send(f"m{n}", entry=f"{n + 1}-0")
+    for n in range(unknown):
+        h.send(f"u{n}", outcome=INFO)
+    for n in range(5, 10):
+        h.receive(f"m{n}", entry=f"{n + 1}-0")
+    h.drain()
+    return h
+
+
+def test_entries_a_length_cap_allowed_to_drop_are_trimmed_not_lost() -> None:
+    within = run_checker(_capped().history, DeliveryChecker(keep_newest=5))
+    assert within.valid is True
+    assert within.anomalies["trimmed"].count == 5 and within.anomalies["lost"].count == 0
+    beyond = run_checker(_capped().history, DeliveryChecker(keep_newest=6))  # m4 had only 5 entries after it
+    assert beyond.valid is False and beyond.ids("lost") == ["m4"] and beyond.anomalies["trimmed"].count == 4
+    uncapped = run_checker(_capped().history, DeliveryChecker())
+    assert uncapped.anomalies["lost"].count == 5 and "trimmed" not in uncapped.anomalies
+
+
+def test_a_drop_the_cap_may_or_may_not_have_allowed_leaves_loss_unknown() -> None:
+    """m4 has five acknowledged entries after it and one send of unknown outcome: with a cap of six its
+    drop was allowed only if that send landed."""
+    verdict = run_checker(_capped(unknown=1).history, DeliveryChecker(keep_newest=6))
+    assert verdict.valid == UNKNOWN and "sends of unknown outcome" in verdict.incomplete["lost"]
+    assert verdict.anomalies["lost"].count == 0 and verdict.stats["maybe_trimmed"] == 1
+
+
 # exactly-once ----------------------------------------------------------------------------------------
 def _eos(mutate=None) -> HistoryBuilder:  # type: ignore[no-untyped-def]
     h = HistoryBuilder()
@@ -435,6 +468,26 @@ def _dlq(mutate=None, limit: int = 3) -> HistoryBuilder:  # type: ignore[no-unty
     h.op("dlq", OK, "dead_letter_read")
     h.drain()
     return h
+
+
+def test_poison_a_length_cap_dropped_before_any_delivery_is_trimmed_not_missing_from_the_dlq() -> None:
+    """bad1 was written first (entry 1-0), three entries came after it, and no consumer ever saw it: a
+    cap of three allowed the broker to trim it; a cap of four did not."""
+
+    def history() -> HistoryBuilder:
+        h = HistoryBuilder()
+        h.send("bad1", kind="poison", entry="1-0")
+        for n, mid in enumerate(("g0", "g1", "g2")):
+            h.send(mid, kind="good", entry=f"{n + 2}-0")
+            h.receive(mid)
+        h.op("dlq", OK, "dead_letter_read")
+        h.drain()
+        return h
+
+    allowed = run_checker(history().history, DeadLetterChecker(keep_newest=3))
+    assert allowed.valid is True and allowed.ids("poison_trimmed") == ["bad1"]
+    not_allowed = run_checker(history().history, DeadLetterChecker(keep_newest=4))
+    assert not_allowed.valid is False and not_allowed.ids("poison_not_dead_lettered") == ["bad1"]
 
 
 def test_dead_letter_passes_poison_dead_lettered_once() -> None:

@@ -35,6 +35,10 @@ class RedisClientSettings:
     )
     max_deliveries: int = at_least(3, 0)  # 0: no limit (poison retried forever)
     pipeline: int = at_least(50, 1)  # XADDs per round trip
+    # XADD ... MAXLEN: the stream keeps about its newest maxlen entries, older ones are trimmed (0: no cap)
+    maxlen: int = at_least(0, 0)
+    # MAXLEN ~ (trims whole macro nodes, keeping at least maxlen) rather than MAXLEN = (exactly maxlen)
+    maxlen_approximate: bool = used_only(True, lambda c: c.maxlen > 0, "client.maxlen > 0")
     # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
     in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 

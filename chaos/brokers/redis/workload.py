@@ -21,7 +21,7 @@ import redis
 
 from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.brokers.redis.settings import RedisClientSettings
-from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink
+from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink, maxlen_args
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
 
@@ -64,6 +64,7 @@ class RedisStreamsWorkload(Workload):
         # dead-lettered by the consumer once XPENDING counts max_deliveries deliveries
         limit, acks_after = self.settings.max_deliveries, self.settings.ack == "after_processing"
         self.dead_letter_after = limit if limit and acks_after else None
+        self.keep_newest = self.settings.maxlen or None  # XADD ... MAXLEN: older entries may be trimmed
         self.poison_every = poison_every
         self.process_ms = process_ms
         with self._primary_client() as conn:
@@ -151,9 +152,10 @@ class RedisStreamsWorkload(Workload):
         client, node = self._connect()
         if client is None:
             return None, None
+        cap = maxlen_args(self.settings.maxlen, self.settings.maxlen_approximate)
         if self.settings.retries:
-            return RetryingLink(client, self.stream), node
-        return WriteAheadLink(client, self.stream, self.settings.in_flight), node
+            return RetryingLink(client, self.stream, cap), node
+        return WriteAheadLink(client, self.stream, self.settings.in_flight, cap), node
 
     def _batch_size(self, seq: int) -> int:
         return max(1, min(self.settings.pipeline, self.budget.max_messages - seq))
@@ -259,7 +261,7 @@ class RedisStreamsWorkload(Workload):
     ) -> tuple[list[tuple[str, dict[str, str]]], str]:
         if own_first and self.settings.ack != "noack":
             batches: Any = conn.xreadgroup(GROUP, process, {self.stream: "0"}, count=200)
-            return [e for _, b in batches or [] for e in b], "own"
+            return self._existing(conn, [e for _, b in batches or [] for e in b]), "own"
         idle_ms = self.settings.reclaim_idle_ms
         if self.settings.reclaim and time.monotonic() - last_reclaim > idle_ms / 2000:
             entries = self._claim_idle(conn, process, idle_ms)
@@ -268,6 +270,15 @@ class RedisStreamsWorkload(Workload):
         noack = self.settings.ack == "noack"
         batches = conn.xreadgroup(GROUP, process, {self.stream: ">"}, count=100, block=100, noack=noack)
         return [e for _, b in batches or [] for e in b], ""
+
+    def _existing(self, conn: redis.Redis, entries: list[Any]) -> list[Any]:
+        """A consumer's own pending entries as they still exist: one trimmed away since its delivery (a
+        ``maxlen`` cap) comes back from the pending list with no fields. There is nothing left to process,
+        so it is acknowledged, clearing the pending list, as an application must."""
+        gone = [entry_id for entry_id, fields in entries if not fields]
+        if gone:
+            conn.xack(self.stream, GROUP, *gone)
+        return [(entry_id, fields) for entry_id, fields in entries if fields]
 
     def _claim_idle(self, conn: redis.Redis, process: str, idle_ms: int) -> list[Any]:
         """Entries pending longer than ``idle_ms`` with another consumer, now this one's (their delivery

@@ -21,9 +21,15 @@ class NotConnectedError(redis.ConnectionError):
     """The link could not be opened: nothing of the batch reached the server (a definite failure)."""
 
 
-def xadd_args(stream: str, fields: dict[str, str]) -> tuple[str, ...]:
+def xadd_args(stream: str, fields: dict[str, str], cap: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``cap``: the trimming arguments (:func:`maxlen_args`)."""
     flat = [part for pair in fields.items() for part in pair]
-    return ("XADD", stream, "*", *flat)
+    return ("XADD", stream, *cap, "*", *flat)
+
+
+def maxlen_args(maxlen: int, approximate: bool) -> tuple[str, ...]:
+    """XADD's ``MAXLEN [~|=] N`` (nothing when ``maxlen`` is 0: no cap)."""
+    return ("MAXLEN", "~" if approximate else "=", str(maxlen)) if maxlen else ()
 
 
 class XaddLink(Protocol):
@@ -41,10 +47,11 @@ class XaddLink(Protocol):
 class WriteAheadLink:
     """One connection of ``client``'s pool; batches written ahead, replies read in order."""
 
-    def __init__(self, client: redis.Redis, stream: str, depth: int) -> None:
+    def __init__(self, client: redis.Redis, stream: str, depth: int, cap: tuple[str, ...] = ()) -> None:
         self.client = client
         self.stream = stream
         self.depth = depth
+        self.cap = cap
         self._connection: Any = None
 
     @property
@@ -59,7 +66,7 @@ class WriteAheadLink:
 
     def send(self, batch: list[dict[str, str]]) -> None:
         connection = self.connection
-        commands = [xadd_args(self.stream, fields) for fields in batch]
+        commands = [xadd_args(self.stream, fields, self.cap) for fields in batch]
         connection.send_packed_command(connection.pack_commands(commands), check_health=False)
 
     def replies(self, size: int) -> list[Any]:
@@ -82,9 +89,10 @@ class RetryingLink:
 
     depth = 1
 
-    def __init__(self, client: redis.Redis, stream: str) -> None:
+    def __init__(self, client: redis.Redis, stream: str, cap: tuple[str, ...] = ()) -> None:
         self.client = client
         self.stream = stream
+        self.cap = cap
         self._batch: list[dict[str, str]] = []
 
     def send(self, batch: list[dict[str, str]]) -> None:
@@ -93,7 +101,7 @@ class RetryingLink:
     def replies(self, size: int) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for fields in self._batch[:size]:
-            pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
+            pipe.execute_command(*xadd_args(self.stream, fields, self.cap))
         return list(pipe.execute(raise_on_error=False))
 
     def close(self) -> None:
