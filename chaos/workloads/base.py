@@ -104,7 +104,9 @@ class Workload(ABC):
 
     @abstractmethod
     def consume(self, index: int) -> None:
-        """Receive, process, acknowledge while ``self.consuming``; record each delivery."""
+        """Receive, process, acknowledge while ``self.consuming_as(process)`` (False once the run's consumers
+        stop, or once the group is scaled in without this one); record each delivery and count it
+        (``count_received``: the scale-consumers fault waits for new consumers to receive)."""
 
     @abstractmethod
     def backlog(self) -> int | None:
