@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,12 @@ class RunResult:
 
     def anomalies(self) -> dict[str, int]:
         """Anomalies found (the benign ``recovered`` count excepted), whether or not the profile claims
-        the guarantee they break."""
-        return {k: a.count for v in self.verdicts for k, a in v.anomalies.items() if a.count and k != "recovered"}
+        the guarantee they break. A kind two checkers both found (exactly-once's ``lost`` and delivery's)
+        is named with its checker, so that one count never hides the other."""
+        found = [(v.checker, k, a.count) for v in self.verdicts for k, a in v.anomalies.items()]
+        found = [(checker, k, n) for checker, k, n in found if n and k != "recovered"]
+        kinds = Counter(k for _, k, _ in found)
+        return {(f"{checker}.{k}" if kinds[k] > 1 else k): n for checker, k, n in found}
 
     def failed_kinds(self) -> dict[str, int]:
         """The anomaly kinds that failed a claimed guarantee in this run, with their counts."""

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from chaos.checkers import DeliveryChecker, run_checker
+from chaos.checkers.verdict import Anomaly, Verdict
 from chaos.report import render_run
+from chaos.schedule.explore import RunResult
 from tests.unit.histories import HistoryBuilder
 
 
@@ -87,3 +89,13 @@ def test_an_anomaly_that_failed_no_claimed_guarantee_is_reported_apart(tmp_path:
     assert "## Reported, failing no claimed guarantee" in text and "- recovered (1) in p / kill-leader: m1" in text
     assert "## Anomalies" not in text
     assert "<ul id='reported'><li>recovered (1)" in index.read_text()
+
+
+def test_a_kind_two_checkers_found_is_named_with_each_checker_in_the_run_line() -> None:
+    def verdict(checker: str, **counts: int) -> Verdict:
+        anomalies = {kind: Anomaly(kind, count=n) for kind, n in counts.items()}
+        return Verdict(checker, False, anomalies, {}, "", {})
+
+    verdicts = [verdict("delivery", lost=3, truncated=2, recovered=9), verdict("exactly_once", lost=1)]
+    result = RunResult("p", "f", None, verdicts, {}, Path("."), 1.0, 1.0)  # type: ignore[arg-type]
+    assert result.anomalies() == {"delivery.lost": 3, "truncated": 2, "exactly_once.lost": 1}
