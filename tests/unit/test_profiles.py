@@ -57,6 +57,10 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ({**BASE, "client": {"heartbeat_interval_ms": 6000}}, "must be below client.session_timeout_ms (6000)"),
         ({**BASE, "client": {"session_timeout_ms": 3000}}, "the brokers accept 6000..1800000"),
         (
+            {**BASE, "cluster": {"server_properties": {"group.min.session.timeout.ms": "6s"}}},
+            "group.min.session.timeout.ms must be a number of milliseconds",
+        ),
+        (
             {**BASE, "client": {"partition_assignment_strategy": "sticky"}},
             "client.partition_assignment_strategy must be one of",
         ),

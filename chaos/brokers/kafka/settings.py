@@ -123,10 +123,17 @@ def _check_group_timing(profile: KafkaProfile) -> None:
             f"client.session_timeout_ms ({c.session_timeout_ms})"
         )
     brokers = profile.cluster.server_properties or {}
-    low = int(brokers.get("group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS))
-    high = int(brokers.get("group.max.session.timeout.ms", GROUP_MAX_SESSION_TIMEOUT_MS))
+    low = _milliseconds(brokers, "group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS)
+    high = _milliseconds(brokers, "group.max.session.timeout.ms", GROUP_MAX_SESSION_TIMEOUT_MS)
     if not low <= c.session_timeout_ms <= high:
         raise ProfileError(
             f"client.session_timeout_ms = {c.session_timeout_ms}: the brokers accept {low}..{high} "
             "(group.min.session.timeout.ms / group.max.session.timeout.ms in cluster.server_properties)"
         )
+
+
+def _milliseconds(properties: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(properties.get(name, default))
+    except ValueError:
+        raise ProfileError(f"cluster.server_properties: {name} must be a number of milliseconds") from None
