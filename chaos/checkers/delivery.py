@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from chaos.checkers.base import Checker, LengthCap, SendTracker
@@ -207,34 +208,58 @@ class DeliveryChecker(Checker):
         self.retained: set[object] | None = None  # ids a completed final read of the log found
         self.audit_started = False
         self.audit_error = ""
+        self._handlers = self._build_handlers(send_f)
+
+    def _build_handlers(self, send_f: str) -> dict[str, Callable[[Op], None]]:
+        """Per op name, the one method that reads it (the first that applies, in this order)."""
+        handlers: dict[str, Callable[[Op], None]] = {}
+        if self.sessions is not None:
+            handlers |= dict.fromkeys(SESSION_EVENTS, self._on_session_event)
+        handlers |= dict.fromkeys(self._read_fs, self._on_read)
+        handlers["audit"] = self._observe_audit
+        handlers[send_f] = self._on_send
+        handlers[self.consume_f] = self._on_consume
+        return handlers
 
     def observe(self, op: Op) -> None:
-        """Dispatched by op name first: this runs once per op of the history."""
-        f = op.f
-        if f == self.consume_f:
-            self._observe_read(op, f)
-            if op.type == OK and op.value:
-                self._observe_consumed(op.value)
-        elif f == self.sends.send_f:
-            if self.positions is not None and op.type == OK and op.value:
-                self.positions.observe(op.value, acked=True)
-            self.sends.observe(op)
-            if self.cap is not None and op.type == OK and op.value:
-                self.cap.observe_ack(op.value)
-            if op.value and op.value.get("kind") in self.ignore_kinds:
-                self.ignored.add(op.value.get("id"))
-        elif f == "audit":
-            self._observe_audit(op)
-        elif f in self._read_fs:
-            self._observe_read(op, f)
-        elif f in SESSION_EVENTS and self.sessions is not None:
-            self.sessions.event(op.process)
+        handle = self._handlers.get(op.f)
+        if handle is not None:
+            handle(op)
 
-    def _observe_read(self, op: Op, f: str) -> None:
-        """A read that returns a record at its position: for the position checks and the read sessions."""
+    def handler(self, f: str) -> Callable[[Op], None]:
+        return self._handlers.get(f, self.observe)
+
+    def _on_consume(self, op: Op) -> None:
+        """Runs once per consumed message: its position first, then the count of its distinct records."""
         value = op.value
-        if self.positions is None or op.type != OK or not value:
+        if op.type != OK or not value:
             return
+        if self.positions is not None:
+            self._observe_position(op.process, value, self.consume_f)
+        self._observe_consumed(value)
+
+    def _on_send(self, op: Op) -> None:
+        value = op.value
+        if value and op.type == OK:
+            if self.positions is not None:
+                self.positions.observe(value, acked=True)
+            if self.cap is not None:
+                self.cap.observe_ack(value)
+        self.sends.observe(op)
+        if value and value.get("kind") in self.ignore_kinds:
+            self.ignored.add(value.get("id"))
+
+    def _on_read(self, op: Op) -> None:
+        if self.positions is not None and op.type == OK and op.value:
+            self._observe_position(op.process, op.value, op.f)
+
+    def _on_session_event(self, op: Op) -> None:
+        assert self.sessions is not None
+        self.sessions.event(op.process)
+
+    def _observe_position(self, process: str, value: dict[str, Any], f: str) -> None:
+        """A read that returns a record at its position: for the position checks and the read sessions."""
+        assert self.positions is not None
         offset = value.get("offset")
         if offset.__class__ is not int or offset < 0:  # none, not a number (a program's report), or -1
             return
@@ -242,7 +267,7 @@ class DeliveryChecker(Checker):
         if partition is None:
             return
         if self.sessions is not None and f in self.sessions.read_fs:
-            self.sessions.read(op.process, partition, offset)
+            self.sessions.read(process, partition, offset)
         mid = value.get("id")
         if mid is not None:
             self.positions.place(partition, offset, mid, acked=False)
@@ -324,7 +349,9 @@ class DeliveryChecker(Checker):
                 f"{maybe_trimmed} acknowledged messages never consumed had fewer acknowledged entries after them "
                 "than the length cap keeps, but enough sends of unknown outcome to have been trimmed"
             )
-        lost_at = self._judge_positions(self.positions, anomalies, incomplete) if self.positions is not None else {}
+        lost_at = {}
+        if self.positions is not None:
+            lost_at = self._judge_positions(self.positions, status, anomalies, incomplete)
         if self.sessions is not None and self.positions is not None:
             self._judge_sessions(self.sessions, self.positions, anomalies, incomplete)
         valid, reason = decide(anomalies, incomplete)
@@ -383,7 +410,7 @@ class DeliveryChecker(Checker):
                 incomplete.setdefault(kind, self.drain.missing())
 
     def _judge_positions(
-        self, positions: Positions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+        self, positions: Positions, status: dict[Any, str], anomalies: dict[str, Anomaly], incomplete: dict[str, str]
     ) -> dict[str, str]:
         """The position kinds (see the module's docstring), each with its evidence rule; returns where the
         first messages lost by offset were acknowledged (their ids carry the timelines)."""
@@ -400,7 +427,6 @@ class DeliveryChecker(Checker):
         if not (self.drain.complete or self.retained is not None):
             incomplete.setdefault("lost_by_offset", "neither the final drain nor the audit completed")
             return {}
-        status = self.sends.status
         where: dict[str, str] = {}
         lost = anomalies["lost_by_offset"]
         for mid, (partition, offset) in positions.acked_at.items():
