@@ -39,7 +39,11 @@ def sharing_order(rows: list[Profile]) -> list[Profile]:
     left, order = list(rows), []
     running: str | None = None
     while left:
-        row = next((r for r in left if running in (Clusters.key(r), Clusters.key(twin_of(r)))), left[0])
+        keys = {r.name: (Clusters.key(r), Clusters.key(twin_of(r))) for r in left}
+        fits = [r for r in left if running in keys[r.name]]
+        # first the rows that keep the running cluster for both their runs, then the others that use it
+        stays = [r for r in fits if keys[r.name] == (running, running)]
+        row = (stays or fits or left)[0]
         left.remove(row)
         order.append(row)
         if row.meta_skip:

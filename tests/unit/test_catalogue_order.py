@@ -49,3 +49,11 @@ def test_settings_each_run_applies_to_its_own_topic_do_not_keep_clusters_apart()
     other_brokers = replace(row.cluster, server_properties={"min.insync.replicas": "1"})
     assert Clusters.key(replace(row, cluster=other_brokers)) != Clusters.key(row)
     assert Clusters.key(replace(row, cluster=replace(row.cluster, brokers=3))) != Clusters.key(row)
+
+
+def test_a_row_that_keeps_the_running_cluster_for_both_its_runs_goes_before_one_that_leaves_it() -> None:
+    by_name = {p.name: p for p in ROWS}
+    # K6 and K9 run on their twin's cluster (kafka-safe's); K8 only shares its twin's and then starts its own
+    rows = [by_name["kafka-k6-auto-commit"], by_name["kafka-k8-rf1"], by_name["kafka-k9-retention"]]
+    assert [p.catalogue for p in sharing_order(rows)] == ["K6", "K9", "K8"]
+    assert cluster_starts(sharing_order(rows)) < cluster_starts(rows)

@@ -49,6 +49,11 @@ DEFAULTS = {
     "num.partitions": "3",
     "group.initial.rebalance.delay.ms": "0",
     "log.flush.interval.messages": "9223372036854775807",
+    # How often brokers delete segments past a topic's retention.ms / retention.bytes, and how long after
+    # start they first do (Kafka's defaults: 5 min, and 30 s): a retention a profile sets acts within a
+    # run, on a cluster just started too. Nothing is deleted sooner than the retention allows.
+    "log.retention.check.interval.ms": "1000",
+    "log.initial.task.delay.ms": "1000",
 }
 # Keys a user may pass that DescribeConfigs does not list.
 ALLOWED_PREFIXES = ("listener.name.", "log4j", "confluent.")

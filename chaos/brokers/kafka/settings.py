@@ -23,7 +23,8 @@ class KafkaClusterSettings:
     brokers: int = at_least(3, 3)
     partitions: int = per_run(at_least(3, 1))  # partitions of the topic
     replication: int = per_run(at_least(3, 1))  # replication factor of the topic
-    # topic-level configs at creation (e.g. min.insync.replicas), as Kafka names them
+    # topic-level configs at creation (e.g. min.insync.replicas, retention.ms), as Kafka names them;
+    # brokers apply retention every second (log.retention.check.interval.ms = 1000)
     topic_config: dict[str, str] | None = per_run(None)
 
 

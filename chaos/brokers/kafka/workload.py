@@ -639,8 +639,12 @@ class KafkaWorkload(Workload):
     def _read_to_end(self, topic: str, each: Any, timeout: float) -> None:
         """Every record of ``topic`` from its start to the high watermarks it had when the read began,
         with a fresh reader (read_uncommitted); raises KafkaException when that takes over ``timeout``."""
-        settings = {"group.id": f"bc-read-{uuid.uuid4().hex[:6]}", "isolation.level": "read_uncommitted"}
-        reader = Consumer(self.cluster.client_config(**settings, **{"enable.auto.commit": False}))
+        settings: dict[str, Any] = {"group.id": f"bc-read-{uuid.uuid4().hex[:6]}"}
+        settings["isolation.level"] = "read_uncommitted"
+        # A retention that deletes records while they are read moves the log's start past the reader: it
+        # goes on from the new start (what the log still holds), never to the end.
+        settings |= {"enable.auto.commit": False, "auto.offset.reset": "earliest"}
+        reader = Consumer(self.cluster.client_config(**settings))
         try:
             found = reader.list_topics(topic, timeout=10).topics[topic].partitions
             parts = [TopicPartition(topic, p) for p in found]
@@ -651,12 +655,21 @@ class KafkaWorkload(Workload):
             while left and time.monotonic() < deadline:
                 for msg in _poll(reader, 1000):
                     each(msg)
-                left = [tp for tp in reader.position(left) if tp.offset < ends[tp.partition]]
+                left = [tp for tp in reader.position(left) if not _read_to(reader, tp, ends[tp.partition])]
             if left:
                 partitions = [tp.partition for tp in left]
                 raise KafkaException(f"{topic} partitions {partitions} not read to their end in {timeout:.0f} s")
         finally:
             reader.close()
+
+
+def _read_to(reader: Consumer, position: TopicPartition, end: int) -> bool:
+    """Whether ``reader`` has read its partition up to ``end``: its position reached it, or, with nothing
+    read yet, the log's start did (retention deleted every record below it: nothing is left to read)."""
+    if position.offset >= 0:
+        return bool(position.offset >= end)
+    start = reader.get_watermark_offsets(position, timeout=5, cached=False)[0]
+    return bool(start >= end)
 
 
 def _collect(
