@@ -118,6 +118,7 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "proxy-down": lambda c: ProxyDown(c.cluster, c.leader()),
     "crash-consumer": lambda c: c.workload.consumer_crash(),
     "scale-consumers": lambda c: c.workload.consumer_scaling(),
+    "pause-consumers": lambda c: c.workload.consumer_pause(),
 }
 
 

@@ -93,6 +93,8 @@ class Workload(ABC):
         self._retiring: set[str] = set()  # consumers the group is scaled in without: they stop after their batch
         self._received_by: dict[str, int] = {}  # deliveries per consumer process
         self._crashed: list[str] = []
+        self._paused = threading.Event()  # consumers take nothing while set (the pause-consumers fault)
+        self._holding: set[str] = set()  # consumers that hold still now, as they reported it
         self._consumer_count = consumers
         self._lock = threading.Lock()
         self.consumers_start_after_s = 0.0
@@ -218,6 +220,54 @@ class Workload(ABC):
 
     def consumer_scaling(self) -> ConsumerScaling:
         return ConsumerScaling(self)
+
+    # pausing the consumers ---------------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        """Whether consumers should take nothing now (each checks between batches)."""
+        return self._paused.is_set()
+
+    def holds(self, process: str, holding: bool) -> None:
+        """A consumer reports that it holds still now (True: it takes nothing more) or works again."""
+        with self._lock:
+            if holding:
+                self._holding.add(process)
+            else:
+                self._holding.discard(process)
+
+    def hold_while_paused(self, process: str) -> None:
+        """A consumer that takes deliveries only when it asks for them (nothing is fetched behind its back)
+        holds still here while paused: it stays connected and keeps what it was handed, unprocessed."""
+        if not self._paused.is_set():
+            return
+        self.holds(process, True)
+        while self._paused.is_set() and self.consuming_as(process):
+            time.sleep(0.05)
+        self.holds(process, False)
+
+    def pause_consumers(self, within_s: float = 5.0) -> list[str]:
+        """Ask every consumer to hold still; returns those that did within ``within_s`` (a consumer busy in
+        its client library reports later, or never: it was not paused)."""
+        self._paused.set()
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            live = set(self.live_consumers())
+            with self._lock:
+                if live <= self._holding:
+                    break
+            time.sleep(0.05)
+        with self._lock:
+            return sorted(self._holding)
+
+    def resume_consumers(self) -> None:
+        self._paused.clear()
+
+    def consumer_pause(self) -> ConsumerPause:
+        return ConsumerPause(self)
+
+    def live_consumers(self) -> list[str]:
+        """The consumer threads still running (crashed and scaled-in ones have ended)."""
+        return [t.name for t in self._threads if t.name.startswith("consumer") and t.is_alive()]
 
     def start(self) -> None:
         self.started_at = time.monotonic()
@@ -437,4 +487,44 @@ class ConsumerScaling(Fault):
             )
 
 
-__all__ = ["FAIL", "INFO", "INVOKE", "OK", "ConsumerCrash", "ConsumerScaling", "LoadBudget", "Workload"]
+class ConsumerPause(Fault):
+    """Every consumer holds still while staying a member of its group: a stalled downstream, back-pressure.
+    The kit's Kafka consumers pause() their partitions (librdkafka then stops fetching, drops what it had
+    fetched ahead, and on resume fetches on from the application's position); the RabbitMQ and Redis
+    consumers take no delivery (RabbitMQ's prefetched ones wait, unacknowledged); a consumer program is
+    stopped (SIGSTOP) and continued (SIGCONT). What the broker does meanwhile with what they have not read
+    — retention, trimming, expiry — shows when they go on. Its targets are the consumers that held."""
+
+    name = "pause-consumers"
+
+    def __init__(self, workload: Workload, hold_within_s: float = 5.0) -> None:
+        super().__init__()
+        self.workload = workload
+        self.hold_within_s = hold_within_s
+
+        self.not_holding: list[str] = []  # consumers asked to hold that did not report holding
+
+    def _apply(self) -> None:
+        self.targets = self.workload.pause_consumers(self.hold_within_s)
+        self.not_holding = sorted(set(self.workload.live_consumers()) - set(self.targets))
+        if self.not_holding:
+            log.warning("pause-consumers: %s did not hold within %g s", self.not_holding, self.hold_within_s)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "not_holding": self.not_holding}
+
+    def _heal(self) -> None:
+        self.workload.resume_consumers()
+
+
+__all__ = [
+    "FAIL",
+    "INFO",
+    "INVOKE",
+    "OK",
+    "ConsumerCrash",
+    "ConsumerPause",
+    "ConsumerScaling",
+    "LoadBudget",
+    "Workload",
+]

@@ -18,7 +18,8 @@ go to stderr (kept in the run directory). The harness names the process (``consu
 
 A crash-consumer fault SIGKILLs the program's whole process group as soon as it reports its next
 ``receive`` — mid-processing, where the kit's own consumers crash too; a program that exits by itself is
-restarted after a second, as a supervisor would, and the exit is recorded.
+restarted after a second, as a supervisor would, and the exit is recorded. A pause-consumers fault stops
+its process group (SIGSTOP) for the pause and continues it (SIGCONT) at the heal.
 """
 
 from __future__ import annotations
@@ -185,7 +186,9 @@ class CommandConsumers:
             reader.join(STOP_GRACE_S)
 
     def _follow(self, process: str, child: subprocess.Popen[bytes], lines: queue.Queue[bytes | None]) -> str:
+        stopped = False
         while True:
+            stopped = self._follow_pause(process, child, stopped)
             if not self.workload.consuming_as(process):
                 _terminate(child)
                 self._record_until_closed(process, child, lines, time.monotonic() + STOP_GRACE_S)
@@ -205,6 +208,19 @@ class CommandConsumers:
                 # Right after a receive, mid-processing, as the kit's own consumers crash.
                 self._record_until_closed(process, child, lines, kill_at=time.monotonic())
                 return "crashed"
+
+    def _follow_pause(self, process: str, child: subprocess.Popen[bytes], stopped: bool) -> bool:
+        """While the workload is paused the program's process group is stopped (SIGSTOP: frozen in place,
+        as in a long GC pause), continued after (SIGCONT); returns whether it is stopped now."""
+        if self.workload.paused and not stopped:
+            _signal_group(child, signal.SIGSTOP)
+            self.workload.holds(process, True)
+            return True
+        if stopped and not self.workload.paused:
+            _signal_group(child, signal.SIGCONT)
+            self.workload.holds(process, False)
+            return False
+        return stopped
 
     def _record(self, process: str, raw: bytes) -> bool:
         """Record one reported operation; True when it was a message received."""
@@ -248,14 +264,19 @@ def _read_lines(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
         lines.put(None)
 
 
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGKILL)
+        os.killpg(child.pid, signum)
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    _signal_group(child, signal.SIGKILL)
 
 
 def _terminate(child: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGTERM)
+    """SIGTERM, then SIGCONT: a program stopped by a pause handles its SIGTERM only once continued."""
+    _signal_group(child, signal.SIGTERM)
+    _signal_group(child, signal.SIGCONT)
 
 
 def _end(child: subprocess.Popen[bytes]) -> None:

@@ -73,3 +73,19 @@ def test_a_consumer_that_breaks_the_protocol_makes_the_verdict_unknown(clusters:
     results = [r for e in outcome.exploration for r in e.results]
     assert results and all(r.valid == UNKNOWN for r in results), [r.valid for r in results]
     assert not outcome.all_pass
+
+
+def test_a_paused_consumer_program_is_stopped_and_continued(clusters: Clusters, run_dir: Path) -> None:
+    """pause-consumers SIGSTOPs the program's process group and SIGCONTs it at the heal: it reads (almost)
+    nothing in the window, reads again after it, and the correct consumer still passes."""
+    profile = under_consumer_crashes("redis-consumer")
+    profile = dataclasses.replace(profile, faults=dataclasses.replace(profile.faults, families=["pause-consumers"]))
+    outcome = play(profile, clusters, run_dir, "paused")
+    results = [r for e in outcome.exploration for r in e.results]
+    assert results and outcome.all_pass, [r.failed_kinds() for r in results]
+    played = [span for r in results for span in r.faults_played]
+    assert played and all(span["hit"] and span["targets"] for span in played), played
+    availability = next(v for r in results for v in r.verdicts if v.name == "availability")
+    for window in availability.stats["windows"]:
+        assert window["reads_during"] < window["reads_before"] / 2, window
+        assert window["first_read_after_heal_s"] is not None, window

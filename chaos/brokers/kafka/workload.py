@@ -302,8 +302,10 @@ class KafkaWorkload(Workload):
         process = f"consumer-{index + 1}"
         consumer = self._consumer(process)
         self._subscribe(consumer, process)
+        held = False
         try:
             while self.consuming_as(process):
+                held = self._follow_pause(consumer, process, held)
                 try:
                     batch = consumer.consume(num_messages=100, timeout=0.2)
                 except KafkaException as exc:
@@ -335,6 +337,24 @@ class KafkaWorkload(Workload):
                     self._commit(consumer)
         finally:
             consumer.close()
+
+    def _follow_pause(self, consumer: Consumer, process: str, held: bool) -> bool:
+        """Pause the member's partitions while the workload is paused (again each turn: a rebalance may hand
+        it new ones), resume them after; returns whether it holds now. The member goes on polling, so it
+        stays in its group; librdkafka fetches nothing for a paused partition and, on resume, fetches on
+        from the last record the application was given."""
+        if self.paused:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.pause(consumer.assignment())
+                if not held:
+                    self.holds(process, True)
+                return True
+            return held
+        if held:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.resume(consumer.assignment())
+            self.holds(process, False)
+        return False
 
     def _replace(self, consumer: Consumer, process: str, error: KafkaError) -> Consumer:
         """A fatal consumer error (a static member fenced by its own instance id, after its coordinator
@@ -393,8 +413,10 @@ class KafkaWorkload(Workload):
         producer = self._processor_producer(process)
         session = uuid.uuid4().hex[:4]  # a restarted processor counts from 1 again: keep its labels apart
         count = 0
+        held = False
         try:
             while self.consuming_as(process):
+                held = self._follow_pause(consumer, process, held)
                 batch = _poll(consumer, 100)
                 if not batch:
                     continue

@@ -235,6 +235,7 @@ class RabbitMQWorkload(Workload):
         for method, props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
             if not self.consuming_as(process):
                 return True
+            self.hold_while_paused(process)
             if method is None:
                 continue
             value = json.loads(body)

@@ -58,6 +58,7 @@ _FAMILIES = frozenset(
         "proxy-down",
         "crash-consumer",
         "scale-consumers",
+        "pause-consumers",
         "packet-loss",
         "power-loss-leader",
         "power-loss-all",

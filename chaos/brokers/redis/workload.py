@@ -226,6 +226,7 @@ class RedisStreamsWorkload(Workload):
         own_pending_first = True
         last_reclaim = 0.0
         while self.consuming_as(process):
+            self.hold_while_paused(process)
             if conn is None:
                 time.sleep(0.1)
                 conn, node = self._connect()
