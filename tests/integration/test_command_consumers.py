@@ -85,7 +85,7 @@ def test_a_paused_consumer_program_is_stopped_and_continued(clusters: Clusters, 
     assert results and outcome.all_pass, [r.failed_kinds() for r in results]
     played = [span for r in results for span in r.faults_played]
     assert played and all(span["hit"] and span["targets"] for span in played), played
-    availability = next(v for r in results for v in r.verdicts if v.name == "availability")
+    availability = next(v for r in results for v in r.verdicts if v.checker == "availability")
     for window in availability.stats["windows"]:
         assert window["reads_during"] < window["reads_before"] / 2, window
         assert window["first_read_after_heal_s"] is not None, window
