@@ -47,6 +47,17 @@ old entries by design. A message that would be ``lost`` is counted apart when th
   Where fewer were acknowledged after it but the sends whose outcome is unknown could make up the rest,
   the drop may or may not have been allowed: ``lost`` is then unknown, not passed.
 
+Where the log deletes from its front by policy (Kafka ``retention.ms``: the final log read reports each
+partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
+Read before, it is not ``truncated`` (counted as ``deleted_after_read``). Never read, it is ``lost`` —
+unless the profile states that messages may expire (``expire_after_s``):
+
+- **expired**: acknowledged, never consumed, below its partition's final start, and at least
+  ``expire_after_s`` old by the first sign it was gone (a reader's jump past it, else the final log
+  read). Reported, failing nothing; it is no ``lost_by_offset`` and no ``skipped`` either. One deleted
+  sooner stays ``lost`` (counted as ``deleted_too_soon``). Without the final read's start offsets,
+  ``lost`` is unknown under a stated expiry.
+
 Evidence: every kind needs a completed final drain; ``truncated`` also needs a completed audit once one
 was started (a failed audit leaves it unknown, never passed); ``lost`` needs at least one acknowledged send.
 The position kinds need positions on both sides (an acknowledged position and a read one);
@@ -62,7 +73,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chaos.checkers.base import Checker, LengthCap, SendTracker
@@ -135,7 +146,8 @@ class ReadSessions:
         self.followed: set[str] = set()
         self.last: dict[tuple[str, Any], int] = {}  # (process, partition) -> last offset read this session
         self.backwards: list[str] = []
-        self.gaps: list[tuple[str, Any, int, int]] = []  # (process, partition, from, to) with to > from + 1
+        # (process, partition, from, to, when) with to > from + 1: when the read past the gap happened
+        self.gaps: list[tuple[str, Any, int, int, int]] = []
         self.reads = 0
 
     def event(self, process: str) -> None:
@@ -144,8 +156,9 @@ class ReadSessions:
         for key in [k for k in self.last if k[0] == process]:
             del self.last[key]
 
-    def read(self, process: str, partition: Any, offset: int) -> None:
-        """A successful read (one of ``read_fs``) of ``partition``:``offset``; counted if ``process`` is followed."""
+    def read(self, process: str, partition: Any, offset: int, at: int) -> None:
+        """A successful read (one of ``read_fs``) of ``partition``:``offset`` at time ``at``; counted if
+        ``process`` is followed."""
         if process not in self.followed:
             return
         self.reads += 1
@@ -157,22 +170,55 @@ class ReadSessions:
         if offset <= before:
             self.backwards.append(f"{process} read {partition}:{offset} after {partition}:{before}")
         elif offset > before + 1:
-            self.gaps.append((process, partition, before, offset))
+            self.gaps.append((process, partition, before, offset, at))
 
-    def skips(self, acked_at: dict[object, Position]) -> list[str]:
-        """The gaps that passed over an acknowledged record, each naming the first one passed."""
+    def passed(self, acked_at: dict[object, Position]) -> Iterator[tuple[tuple[str, Any, int, int, int], list[object]]]:
+        """Each gap with the acknowledged records it passed over, in offset order (gaps that passed none,
+        such as transaction markers, left out)."""
         at_offset: defaultdict[Any, dict[int, object]] = defaultdict(dict)
         for mid, (partition, offset) in acked_at.items():
             at_offset[partition][offset] = mid
         offsets = {p: sorted(held) for p, held in at_offset.items()}
-        found = []
-        for process, partition, before, after in self.gaps:
+        for gap in self.gaps:
+            _process, partition, before, after, _at = gap
             held = offsets.get(partition, [])
-            i = bisect.bisect_right(held, before)
-            if i < len(held) and held[i] < after:
-                passed = f"{at_offset[partition][held[i]]} at {partition}:{held[i]}"
+            within = held[bisect.bisect_right(held, before) : bisect.bisect_left(held, after)]
+            if within:
+                yield gap, [at_offset[partition][offset] for offset in within]
+
+    def skips(self, acked_at: dict[object, Position], allowed: frozenset[object] = frozenset()) -> list[str]:
+        """The gaps that passed over an acknowledged record whose deletion was not ``allowed`` (expired by
+        the profile's stated policy), each naming the first such record."""
+        found = []
+        for (process, partition, before, after, _at), mids in self.passed(acked_at):
+            first = next((mid for mid in mids if mid not in allowed), None)
+            if first is not None:
+                where = acked_at[first][1]
+                passed = f"{first} at {partition}:{where}"
                 found.append(f"{process} went from {partition}:{before} to {partition}:{after} past {passed}")
         return found
+
+
+class FrontDeletion:
+    """What a log deleted from its front: Kafka's retention (and DeleteRecords) moves a partition's log
+    start offset past its oldest records, while a truncation (an unclean election, a lost disk) removes
+    records at the end or recreates the partition. The final log read reports each partition's start; an
+    acknowledged record below it is gone by the log's own policy, whether or not anyone read it."""
+
+    def __init__(self) -> None:
+        self.starts: dict[Any, int] | None = None  # partition -> log start offset at the final read
+        self.seen_at = 0  # when the final read saw them
+
+    def observe(self, starts: list[list[Any]], at: int) -> None:
+        """``starts``: [partition, log start offset] pairs (pairs, not a mapping: they survive JSON)."""
+        self.starts = {partition: int(start) for partition, start in starts}
+        self.seen_at = at
+
+    def deleted(self, acked_at: dict[object, Position]) -> set[object]:
+        if not self.starts:
+            return set()
+        starts = self.starts
+        return {mid for mid, (partition, offset) in acked_at.items() if offset < starts.get(partition, 0)}
 
 
 class DeliveryChecker(Checker):
@@ -189,9 +235,14 @@ class DeliveryChecker(Checker):
         sessions: bool = False,
         session_fs: frozenset[str] = frozenset({"receive", "consume"}),
         keep_newest: int | None = None,
+        expire_after_s: float | None = None,
     ) -> None:
+        """``expire_after_s``: the profile tolerates the log deleting a message from its front (retention)
+        once it is this old (see the module's docstring); None tolerates no such deletion."""
         super().__init__()
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
+        self.expire_after_ns = None if expire_after_s is None else int(expire_after_s * 1e9)
+        self.front = FrontDeletion()
         self.positions = Positions() if positions or sessions else None
         self.sessions = ReadSessions(session_fs) if sessions else None
         self._read_fs = READ_FS | {consume_f}
@@ -199,7 +250,7 @@ class DeliveryChecker(Checker):
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
-        self.sends = SendTracker(send_f)
+        self.sends = SendTracker(send_f, times=expire_after_s is not None)
         self.allow_duplicates = allow_duplicates
         self.fail_on_unconfirmed_loss = fail_on_unconfirmed_loss
         self.consumed: Counter[object] = Counter()
@@ -235,7 +286,7 @@ class DeliveryChecker(Checker):
         if op.type != OK or not value:
             return
         if self.positions is not None:
-            self._observe_position(op.process, value, self.consume_f)
+            self._observe_position(op, value, self.consume_f)
         self._observe_consumed(value)
 
     def _on_send(self, op: Op) -> None:
@@ -251,13 +302,13 @@ class DeliveryChecker(Checker):
 
     def _on_read(self, op: Op) -> None:
         if self.positions is not None and op.type == OK and op.value:
-            self._observe_position(op.process, op.value, op.f)
+            self._observe_position(op, op.value, op.f)
 
     def _on_session_event(self, op: Op) -> None:
         assert self.sessions is not None
         self.sessions.event(op.process)
 
-    def _observe_position(self, process: str, value: dict[str, Any], f: str) -> None:
+    def _observe_position(self, op: Op, value: dict[str, Any], f: str) -> None:
         """A read that returns a record at its position: for the position checks and the read sessions."""
         assert self.positions is not None
         offset = value.get("offset")
@@ -267,7 +318,7 @@ class DeliveryChecker(Checker):
         if partition is None:
             return
         if self.sessions is not None and f in self.sessions.read_fs:
-            self.sessions.read(process, partition, offset)
+            self.sessions.read(op.process, partition, offset, op.time)
         mid = value.get("id")
         if mid is not None:
             self.positions.place(partition, offset, mid, acked=False)
@@ -292,6 +343,8 @@ class DeliveryChecker(Checker):
         elif op.type == OK and op.value:
             self.retained = set(op.value.get("ids", ()))
             self.audit_error = ""
+            if op.value.get("starts") is not None:
+                self.front.observe(op.value["starts"], op.time)
             if self.positions is not None:
                 for partition, offset, mid in op.value.get("records", ()):
                     self.positions.observe({"partition": partition, "offset": offset, "id": mid}, acked=False)
@@ -316,6 +369,8 @@ class DeliveryChecker(Checker):
         anomalies["unconfirmed_lost"].blocks_validity = self.fail_on_unconfirmed_loss
         drained = self.drain.complete
         status = self.sends.status
+        deleted = self.front.deleted(self.positions.acked_at) if self.positions is not None else set()
+        deleted_after_read = 0
         never_consumed = []
         for mid, outcome in status.items():
             if mid in self.ignored:
@@ -325,7 +380,10 @@ class DeliveryChecker(Checker):
                 if times == 0 and drained:
                     never_consumed.append(mid)
                 elif times and self.retained is not None and mid not in self.retained:
-                    anomalies["truncated"].add(mid)
+                    if mid in deleted:
+                        deleted_after_read += 1  # read, then deleted from the log's front: its policy
+                    else:
+                        anomalies["truncated"].add(mid)
             elif outcome in (INFO, INVOKE):
                 if times:
                     anomalies["recovered"].add(mid)
@@ -341,9 +399,21 @@ class DeliveryChecker(Checker):
             elif status[mid] == FAIL:
                 anomalies["failed_but_delivered"].add(mid)
         outcomes = Counter(status.values())
+        expired, too_soon = self._judge_expiry(never_consumed, deleted, anomalies)
+        undecided = set(never_consumed) if self._expiry_undecidable() else set()
+        if expired or undecided:
+            never_consumed = [mid for mid in never_consumed if mid not in expired and mid not in undecided]
         maybe_trimmed = self._judge_trimming(never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies)
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
+        if undecided:
+            why = (
+                f"{len(undecided)} acknowledged messages were never consumed, and no final log read reported "
+                "where each partition starts: a message expired by retention cannot be told from a lost one"
+            )
+            for kind in ("lost", "lost_by_offset", "skipped"):
+                incomplete.setdefault(kind, why)
+            expired = expired | undecided  # neither lost by offset nor skipped, as far as is known
         if maybe_trimmed and "lost" not in incomplete:
             incomplete["lost"] = (
                 f"{maybe_trimmed} acknowledged messages never consumed had fewer acknowledged entries after them "
@@ -351,9 +421,9 @@ class DeliveryChecker(Checker):
             )
         lost_at = {}
         if self.positions is not None:
-            lost_at = self._judge_positions(self.positions, status, anomalies, incomplete)
+            lost_at = self._judge_positions(self.positions, status, expired, anomalies, incomplete)
         if self.sessions is not None and self.positions is not None:
-            self._judge_sessions(self.sessions, self.positions, anomalies, incomplete)
+            self._judge_sessions(self.sessions, self.positions, frozenset(expired), anomalies, incomplete)
         valid, reason = decide(anomalies, incomplete)
         stats: dict[str, Any] = {
             "sent": len(status),
@@ -368,10 +438,47 @@ class DeliveryChecker(Checker):
         }
         if self.cap is not None:
             stats |= {"keep_newest": self.cap.keep_newest, "maybe_trimmed": maybe_trimmed}
+        if self.front.starts is not None:
+            stats["deleted_after_read"] = deleted_after_read
+        if self.expire_after_ns is not None:
+            stats |= {"may_expire_after_s": self.expire_after_ns / 1e9, "deleted_too_soon": too_soon}
         if self.positions is not None:
             stats |= {"positions_acknowledged": len(self.positions.acked_at), "positions_read": self.positions.reads}
             stats["lost_by_offset_at"] = lost_at
         return Verdict(self.name, valid, anomalies, stats, reason, incomplete)
+
+    def _judge_expiry(
+        self, never_consumed: list[object], deleted: set[object], anomalies: dict[str, Anomaly]
+    ) -> tuple[set[object], int]:
+        """Under a stated expiry (``expire_after_ns``), the acknowledged messages never consumed that the log
+        deleted from its front once they were old enough: ``expired`` (reported, failing nothing). Old
+        enough means by the first sign they were gone (a reader jumping past them, else the final log
+        read). Returns them, and how many more were deleted sooner than that (they stay ``lost``)."""
+        if self.expire_after_ns is None:
+            return set(), 0
+        anomalies["expired"] = Anomaly("expired", blocks_validity=False)
+        candidates = [mid for mid in never_consumed if mid in deleted]
+        if not candidates:
+            return set(), 0
+        gone_by = dict.fromkeys(candidates, self.front.seen_at)
+        if self.sessions is not None and self.positions is not None:
+            for (_process, _partition, _before, _after, at), mids in self.sessions.passed(self.positions.acked_at):
+                for mid in mids:
+                    if mid in gone_by and at < gone_by[mid]:
+                        gone_by[mid] = at
+        expired, too_soon = set(), 0
+        acked_at = self.sends.ok_time
+        for mid in candidates:
+            if gone_by[mid] - acked_at.get(mid, gone_by[mid]) >= self.expire_after_ns:
+                expired.add(mid)
+                anomalies["expired"].add(mid)
+            else:
+                too_soon += 1
+        return expired, too_soon
+
+    def _expiry_undecidable(self) -> bool:
+        """Under a stated expiry, without each partition's start from the final log read."""
+        return self.expire_after_ns is not None and self.front.starts is None
 
     def _judge_trimming(self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]) -> int:
         """Sort the acknowledged messages never consumed into ``lost`` and, under a length cap, ``trimmed``;
@@ -393,13 +500,18 @@ class DeliveryChecker(Checker):
         return maybe
 
     def _judge_sessions(
-        self, sessions: ReadSessions, positions: Positions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+        self,
+        sessions: ReadSessions,
+        positions: Positions,
+        expired: frozenset[object],
+        anomalies: dict[str, Anomaly],
+        incomplete: dict[str, str],
     ) -> None:
         for kind in SESSION_KINDS:
             anomalies[kind] = Anomaly(kind)
         for what in sessions.backwards:
             anomalies["nonmonotonic"].add(what)
-        for what in sessions.skips(positions.acked_at):
+        for what in sessions.skips(positions.acked_at, allowed=expired):
             anomalies["skipped"].add(what)
         if not sessions.reads:
             why = "no consumer recorded its session events (assign, revoke, seek) and read with positions"
@@ -410,7 +522,12 @@ class DeliveryChecker(Checker):
                 incomplete.setdefault(kind, self.drain.missing())
 
     def _judge_positions(
-        self, positions: Positions, status: dict[Any, str], anomalies: dict[str, Anomaly], incomplete: dict[str, str]
+        self,
+        positions: Positions,
+        status: dict[Any, str],
+        expired: set[object],
+        anomalies: dict[str, Anomaly],
+        incomplete: dict[str, str],
     ) -> dict[str, str]:
         """The position kinds (see the module's docstring), each with its evidence rule; returns where the
         first messages lost by offset were acknowledged (their ids carry the timelines)."""
@@ -430,7 +547,7 @@ class DeliveryChecker(Checker):
         where: dict[str, str] = {}
         lost = anomalies["lost_by_offset"]
         for mid, (partition, offset) in positions.acked_at.items():
-            if status.get(mid) != OK or mid in self.ignored or mid in positions.returned:
+            if status.get(mid) != OK or mid in self.ignored or mid in positions.returned or mid in expired:
                 continue
             if offset <= positions.read_high.get(partition, -1):
                 lost.add(mid)

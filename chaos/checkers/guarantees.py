@@ -70,6 +70,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             positions=options.positions,
             sessions=options.sessions,
             keep_newest=options.keep_newest,
+            expire_after_s=guarantees.may_expire_after_s,
         )
     ]
     if guarantees.order:

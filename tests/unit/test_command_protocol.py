@@ -86,9 +86,14 @@ class ConsumerSeat:
         self.consuming = True
         self.received = 0
         self.crash = crash
+        self.paused = False  # the pause-consumers fault: the program is stopped while set
+        self.holding: list[tuple[str, bool]] = []
 
     def consuming_as(self, process: str) -> bool:
         return self.consuming
+
+    def holds(self, process: str, holding: bool) -> None:
+        self.holding.append((process, holding))
 
     def count_received(self, process: str) -> None:
         self.received += 1
@@ -129,3 +134,41 @@ def test_what_the_program_wrote_before_it_died_is_recorded(tmp_path: Path, crash
     processed = [op.value["id"] for op in seat.history if op.f == "process"]
     assert processed == [f"producer-1-{i}" for i in range(100)]
     assert seat.received == 100
+
+
+# Reports one delivery every 20 ms for as long as it runs.
+TICKING_PROGRAM = """
+import json, time
+i = 0
+while True:
+    value = {"id": f"producer-1-{i}", "seq": i}
+    print(json.dumps({"type": "ok", "f": "receive", "value": value}), flush=True)
+    i += 1
+    time.sleep(0.02)
+"""
+
+
+def test_a_paused_program_is_stopped_and_goes_on_when_continued(tmp_path: Path) -> None:
+    """pause-consumers stops the program's process group (SIGSTOP): it reports nothing while paused, says
+    it holds, and goes on after SIGCONT."""
+    seat = ConsumerSeat(crash=False)
+    (tmp_path / "ticking.py").write_text(TICKING_PROGRAM)
+    consumers = CommandConsumers(seat, [sys.executable, "ticking.py"], tmp_path, {}, tmp_path / "logs")
+    worker = threading.Thread(target=consumers.consume, args=(0,))
+    worker.start()
+    try:
+        time.sleep(0.5)
+        seat.paused = True
+        time.sleep(0.3)  # the harness stops it within its 0.1 s turn; what was in the pipe drains
+        during = seat.received
+        time.sleep(0.6)
+        assert seat.received == during, "the program went on reporting while stopped"
+        assert seat.holding == [("consumer-1", True)]
+        seat.paused = False
+        time.sleep(0.5)
+        assert seat.received > during
+        assert seat.holding == [("consumer-1", True), ("consumer-1", False)]
+    finally:
+        seat.paused = False
+        seat.consuming = False
+        worker.join(10)

@@ -66,6 +66,17 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ),
         ({**BASE, "broker": "redis", "client": {"reclaim": False, "reclaim_idle_ms": 500}}, "client.reclaim = true"),
         ({**BASE, "broker": "redis", "client": {"reclaim_with": "xclaim"}}, "client.reclaim_with must be one of"),
+        ({**BASE, "guarantees": {"may_expire_after_s": 2.0}}, "tolerates deletion by retention, and this profile"),
+        (
+            {**BASE, "cluster": {"topic_config": {"retention.ms": "1000"}}, "guarantees": {"may_expire_after_s": 0.0}},
+            "may_expire_after_s must be above 0",
+        ),
+        ({**BASE, "broker": "redis", "guarantees": {"may_expire_after_s": 2.0}}, "nothing a Redis profile"),
+        ({**BASE, "broker": "rabbitmq", "guarantees": {"may_expire_after_s": 2.0}}, "nothing a RabbitMQ profile"),
+        (
+            {**BASE, "guarantees": {"no_loss": False, "may_expire_after_s": 2.0}},
+            "has no effect unless guarantees.no_loss = true",
+        ),
     ],
 )
 def test_bad_profiles_name_the_key(data: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -105,3 +116,12 @@ def test_a_session_timeout_the_brokers_allow_loads() -> None:
     }
     client = parse_profile(data).client
     assert (client.session_timeout_ms, client.heartbeat_interval_ms, client.static_membership) == (3000, 500, True)
+
+
+def test_a_stated_expiry_with_a_retention_loads() -> None:
+    for cluster in (
+        {"topic_config": {"retention.ms": "1000"}},
+        {"server_properties": {"log.retention.ms": "60000"}},
+    ):
+        profile = parse_profile({**BASE, "cluster": cluster, "guarantees": {"may_expire_after_s": 1.0}})
+        assert profile.guarantees.may_expire_after_s == 1.0

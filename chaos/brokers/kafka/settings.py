@@ -109,6 +109,7 @@ def check(profile: KafkaProfile) -> None:
     if c.transform and c.commit != "after_processing":
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
     _check_group_timing(profile)
+    _check_expiry(profile)
     if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
         raise ProfileError(
             "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"
@@ -130,6 +131,33 @@ def _check_group_timing(profile: KafkaProfile) -> None:
         raise ProfileError(
             f"client.session_timeout_ms = {c.session_timeout_ms}: the brokers accept {low}..{high} "
             "(group.min.session.timeout.ms / group.max.session.timeout.ms in cluster.server_properties)"
+        )
+
+
+RETENTION_SETTINGS = (
+    ("cluster.topic_config", ("retention.ms", "retention.bytes")),
+    (
+        "cluster.server_properties",
+        ("log.retention.ms", "log.retention.minutes", "log.retention.hours", "log.retention.bytes"),
+    ),
+)
+
+
+def _check_expiry(profile: KafkaProfile) -> None:
+    """A tolerated expiry needs a retention that deletes something: said when the profile sets none."""
+    after = profile.guarantees.may_expire_after_s
+    if after is None:
+        return
+    if after <= 0:
+        raise ProfileError(f"guarantees.may_expire_after_s must be above 0 (got {after})")
+    tables = {
+        "cluster.topic_config": profile.cluster.topic_config,
+        "cluster.server_properties": profile.cluster.server_properties,
+    }
+    if not any(name in (tables[key] or {}) for key, names in RETENTION_SETTINGS for name in names):
+        raise ProfileError(
+            "guarantees.may_expire_after_s tolerates deletion by retention, and this profile sets none "
+            "(cluster.topic_config retention.ms or retention.bytes)"
         )
 
 

@@ -628,6 +628,7 @@ class KafkaWorkload(Workload):
         ``ok`` with the ids found once every partition was read to its end, ``info`` when it could not be."""
         self.history.record("auditor", INVOKE, "audit")
         records: list[tuple[int, int, str]] = []  # (partition, offset, id): what each position holds
+        starts: list[list[int]] = []  # [partition, log start offset] once read: what retention deleted
 
         def keep(msg: Any) -> None:
             records.append((msg.partition(), msg.offset(), json.loads(msg.value())["id"]))
@@ -635,11 +636,12 @@ class KafkaWorkload(Workload):
         try:
             # read_uncommitted: the question is what the log holds (aborted sends are failures anyway), and
             # the reader's position then moves past transaction markers to the high watermark.
-            self._read_to_end(self.topic, keep, timeout)
+            self._read_to_end(self.topic, keep, timeout, starts)
         except (KafkaException, KeyError) as exc:
             self.history.record("auditor", INFO, "audit", {"read": len(records)}, error=str(exc)[:200])
             return
-        self.history.record("auditor", OK, "audit", {"ids": [r[2] for r in records], "records": records})
+        value = {"ids": [r[2] for r in records], "records": records, "starts": starts}
+        self.history.record("auditor", OK, "audit", value)
 
     def _read_dead_letters(self, timeout: float = 20.0) -> None:
         """Read the dead-letter topic to its end: one ``dead_letter`` op per record, then
@@ -658,9 +660,10 @@ class KafkaWorkload(Workload):
             return
         self.history.record("dlq-reader", OK, "dead_letter_read")
 
-    def _read_to_end(self, topic: str, each: Any, timeout: float) -> None:
+    def _read_to_end(self, topic: str, each: Any, timeout: float, starts: list[list[int]] | None = None) -> None:
         """Every record of ``topic`` from its start to the high watermarks it had when the read began,
-        with a fresh reader (read_uncommitted); raises KafkaException when that takes over ``timeout``."""
+        with a fresh reader (read_uncommitted); raises KafkaException when that takes over ``timeout``.
+        ``starts`` gets each partition's log start offset as it is once the read is done."""
         settings: dict[str, Any] = {"group.id": f"bc-read-{uuid.uuid4().hex[:6]}"}
         settings["isolation.level"] = "read_uncommitted"
         # A retention that deletes records while they are read moves the log's start past the reader: it
@@ -681,6 +684,9 @@ class KafkaWorkload(Workload):
             if left:
                 partitions = [tp.partition for tp in left]
                 raise KafkaException(f"{topic} partitions {partitions} not read to their end in {timeout:.0f} s")
+            if starts is not None:
+                for tp in parts:
+                    starts.append([tp.partition, reader.get_watermark_offsets(tp, timeout=10, cached=False)[0]])
         finally:
             reader.close()
 

@@ -56,6 +56,8 @@ RabbitMQProfile = Profile[RabbitMQClusterSettings, RabbitMQClientSettings]
 
 def check(profile: RabbitMQProfile) -> None:
     c = profile.client
+    if profile.guarantees.may_expire_after_s is not None:
+        raise ProfileError("guarantees.may_expire_after_s: nothing a RabbitMQ profile can set expires messages yet")
     if c.queue_type == "quorum" and not c.durable:
         raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
     if c.poison == "dead_letter" and c.queue_type != "quorum":

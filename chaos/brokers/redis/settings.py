@@ -48,5 +48,10 @@ RedisProfile = Profile[RedisClusterSettings, RedisClientSettings]
 
 
 def check(profile: RedisProfile) -> None:
+    if profile.guarantees.may_expire_after_s is not None:
+        raise ProfileError(
+            "guarantees.may_expire_after_s: nothing a Redis profile can set expires stream entries "
+            "(client.maxlen trims by length, and is told from loss without it)"
+        )
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
         raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")
