@@ -72,6 +72,16 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "may_expire_after_s must be above 0",
         ),
         ({**BASE, "broker": "redis", "guarantees": {"may_expire_after_s": 2.0}}, "nothing a Redis profile"),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"max_length": 100, "overflow": "drop-head"}},
+            "'at-least-once' needs client.overflow = 'reject-publish'",
+        ),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"max_length": 100, "overflow": "reject-publish-dlx"}},
+            "is for classic queues",
+        ),
+        ({**BASE, "broker": "rabbitmq", "client": {"overflow": "reject-publish"}}, "client.max_length (x-max-length)"),
+        ({**BASE, "broker": "rabbitmq", "client": {"max_length": 0}}, "client.max_length must be >= 1"),
         ({**BASE, "broker": "rabbitmq", "guarantees": {"may_expire_after_s": 2.0}}, "nothing a RabbitMQ profile"),
         (
             {**BASE, "guarantees": {"no_loss": False, "may_expire_after_s": 2.0}},

@@ -44,6 +44,15 @@ class RabbitMQClientSettings:
         lambda c: c.queue_type == "quorum" and c.poison in ("dead_letter", "reject"),
         "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",
     )
+    # x-max-length: the queue holds at most this many ready messages (None: no limit)
+    max_length: int | None = None
+    # x-overflow: what a full queue does — drop its oldest message (dead-lettered where the queue has a
+    # dead-letter exchange), or refuse the publish (a nack), or refuse it and dead-letter it (classic queues)
+    overflow: str = used_only(
+        choice("drop-head", "drop-head", "reject-publish", "reject-publish-dlx"),
+        lambda c: c.max_length is not None,
+        "client.max_length (x-max-length)",
+    )
     # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
     # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
     # before that recovers the queue empty (R7).
@@ -62,6 +71,7 @@ def check(profile: RabbitMQProfile) -> None:
         raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
     if c.poison == "dead_letter" and c.queue_type != "quorum":
         raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
+    _check_overflow(c)
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
     at_least_once = (
@@ -78,3 +88,20 @@ def check(profile: RabbitMQProfile) -> None:
         )
     if c.mirrored and series(profile.version or DEFAULT_VERSION)[0] >= 4:
         raise ProfileError(f"client.mirrored = true: RabbitMQ {profile.version} has no classic queue mirroring")
+
+
+def _check_overflow(c: RabbitMQClientSettings) -> None:
+    """What RabbitMQ refuses when the queue is declared, said before any cluster starts."""
+    if c.max_length is not None and c.max_length < 1:
+        raise ProfileError(f"client.max_length must be >= 1 (got {c.max_length})")
+    if c.max_length is None:
+        return
+    if c.queue_type == "quorum" and c.overflow == "reject-publish-dlx":
+        raise ProfileError("client.overflow = 'reject-publish-dlx' is for classic queues (a quorum queue refuses it)")
+    dead_letters = c.poison in ("dead_letter", "reject")
+    at_least_once = c.queue_type == "quorum" and dead_letters and c.dead_letter_strategy == "at-least-once"
+    if at_least_once and c.overflow != "reject-publish":
+        raise ProfileError(
+            "client.dead_letter_strategy = 'at-least-once' needs client.overflow = 'reject-publish' "
+            "(RabbitMQ falls back to at-most-once otherwise): set it, or dead_letter_strategy = 'at-most-once'"
+        )

@@ -108,6 +108,9 @@ class RabbitMQWorkload(Workload):
         if c.queue_type == "quorum" and c.dead_letter_strategy == "at-least-once" and "x-dead-letter-exchange" in args:
             args["x-dead-letter-strategy"] = "at-least-once"
             args["x-overflow"] = "reject-publish"
+        if c.max_length is not None:
+            args["x-max-length"] = c.max_length
+            args["x-overflow"] = c.overflow
         return args
 
     def _mirror_everywhere(self) -> None:
