@@ -399,8 +399,7 @@ class DeliveryChecker(Checker):
             elif status[mid] == FAIL:
                 anomalies["failed_but_delivered"].add(mid)
         outcomes = Counter(status.values())
-        expired, too_soon = self._judge_expiry(never_consumed, deleted, anomalies)
-        undecided = set(never_consumed) if self._expiry_undecidable() else set()
+        expired, too_soon, undecided = self._judge_expiry(never_consumed, deleted, anomalies)
         if expired or undecided:
             never_consumed = [mid for mid in never_consumed if mid not in expired and mid not in undecided]
         maybe_trimmed = self._judge_trimming(never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies)
@@ -449,17 +448,20 @@ class DeliveryChecker(Checker):
 
     def _judge_expiry(
         self, never_consumed: list[object], deleted: set[object], anomalies: dict[str, Anomaly]
-    ) -> tuple[set[object], int]:
+    ) -> tuple[set[object], int, set[object]]:
         """Under a stated expiry (``expire_after_ns``), the acknowledged messages never consumed that the log
         deleted from its front once they were old enough: ``expired`` (reported, failing nothing). Old
         enough means by the first sign they were gone (a reader jumping past them, else the final log
-        read). Returns them, and how many more were deleted sooner than that (they stay ``lost``)."""
+        read). Returns them, how many more were deleted sooner than that (they stay ``lost``), and the
+        never consumed whose fate cannot be told (no final read reported where each partition starts)."""
         if self.expire_after_ns is None:
-            return set(), 0
+            return set(), 0, set()
         anomalies["expired"] = Anomaly("expired", blocks_validity=False)
+        if self.front.starts is None:
+            return set(), 0, set(never_consumed)
         candidates = [mid for mid in never_consumed if mid in deleted]
         if not candidates:
-            return set(), 0
+            return set(), 0, set()
         gone_by = dict.fromkeys(candidates, self.front.seen_at)
         if self.sessions is not None and self.positions is not None:
             for (_process, _partition, _before, _after, at), mids in self.sessions.passed(self.positions.acked_at):
@@ -467,18 +469,14 @@ class DeliveryChecker(Checker):
                     if mid in gone_by and at < gone_by[mid]:
                         gone_by[mid] = at
         expired, too_soon = set(), 0
-        acked_at = self.sends.ok_time
+        ok_time = self.sends.ok_time
         for mid in candidates:
-            if gone_by[mid] - acked_at.get(mid, gone_by[mid]) >= self.expire_after_ns:
+            if gone_by[mid] - ok_time.get(mid, gone_by[mid]) >= self.expire_after_ns:
                 expired.add(mid)
                 anomalies["expired"].add(mid)
             else:
                 too_soon += 1
-        return expired, too_soon
-
-    def _expiry_undecidable(self) -> bool:
-        """Under a stated expiry, without each partition's start from the final log read."""
-        return self.expire_after_ns is not None and self.front.starts is None
+        return expired, too_soon, set()
 
     def _judge_trimming(self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]) -> int:
         """Sort the acknowledged messages never consumed into ``lost`` and, under a length cap, ``trimmed``;

@@ -168,12 +168,7 @@ class Workload(ABC):
     def crash_one_consumer(self) -> str | None:
         with self._lock:
             alive = [
-                t.name
-                for t in self._threads
-                if t.name.startswith("consumer")
-                and t.is_alive()
-                and t.name not in self._crash_requests
-                and t.name not in self._crashed
+                name for name in self.live_consumers() if name not in self._crash_requests and name not in self._crashed
             ]
             if not alive:
                 return None
