@@ -102,8 +102,8 @@ class Guarantees:
     # a good message waiting longer than this behind poison is a head_of_line anomaly (None: measured only)
     max_head_of_line_s: float | None = used_only(None, _claims("dead_letter"), "guarantees.dead_letter = true")
     exactly_once: bool = False  # consume-transform-produce outputs exactly once per input (transactions)
-    # a message unread this many seconds after its acknowledgement may be deleted by the log's policy
-    # (Kafka retention.ms): counted as expired, not lost (None: no such deletion is tolerated)
+    # a message unread this many seconds after its acknowledgement may be deleted by the broker's policy
+    # (Kafka retention.ms, RabbitMQ message TTL): counted as expired, not lost (None: none is tolerated)
     may_expire_after_s: float | None = used_only(None, _claims("no_loss"), "guarantees.no_loss = true")
     # a lost send the broker never confirmed counts as lost (no publisher confirms)
     unconfirmed_loss_is_loss: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")

@@ -74,12 +74,14 @@ class SendTracker:
     BY_RANK = {rank: outcome for outcome, rank in RANK.items()}
 
     def __init__(self, send_f: str = "send", times: bool = False) -> None:
-        """``times``: keep when each message was first acknowledged (``ok_time``)."""
+        """``times``: keep when each message was first sent (``invoke_time``) and first acknowledged
+        (``ok_time``)."""
         self.send_f = send_f
         self.times = times
         self._best: dict[Any, int] = {}  # best completed outcome's rank (absent: none completed yet)
         self._pending: dict[Any, int] = {}  # attempts invoked and not completed
         self.ok_time: dict[Any, int] = {}
+        self.invoke_time: dict[Any, int] = {}
         self._open: dict[str, Any] = {}
 
     def observe(self, op: Op) -> bool:
@@ -91,6 +93,8 @@ class SendTracker:
             self._open[op.process] = mid
             if mid is not None:
                 pending[mid] = pending.get(mid, 0) + 1
+                if self.times and mid not in self.invoke_time:
+                    self.invoke_time[mid] = op.time
             return True
         opened = self._open.pop(op.process, None)
         mid = opened if mid is None else mid

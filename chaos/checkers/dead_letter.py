@@ -12,7 +12,10 @@ to its end, ``info`` when it could not be (then what the DLQ holds is unknown: n
 - **dead_lettered_twice**: a message found in the DLQ more than once (reported without failing when the
   profile accepts at-least-once dead-lettering).
 - **dead_letter_without_reason**: a DLQ entry with no reason recorded.
-- **good_dead_lettered**: a good message in the DLQ.
+- **good_dead_lettered**: a good message in the DLQ — unless the broker gave a reason the profile
+  tolerates (``tolerated_reasons``: ``expired`` under a stated expiry), then it is
+  **dead_lettered_by_policy** (reported, failing nothing: whether it was old enough is the delivery
+  checker's ``expired`` or ``lost``).
 - **poison_processed**: poison that a consumer reported processed (a ``process_f`` op), as if it were good:
   a handler that gave up failing and let it through — whether or not it also reached the DLQ.
 - **over_delivered**: poison delivered to consumers more than ``max_deliveries`` times.
@@ -22,7 +25,8 @@ to its end, ``info`` when it could not be (then what the DLQ holds is unknown: n
 - **dead_lettered_off_limit** (reported, not failing): poison dead-lettered after a number of deliveries
   other than the ``dead_letter_after`` the configuration allows (RabbitMQ: ``x-delivery-limit`` + 1, a
   message "returned more times than the limit"). Evidence, not noise: an off-by-one between versions,
-  or a delivery the broker counted that no consumer saw (its connection died with it). Each entry names
+  or a delivery the broker counted that no consumer saw (its connection died with it). Poison a policy
+  dead-lettered (reason ``expired`` or ``maxlen``) before its limit is not judged so. Each entry names
   the deliveries seen, the configured number and the count the broker put on the dead letter;
   ``stats.deliveries_before_dead_letter`` counts messages by deliveries seen.
 """
@@ -55,6 +59,8 @@ FROM_THE_DLQ = (
     "dead_lettered_off_limit",
 )
 READ_F = "dead_letter_read"
+# Reasons a broker dead-letters a message for that are not its delivery count: a TTL, a full queue.
+POLICY_REASONS = frozenset({"expired", "maxlen"})
 
 
 class DeadLetterChecker(Checker):
@@ -70,9 +76,14 @@ class DeadLetterChecker(Checker):
         process_f: str = "process",
         dead_letter_after: int | None = None,
         keep_newest: int | None = None,
+        tolerated_reasons: frozenset[str] = frozenset(),
     ) -> None:
+        """``tolerated_reasons``: the broker's dead-letter reasons a good message may carry by the profile's
+        stated policy (``expired``, where it states an expiry)."""
         super().__init__()
         self.dead_letter_after = dead_letter_after
+        self.tolerated_reasons = tolerated_reasons
+        self.reason_of: dict[Any, str] = {}  # message -> the reason on its first dead letter
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.fs = frozenset({consume_f, dlq_f, READ_F, process_f, "send"})
         self.reported_count: dict[Any, int] = {}  # the broker's count on each dead letter, where it gives one
@@ -114,6 +125,7 @@ class DeadLetterChecker(Checker):
                 self.no_reason.append(mid)
             else:
                 self.reasons.add(str(value["reason"]))
+                self.reason_of.setdefault(mid, str(value["reason"]))
             if isinstance(value.get("delivery_count"), int):
                 self.reported_counts.add(value["delivery_count"])
                 self.reported_count[mid] = value["delivery_count"]
@@ -151,7 +163,7 @@ class DeadLetterChecker(Checker):
         number; by count of deliveries seen."""
         seen: Counter[int] = Counter()
         for mid in self.dead:
-            if self.kind.get(mid) != "poison":
+            if self.kind.get(mid) != "poison" or self.reason_of.get(mid) in POLICY_REASONS:
                 continue
             deliveries = self.deliveries.get(mid, 0)
             seen[deliveries] += 1
@@ -168,6 +180,8 @@ class DeadLetterChecker(Checker):
         anomalies = {k: Anomaly(k) for k in KINDS}
         anomalies["dead_lettered_twice"].blocks_validity = not self.allow_duplicates
         anomalies["dead_lettered_off_limit"].blocks_validity = False
+        if self.tolerated_reasons:
+            anomalies["dead_lettered_by_policy"] = Anomaly("dead_lettered_by_policy", blocks_validity=False)
         drained = self.drain.complete
         incomplete = self._incomplete(anomalies)
         # What an unfinished drain or read did not find is no evidence of absence.
@@ -192,7 +206,11 @@ class DeadLetterChecker(Checker):
         for mid, times in self.dead.items():
             if times > 1:
                 anomalies["dead_lettered_twice"].add(mid)
-            if self.kind.get(mid, "good") == "good":
+            if self.kind.get(mid, "good") != "good":
+                continue
+            if self.reason_of.get(mid) in self.tolerated_reasons:
+                anomalies["dead_lettered_by_policy"].add(mid)
+            else:
                 anomalies["good_dead_lettered"].add(mid)
         for mid in self.no_reason:
             anomalies["dead_letter_without_reason"].add(mid)

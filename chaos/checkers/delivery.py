@@ -49,14 +49,19 @@ old entries by design. A message that would be ``lost`` is counted apart when th
 
 Where the log deletes from its front by policy (Kafka ``retention.ms``: the final log read reports each
 partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
-Read before, it is not ``truncated`` (counted as ``deleted_after_read``). Never read, it is ``lost`` —
-unless the profile states that messages may expire (``expire_after_s``):
+Read before, it is not ``truncated`` (counted as ``deleted_after_read``). Where a queue expires messages
+(RabbitMQ's TTL), the broker dead-letters each with reason ``expired`` and the time, to the second. A
+message deleted so and never read is ``lost`` — unless the profile states that messages may expire
+(``expire_after_s``):
 
-- **expired**: acknowledged, never consumed, below its partition's final start, and at least
-  ``expire_after_s`` old by the first sign it was gone (a reader's jump past it, else the final log
-  read). Reported, failing nothing; it is no ``lost_by_offset`` and no ``skipped`` either. One deleted
-  sooner stays ``lost`` (counted as ``deleted_too_soon``). Without the final read's start offsets,
-  ``lost`` is unknown under a stated expiry.
+- **expired**: acknowledged, never consumed, deleted by the policy, and at least ``expire_after_s`` old
+  then: by the first sign it was gone (a reader's jump past it, else the final log read) for retention;
+  by the dead-letter time, counted from its acknowledgement, for a TTL. Reported, failing nothing; it is
+  no ``lost_by_offset`` and no ``skipped`` either. One deleted sooner stays ``lost`` (counted as
+  ``deleted_too_soon``). Under a stated expiry ``lost`` is unknown without the evidence: the final
+  read's start offsets, or a dead-letter queue read to its end; and a dead letter dated within a second
+  of the tolerance cannot be told either way. A message dead-lettered for another reason (``maxlen``:
+  a full queue dropped it) stays ``lost``; ``stats.lost_dead_lettered`` counts the lost by that reason.
 
 Evidence: every kind needs a completed final drain; ``truncated`` also needs a completed audit once one
 was started (a failed audit leaves it unknown, never passed); ``lost`` needs at least one acknowledged send.
@@ -74,6 +79,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaos.checkers.base import Checker, LengthCap, SendTracker
@@ -94,6 +100,8 @@ POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
 SESSION_KINDS = ("nonmonotonic", "skipped")
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
+DEAD_LETTER_F, DEAD_LETTER_READ_F = "dead_letter", "dead_letter_read"
+EXPIRY_EVIDENCE = ("log_start", "dead_letter")
 # What a consumer records when its position may move other than by reading on.
 SESSION_EVENTS = frozenset({"assign", "revoke", "seek"})
 Position = tuple[Any, int]  # (partition, offset)
@@ -221,6 +229,45 @@ class FrontDeletion:
         return {mid for mid, (partition, offset) in acked_at.items() if offset < starts.get(partition, 0)}
 
 
+class DeadLetters:
+    """What the dead-letter queue held at the end, by message: the broker's reason and, where it gives
+    one, when it dead-lettered the message (RabbitMQ's x-death: whole seconds, rounded down) — and whether
+    the queue was read to its end. An acknowledged message never consumed that the broker dead-lettered as
+    ``expired`` left by the TTL policy; one it dead-lettered for another reason (``maxlen``) is still lost,
+    and the report says where it went."""
+
+    EXPIRED = "expired"
+    RESOLUTION_NS = 1_000_000_000  # the dead-lettering time is known to the second
+
+    def __init__(self) -> None:
+        self.reason: dict[object, str] = {}  # message -> the first reason it was found dead-lettered for
+        self.at: dict[object, int] = {}  # message -> when it was dead-lettered (where the broker said)
+        self.read: str | None = None  # the dead-letter read's outcome (None: it never finished)
+        self.read_error = ""
+
+    def observe(self, value: dict[str, Any]) -> None:
+        mid = value.get("id")
+        if mid is None or mid in self.reason:
+            return
+        self.reason[mid] = str(value.get("reason"))
+        if value.get("dead_lettered_at").__class__ is int:
+            self.at[mid] = value["dead_lettered_at"]
+
+    def observe_read(self, op: Op) -> None:
+        if op.type in (OK, INFO):
+            self.read, self.read_error = op.type, op.error or ""
+
+
+@dataclass
+class Expiry:
+    """How a stated expiry judged the acknowledged messages never consumed."""
+
+    expired: set[object] = field(default_factory=set)  # deleted by the policy once old enough
+    too_soon: int = 0  # deleted by the policy before they were old enough: they stay lost
+    undecided: set[object] = field(default_factory=set)  # which of the two cannot be told
+    why: str = ""  # why they are undecided
+
+
 class DeliveryChecker(Checker):
     name = "delivery"
 
@@ -236,17 +283,24 @@ class DeliveryChecker(Checker):
         session_fs: frozenset[str] = frozenset({"receive", "consume"}),
         keep_newest: int | None = None,
         expire_after_s: float | None = None,
+        expiry_evidence: str = "log_start",
     ) -> None:
-        """``expire_after_s``: the profile tolerates the log deleting a message from its front (retention)
-        once it is this old (see the module's docstring); None tolerates no such deletion."""
+        """``expire_after_s``: the profile tolerates the broker deleting a message by its expiry policy once
+        it is this old (see the module's docstring); None tolerates no such deletion. ``expiry_evidence``
+        says what shows such a deletion: ``log_start`` (the final log read's start offsets: retention) or
+        ``dead_letter`` (the dead-letter queue's ``expired`` entries and their times: a TTL)."""
         super().__init__()
+        if expiry_evidence not in EXPIRY_EVIDENCE:
+            raise ValueError(f"expiry_evidence must be one of {EXPIRY_EVIDENCE} (got {expiry_evidence!r})")
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.expire_after_ns = None if expire_after_s is None else int(expire_after_s * 1e9)
+        self.expiry_evidence = expiry_evidence
         self.front = FrontDeletion()
+        self.dead_letters = DeadLetters()
         self.positions = Positions() if positions or sessions else None
         self.sessions = ReadSessions(session_fs) if sessions else None
         self._read_fs = READ_FS | {consume_f}
-        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit"}
+        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F}
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
@@ -267,6 +321,8 @@ class DeliveryChecker(Checker):
         if self.sessions is not None:
             handlers |= dict.fromkeys(SESSION_EVENTS, self._on_session_event)
         handlers |= dict.fromkeys(self._read_fs, self._on_read)
+        handlers[DEAD_LETTER_F] = self._on_dead_letter
+        handlers[DEAD_LETTER_READ_F] = self.dead_letters.observe_read
         handlers["audit"] = self._observe_audit
         handlers[send_f] = self._on_send
         handlers[self.consume_f] = self._on_consume
@@ -303,6 +359,11 @@ class DeliveryChecker(Checker):
     def _on_read(self, op: Op) -> None:
         if self.positions is not None and op.type == OK and op.value:
             self._observe_position(op, op.value, op.f)
+
+    def _on_dead_letter(self, op: Op) -> None:
+        if op.type == OK and op.value:
+            self.dead_letters.observe(op.value)
+            self._on_read(op)
 
     def _on_session_event(self, op: Op) -> None:
         assert self.sessions is not None
@@ -399,16 +460,17 @@ class DeliveryChecker(Checker):
             elif status[mid] == FAIL:
                 anomalies["failed_but_delivered"].add(mid)
         outcomes = Counter(status.values())
-        expired, too_soon, undecided = self._judge_expiry(never_consumed, deleted, anomalies)
+        expiry = self._judge_expiry(never_consumed, deleted, anomalies)
+        expired, undecided = expiry.expired, expiry.undecided
         if expired or undecided:
             never_consumed = [mid for mid in never_consumed if mid not in expired and mid not in undecided]
-        maybe_trimmed = self._judge_trimming(never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies)
+        lost, maybe_trimmed = self._judge_trimming(never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies)
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
         if undecided:
             why = (
-                f"{len(undecided)} acknowledged messages were never consumed, and no final log read reported "
-                "where each partition starts: a message expired by retention cannot be told from a lost one"
+                f"{len(undecided)} acknowledged messages were never consumed, and whether the expiry policy "
+                f"deleted them once they were old enough cannot be told: {expiry.why}"
             )
             for kind in ("lost", "lost_by_offset", "skipped"):
                 incomplete.setdefault(kind, why)
@@ -440,7 +502,12 @@ class DeliveryChecker(Checker):
         if self.front.starts is not None:
             stats["deleted_after_read"] = deleted_after_read
         if self.expire_after_ns is not None:
-            stats |= {"may_expire_after_s": self.expire_after_ns / 1e9, "deleted_too_soon": too_soon}
+            stats |= {"may_expire_after_s": self.expire_after_ns / 1e9, "deleted_too_soon": expiry.too_soon}
+            stats["expiry_undecided"] = len(undecided)
+        reasons = self.dead_letters.reason
+        lost_dead_lettered = Counter(reasons[mid] for mid in lost if mid in reasons)
+        if lost_dead_lettered:  # where the lost went: a policy the profile does not tolerate (maxlen, ...)
+            stats["lost_dead_lettered"] = dict(sorted(lost_dead_lettered.items()))
         if self.positions is not None:
             stats |= {"positions_acknowledged": len(self.positions.acked_at), "positions_read": self.positions.reads}
             stats["lost_by_offset_at"] = lost_at
@@ -448,45 +515,91 @@ class DeliveryChecker(Checker):
 
     def _judge_expiry(
         self, never_consumed: list[object], deleted: set[object], anomalies: dict[str, Anomaly]
-    ) -> tuple[set[object], int, set[object]]:
-        """Under a stated expiry (``expire_after_ns``), the acknowledged messages never consumed that the log
-        deleted from its front once they were old enough: ``expired`` (reported, failing nothing). Old
-        enough means by the first sign they were gone (a reader jumping past them, else the final log
-        read). Returns them, how many more were deleted sooner than that (they stay ``lost``), and the
-        never consumed whose fate cannot be told (no final read reported where each partition starts)."""
+    ) -> Expiry:
+        """Under a stated expiry (``expire_after_ns``), the acknowledged messages never consumed that the
+        broker deleted by its policy once they were old enough: ``expired`` (reported, failing nothing).
+        The rest were deleted sooner (they stay ``lost``), or cannot be told (``undecided``, with why)."""
         if self.expire_after_ns is None:
-            return set(), 0, set()
+            return Expiry()
         anomalies["expired"] = Anomaly("expired", blocks_validity=False)
+        after_ns = self.expire_after_ns
+        if self.expiry_evidence == "dead_letter":
+            judged = self._expired_by_dead_letters(never_consumed, after_ns)
+        else:
+            judged = self._expired_by_log_start(never_consumed, deleted, after_ns)
+        for mid in never_consumed:  # in the order they were sent
+            if mid in judged.expired:
+                anomalies["expired"].add(mid)
+        return judged
+
+    def _expired_by_log_start(self, never_consumed: list[object], deleted: set[object], after_ns: int) -> Expiry:
+        """Retention: deleted below the partition's final start, old enough by the first sign it was gone
+        (a reader jumping past it, else the final log read)."""
         if self.front.starts is None:
-            return set(), 0, set(never_consumed)
+            why = "no final log read reported where each partition starts"
+            return Expiry(undecided=set(never_consumed), why=why)
         candidates = [mid for mid in never_consumed if mid in deleted]
         if not candidates:
-            return set(), 0, set()
+            return Expiry()
         gone_by = dict.fromkeys(candidates, self.front.seen_at)
         if self.sessions is not None and self.positions is not None:
             for (_process, _partition, _before, _after, at), mids in self.sessions.passed(self.positions.acked_at):
                 for mid in mids:
                     if mid in gone_by and at < gone_by[mid]:
                         gone_by[mid] = at
-        expired, too_soon = set(), 0
+        judged = Expiry()
         ok_time = self.sends.ok_time
         for mid in candidates:
-            if gone_by[mid] - ok_time.get(mid, gone_by[mid]) >= self.expire_after_ns:
-                expired.add(mid)
-                anomalies["expired"].add(mid)
+            if gone_by[mid] - ok_time.get(mid, gone_by[mid]) >= after_ns:
+                judged.expired.add(mid)
             else:
-                too_soon += 1
-        return expired, too_soon, set()
+                judged.too_soon += 1
+        return judged
 
-    def _judge_trimming(self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]) -> int:
+    def _expired_by_dead_letters(self, never_consumed: list[object], after_ns: int) -> Expiry:
+        """A TTL: dead-lettered as ``expired``, and old enough when it was. The broker gives the time to the
+        second, rounded down, so a message is old enough when that time is at least the tolerance after its
+        acknowledgement, too young when a second later is still short of it counted from its first send,
+        and undecided in between."""
+        letters = self.dead_letters
+        if letters.read != OK:
+            what = letters.read_error or "it never finished"
+            why = f"the dead-letter queue was not read to its end ({what})"
+            return Expiry(undecided=set(never_consumed), why=why)
+        judged, undated = Expiry(), 0
+        ok_time, invoke_time = self.sends.ok_time, self.sends.invoke_time
+        for mid in never_consumed:
+            if letters.reason.get(mid) != DeadLetters.EXPIRED:
+                continue  # not dead-lettered, or for another reason: lost
+            at = letters.at.get(mid)
+            if at is None or mid not in ok_time:
+                undated += 1
+                judged.undecided.add(mid)
+            elif at - ok_time[mid] >= after_ns:
+                judged.expired.add(mid)
+            elif at + DeadLetters.RESOLUTION_NS - invoke_time.get(mid, ok_time[mid]) < after_ns:
+                judged.too_soon += 1
+            else:
+                judged.undecided.add(mid)
+        if judged.undecided:
+            judged.why = (
+                f"{len(judged.undecided) - undated} expired within a second of the stated "
+                f"{after_ns / 1e9:g} s (the broker dates a dead letter to the second), "
+                f"{undated} with no time"
+            )
+        return judged
+
+    def _judge_trimming(
+        self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]
+    ) -> tuple[list[object], int]:
         """Sort the acknowledged messages never consumed into ``lost`` and, under a length cap, ``trimmed``;
-        returns how many may or may not have been trimmed (see the module's docstring)."""
+        returns the lost, and how many may or may not have been trimmed (see the module's docstring)."""
         if self.cap is None:
             for mid in never_consumed:
                 anomalies["lost"].add(mid)
-            return 0
+            return never_consumed, 0
         anomalies["trimmed"] = Anomaly("trimmed", blocks_validity=False)
-        maybe = 0
+        maybe, lost = 0, []
         for mid in never_consumed:
             fate = self.cap.fate(mid, uncertain)
             if fate == LengthCap.TRIMMED:
@@ -495,7 +608,8 @@ class DeliveryChecker(Checker):
                 maybe += 1
             else:
                 anomalies["lost"].add(mid)
-        return maybe
+                lost.append(mid)
+        return lost, maybe
 
     def _judge_sessions(
         self,

@@ -56,6 +56,7 @@ class CheckerOptions:
     exclusive_groups: bool = False  # each key is read by one consumer at a time: order across consumers
     dead_letter_after: int | None = None  # deliveries of poison the configuration allows before dead-lettering
     keep_newest: int | None = None  # the log's length cap: older entries may be trimmed by design
+    expiry_evidence: str | None = None  # what shows a deletion by the expiry policy (Workload.expiry_evidence)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +72,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             sessions=options.sessions,
             keep_newest=options.keep_newest,
             expire_after_s=guarantees.may_expire_after_s,
+            expiry_evidence=options.expiry_evidence or "log_start",
         )
     ]
     if guarantees.order:
@@ -89,6 +91,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
                 max_head_of_line_s=guarantees.max_head_of_line_s,
                 dead_letter_after=options.dead_letter_after,
                 keep_newest=options.keep_newest,
+                tolerated_reasons=tolerated_dead_letter_reasons(guarantees),
             )
         )
     if guarantees.exactly_once:
@@ -105,6 +108,11 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
     if guarantees.broker_health:
         checkers.append(BrokerHealthChecker(options.settling, guarantees.max_broker_recovery_s))
     return checkers
+
+
+def tolerated_dead_letter_reasons(guarantees: Any) -> frozenset[str]:
+    """The broker's dead-letter reasons a good message may carry by the profile's stated policy."""
+    return frozenset({"expired"}) if guarantees.may_expire_after_s is not None else frozenset()
 
 
 def decide_cell(verdict: Verdict, kinds: tuple[str, ...]) -> Cell:

@@ -113,10 +113,54 @@ def summary_markdown(run_dir: Path) -> str:
                 f"- {f['kind']} ({f['count']}) in {f['profile']} / {f['fault']}: {ids} ([results]({rel}/results.json))"
             )
         lines.append("")
+    fates = [f"- {profile} / {fault}: {line}" for profile, fault, line in _fates(found)]
+    if fates:
+        lines += ["## What became of the acknowledged messages", "", *fates, ""]
     undecided = _undecided(found, run_dir)
     if undecided:
         lines += ["## Could not be decided (unknown)", "", *undecided, ""]
     return "\n".join(lines)
+
+
+def _fates(found: list[tuple[Path, dict[str, Any]]]) -> list[tuple[str, str, str]]:
+    """Per example where a policy may drop messages (a stated expiry, a length cap), or where lost
+    messages went to the dead-letter queue: each fate counted apart, in words (profile, fault, line)."""
+    out = []
+    for _directory, result in found:
+        delivery = next((v for v in result["verdicts"] if v["checker"] == "delivery"), None)
+        if delivery is not None and (line := fates_line(delivery)):
+            out.append((result["profile"], result["family"], line))
+    return out
+
+
+def fates_line(delivery: dict[str, Any]) -> str:
+    """The delivery verdict's fates: acknowledged, consumed, dropped by the stated policy, lost (and why a
+    policy's drop was still a loss); empty where no policy applies and nothing lost was dead-lettered."""
+    stats, anomalies = delivery["stats"], delivery["anomalies"]
+    by_reason = dict(stats.get("lost_dead_lettered") or {})
+    stated = stats.get("may_expire_after_s")
+    if stated is None and "keep_newest" not in stats and not by_reason:
+        return ""
+
+    def count(kind: str) -> int:
+        return int(anomalies.get(kind, {}).get("count", 0))
+
+    parts = [f"{stats.get('send_ok', 0)} acknowledged", f"{stats.get('consumed_distinct', 0)} consumed"]
+    if stated is not None:
+        parts.append(f"{count('expired')} expired (tolerated once {stated:g} s old)")
+    if "keep_newest" in stats:
+        parts.append(f"{count('trimmed')} trimmed (the length cap keeps the newest {stats['keep_newest']})")
+    if stats.get("expiry_undecided"):
+        parts.append(f"{stats['expiry_undecided']} expired or lost, which cannot be told")
+    why = []
+    too_soon = f"before they were {stated:g} s old" if stated is not None else ""
+    if stated is not None and "expired" in by_reason:  # dead-lettered as expired, and lost: too young then
+        why.append(f"{by_reason.pop('expired')} dead-lettered as expired {too_soon}")
+    elif stats.get("deleted_too_soon"):
+        why.append(f"{stats['deleted_too_soon']} deleted by the expiry policy {too_soon}")
+    why += [f"{n} dead-lettered as {reason}" for reason, n in by_reason.items()]
+    parts.append(f"{count('lost')} lost" + (f" ({'; '.join(why)})" if why else ""))
+    return ", ".join(parts)
 
 
 def _relative(directory: Path, run_dir: Path) -> str:
@@ -221,6 +265,11 @@ def index_html(run_dir: Path) -> str:
                 f"<li>{e(f['kind'])} ({f['count']}) — {e(f['profile'])} / {e(f['fault'])}: {e(ids)} "
                 f"(<a href='{e(str(rel))}/results.json'>results</a>)</li>"
             )
+        parts.append("</ul>")
+    fates = _fates(examples(run_dir))
+    if fates:
+        parts.append("<h2>What became of the acknowledged messages</h2><ul id='fates'>")
+        parts += [f"<li>{e(profile)} / {e(fault)}: {e(line)}</li>" for profile, fault, line in fates]
         parts.append("</ul>")
     parts += _examples_html(run_dir)
     parts.append("</body></html>")

@@ -193,6 +193,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             exclusive_groups=workload.exclusive_groups,
             dead_letter_after=workload.dead_letter_after,
             keep_newest=workload.keep_newest,
+            expiry_evidence=workload.expiry_evidence,
         )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)

@@ -74,6 +74,11 @@ class Workload(ABC):
     # a length cap the profile sets on the log (Redis MAXLEN): an entry with at least this many acknowledged
     # entries after it may be trimmed by design; the delivery checker tells such drops from loss (None: none)
     keep_newest: int | None = None
+    # what shows a message was deleted by the broker's expiry policy, where the profile tolerates one
+    # (``guarantees.may_expire_after_s``): "log_start" (the final log read reports where each partition
+    # starts: Kafka retention) or "dead_letter" (the broker dead-letters it with reason ``expired`` and the
+    # time: RabbitMQ TTL); None: nothing can show it
+    expiry_evidence: str | None = None
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history

@@ -12,6 +12,7 @@ from chaos.checkers import DeliveryChecker, run_checkers
 from chaos.checkers.guarantees import decide_cell
 from chaos.checkers.verdict import UNKNOWN, Verdict
 from chaos.history import OK
+from chaos.report.render import fates_line
 from tests.unit.histories import HistoryBuilder
 
 
@@ -77,6 +78,7 @@ def test_under_a_stated_expiry_what_was_gone_sooner_is_lost() -> None:
     assert verdict.stats["deleted_too_soon"] == 4
     assert verdict.anomaly("skipped").count == 1
     assert cell(verdict, "lost") is False
+    assert fates_line(verdict.to_dict()).endswith("4 lost (4 deleted by the expiry policy before they were 3 s old)")
 
 
 def test_under_a_stated_expiry_without_the_log_start_offsets_loss_is_unknown() -> None:

@@ -82,7 +82,21 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ),
         ({**BASE, "broker": "rabbitmq", "client": {"overflow": "reject-publish"}}, "client.max_length (x-max-length)"),
         ({**BASE, "broker": "rabbitmq", "client": {"max_length": 0}}, "client.max_length must be >= 1"),
-        ({**BASE, "broker": "rabbitmq", "guarantees": {"may_expire_after_s": 2.0}}, "nothing a RabbitMQ profile"),
+        ({**BASE, "broker": "rabbitmq", "guarantees": {"may_expire_after_s": 2.0}}, "this profile sets no TTL"),
+        (
+            {
+                **BASE,
+                "broker": "rabbitmq",
+                "client": {"message_ttl_ms": 5000, "poison": "requeue"},
+                "guarantees": {"may_expire_after_s": 2.0},
+            },
+            "needs a dead-letter exchange",
+        ),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"expiration_ms": 5000}, "guarantees": {"may_expire_after_s": 0}},
+            "must be above 0",
+        ),
+        ({**BASE, "broker": "rabbitmq", "client": {"message_ttl_ms": -1}}, "client.message_ttl_ms must be >= 0"),
         (
             {**BASE, "guarantees": {"no_loss": False, "may_expire_after_s": 2.0}},
             "has no effect unless guarantees.no_loss = true",

@@ -1,12 +1,15 @@
-"""The queue a RabbitMQ profile declares: its length limit and overflow as the profile names them, and the
-overflow at-least-once dead-lettering needs. Pure: the arguments are computed from the profile alone."""
+"""The queue a RabbitMQ profile declares: its length limit and overflow as the profile names them, the
+overflow at-least-once dead-lettering needs, and its TTLs; what a dead letter records of itself. Pure: the
+arguments are computed from the profile alone."""
 
 from __future__ import annotations
 
+import datetime
+import time
 from types import SimpleNamespace
 from typing import Any
 
-from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
+from chaos.brokers.rabbitmq.workload import RabbitMQWorkload, dead_letter_record
 from chaos.profiles import parse_profile
 
 
@@ -34,3 +37,25 @@ def test_at_least_once_dead_lettering_declares_reject_publish_with_or_without_a_
 def test_without_dead_lettering_nothing_about_overflow_is_declared() -> None:
     args = arguments({"poison": "requeue"})
     assert "x-overflow" not in args and "x-dead-letter-exchange" not in args
+
+
+def properties(client: dict[str, Any]) -> Any:
+    profile = parse_profile({"name": "q", "broker": "rabbitmq", "client": client})
+    return RabbitMQWorkload._properties(SimpleNamespace(client=profile.client), {"id": "m1"})  # type: ignore[arg-type]
+
+
+def test_a_ttl_is_declared_as_x_message_ttl_and_a_per_message_one_as_each_message_expiration() -> None:
+    assert arguments({"message_ttl_ms": 4000})["x-message-ttl"] == 4000
+    assert "x-message-ttl" not in arguments({})
+    published = properties({"expiration_ms": 2500})
+    assert (published.expiration, published.message_id, published.delivery_mode) == ("2500", "m1", 2)
+    assert properties({}).expiration is None
+
+
+def test_a_dead_letter_records_when_the_broker_dead_lettered_it_on_the_history_clock() -> None:
+    died = datetime.datetime.fromtimestamp(int(time.time()) - 3, datetime.UTC)
+    headers = {"x-death": [{"reason": "expired", "count": 1, "time": died}], "x-first-death-reason": "expired"}
+    record = dead_letter_record({"id": "m1"}, SimpleNamespace(headers=headers))
+    assert record["reason"] == "expired" and record["times_dead_lettered"] == 1
+    ago_s = (time.monotonic_ns() - record["dead_lettered_at"]) / 1e9
+    assert 3.0 <= ago_s < 4.1  # whole seconds, rounded down: 3-4 s ago

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from chaos.checkers import DeliveryChecker, run_checker
 from chaos.checkers.verdict import Anomaly, Verdict
 from chaos.report import render_run
+from chaos.report.render import fates_line
 from chaos.schedule.explore import RunResult
 from tests.unit.histories import HistoryBuilder
 
@@ -99,3 +101,44 @@ def test_a_kind_two_checkers_found_is_named_with_each_checker_in_the_run_line() 
     verdicts = [verdict("delivery", lost=3, truncated=2, recovered=9), verdict("exactly_once", lost=1)]
     result = RunResult("p", "f", None, verdicts, {}, Path("."), 1.0, 1.0)  # type: ignore[arg-type]
     assert result.anomalies() == {"delivery.lost": 3, "truncated": 2, "exactly_once.lost": 1}
+
+
+def _ttl_delivery(dated_ms: int, expire_after_s: float | None) -> dict[str, Any]:
+    """m1 consumed; m2 dead-lettered as expired, dated ``dated_ms``; m3 dead-lettered as maxlen."""
+    h = HistoryBuilder()
+    for mid in ("m1", "m2", "m3"):
+        h.send(mid)
+    h.receive("m1")
+    h.drain()
+    h.op("dlq-reader", "ok", "dead_letter", {"id": "m2", "reason": "expired", "dead_lettered_at": dated_ms * 1_000_000})
+    h.op("dlq-reader", "ok", "dead_letter", {"id": "m3", "reason": "maxlen"})
+    h.op("dlq-reader", "ok", "dead_letter_read")
+    checker = DeliveryChecker(expire_after_s=expire_after_s, expiry_evidence="dead_letter")
+    return run_checker(h.history, checker).to_dict()
+
+
+def test_the_fates_of_the_acknowledged_messages_are_counted_apart_with_why_a_policy_drop_was_a_loss(
+    tmp_path: Path,
+) -> None:
+    assert fates_line(_ttl_delivery(5000, 3.0)) == (
+        "3 acknowledged, 1 consumed, 1 expired (tolerated once 3 s old), 1 lost (1 dead-lettered as maxlen)"
+    )
+    assert fates_line(_ttl_delivery(1000, 3.0)) == (
+        "3 acknowledged, 1 consumed, 0 expired (tolerated once 3 s old), "
+        "2 lost (1 dead-lettered as expired before they were 3 s old; 1 dead-lettered as maxlen)"
+    )
+    assert fates_line(_ttl_delivery(5000, None)).endswith(
+        "2 lost (1 dead-lettered as expired; 1 dead-lettered as maxlen)"
+    )
+    h = HistoryBuilder()
+    h.send("m1")
+    h.drain()
+    assert fates_line(run_checker(h.history, DeliveryChecker()).to_dict()) == ""  # no policy, nothing dead-lettered
+
+    run = _run_dir(tmp_path, lost=False)
+    example = run / "suites" / "p-kill-leader" / "example-1"
+    result = {"profile": "p", "family": "kill-leader", "verdicts": [_ttl_delivery(5000, 3.0)]}
+    (example / "results.json").write_text(json.dumps(result))
+    summary, index = render_run(run)
+    assert "## What became of the acknowledged messages\n\n- p / kill-leader: 3 acknowledged" in summary.read_text()
+    assert "<ul id='fates'><li>p / kill-leader: 3 acknowledged" in index.read_text()

@@ -76,6 +76,7 @@ class KafkaWorkload(Workload):
     # for every member: a backlog still for less than this after the heal may yet move.
     drain_stall_s = 25.0
     positions = True  # acknowledgements and reads carry partition and offset; the audit its records
+    expiry_evidence = "log_start"  # the audit reports each partition's log start (retention moves it)
     sessions = True  # consumers record their assignments, revocations and rewinds
     exclusive_groups = True  # a key's partition has one owner in the consumer group at a time
 

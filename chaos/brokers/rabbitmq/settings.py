@@ -53,6 +53,12 @@ class RabbitMQClientSettings:
         lambda c: c.max_length is not None,
         "client.max_length (x-max-length)",
     )
+    # x-message-ttl: milliseconds a message may wait in the queue before it expires (dead-lettered with
+    # reason "expired" where the queue has a dead-letter exchange, else discarded); None: no limit
+    message_ttl_ms: int | None = None
+    # the ``expiration`` property on every published message, in milliseconds (per-message TTL; where the
+    # queue has x-message-ttl too, the lower applies); None: messages carry none
+    expiration_ms: int | None = None
     # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
     # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
     # before that recovers the queue empty (R7).
@@ -65,8 +71,7 @@ RabbitMQProfile = Profile[RabbitMQClusterSettings, RabbitMQClientSettings]
 
 def check(profile: RabbitMQProfile) -> None:
     c = profile.client
-    if profile.guarantees.may_expire_after_s is not None:
-        raise ProfileError("guarantees.may_expire_after_s: nothing a RabbitMQ profile can set expires messages yet")
+    _check_expiry(profile)
     if c.queue_type == "quorum" and not c.durable:
         raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
     if c.poison == "dead_letter" and c.queue_type != "quorum":
@@ -88,6 +93,31 @@ def check(profile: RabbitMQProfile) -> None:
         )
     if c.mirrored and series(profile.version or DEFAULT_VERSION)[0] >= 4:
         raise ProfileError(f"client.mirrored = true: RabbitMQ {profile.version} has no classic queue mirroring")
+
+
+def _check_expiry(profile: RabbitMQProfile) -> None:
+    """A TTL must be a time, and a stated expiry needs both a TTL that can expire messages and a
+    dead-letter exchange to show which ones did: without one an expired message leaves no trace, and
+    the checkers could not tell it from a lost one."""
+    c = profile.client
+    for key, value in (("message_ttl_ms", c.message_ttl_ms), ("expiration_ms", c.expiration_ms)):
+        if value is not None and value < 0:
+            raise ProfileError(f"client.{key} must be >= 0 milliseconds (got {value})")
+    after = profile.guarantees.may_expire_after_s
+    if after is None:
+        return
+    if after <= 0:
+        raise ProfileError(f"guarantees.may_expire_after_s must be above 0 (got {after})")
+    if c.message_ttl_ms is None and c.expiration_ms is None:
+        raise ProfileError(
+            "guarantees.may_expire_after_s tolerates expiry, and this profile sets no TTL: "
+            "set client.message_ttl_ms (x-message-ttl) or client.expiration_ms (per-message expiration)"
+        )
+    if c.poison not in ("dead_letter", "reject"):
+        raise ProfileError(
+            "guarantees.may_expire_after_s needs a dead-letter exchange to tell an expired message from a lost "
+            "one (RabbitMQ discards expired messages without one): set client.poison = 'dead_letter' or 'reject'"
+        )
 
 
 def _check_overflow(c: RabbitMQClientSettings) -> None:

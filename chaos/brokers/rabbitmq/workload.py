@@ -17,6 +17,7 @@ requeue is a return that does not count toward ``x-delivery-limit`` (measured he
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import logging
 import time
@@ -65,6 +66,8 @@ class RabbitMQWorkload(Workload):
         self.dead_letter_after = client.delivery_limit + 1 if client.poison == "dead_letter" else None
         self.poison_every = poison_every
         self.process_ms = process_ms
+        if "x-dead-letter-exchange" in self._arguments():
+            self.expiry_evidence = "dead_letter"  # an expired message is dead-lettered with its reason and time
         if "x-dead-letter-strategy" in self._arguments():
             # An at-least-once dead-letter hop whose confirm a fault lost is re-sent only after the
             # broker's retry interval: until then the backlog does not move, and that is not a stall.
@@ -111,6 +114,8 @@ class RabbitMQWorkload(Workload):
         if c.max_length is not None:
             args["x-max-length"] = c.max_length
             args["x-overflow"] = c.overflow
+        if c.message_ttl_ms is not None:
+            args["x-message-ttl"] = c.message_ttl_ms
         return args
 
     def _mirror_everywhere(self) -> None:
@@ -197,7 +202,10 @@ class RabbitMQWorkload(Workload):
                 time.sleep(0.2)
 
     def _properties(self, value: dict[str, Any]) -> pika.BasicProperties:
-        return pika.BasicProperties(delivery_mode=2 if self.client.persistent else 1, message_id=value["id"])
+        expiration = None if self.client.expiration_ms is None else str(self.client.expiration_ms)
+        return pika.BasicProperties(
+            delivery_mode=2 if self.client.persistent else 1, message_id=value["id"], expiration=expiration
+        )
 
     def _declare_async(self, channel: Any, done: Callable[[], None]) -> None:
         """The same declarations as :meth:`_declare`, chained on an asynchronous channel."""
@@ -355,16 +363,26 @@ def dead_letter_record(value: dict[str, Any], props: Any) -> dict[str, Any]:
     copy carries, where it carries one — not always the count of deliveries (measured here with
     x-delivery-limit 3 and four deliveries before dead-lettering: the copy carries ``x-delivery-count``
     0 on 3.10.8, none on 4.0.5, and 4 on 4.3.6). The consumers' own deliveries, and the counts the
-    broker sends with each (``delivery_count``, ``acquired_count`` on ``receive`` ops), are the evidence."""
+    broker sends with each (``delivery_count``, ``acquired_count`` on ``receive`` ops), are the evidence.
+    ``dead_lettered_at`` is when the broker dead-lettered it (x-death's ``time``, whole seconds rounded
+    down) on the history's clock: how old an expired message was, at the least, when it expired."""
     headers = props.headers or {}
     deaths = headers.get("x-death") or [{}]
     reason = headers.get("x-first-death-reason") or deaths[0].get("reason")
     record: dict[str, Any] = {"id": value["id"], "reason": str(reason) if reason else None}
     if deaths[0].get("count") is not None:
         record["times_dead_lettered"] = int(deaths[0]["count"])
+    if isinstance(deaths[0].get("time"), datetime.datetime):
+        record["dead_lettered_at"] = on_history_clock(deaths[0]["time"])
     if headers.get("x-delivery-count") is not None:
         record["delivery_count"] = int(headers["x-delivery-count"])
     return record
+
+
+def on_history_clock(when: datetime.datetime) -> int:
+    """A broker's wall-clock time (x-death's ``time``: whole seconds, rounded down) on the history's
+    monotonic clock, in ns. The brokers' containers share this host's clock."""
+    return time.monotonic_ns() - (time.time_ns() - int(when.timestamp() * 1e9))
 
 
 def _close(conn: pika.BlockingConnection | None) -> None:
