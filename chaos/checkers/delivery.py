@@ -39,13 +39,17 @@ session's offsets only go up, one record at a time:
   acknowledged, without reading it (gaps with no acknowledged record — transaction markers, aborted
   writes — are not skips).
 
-Where the profile caps the log's length (``keep_newest``: Redis ``XADD ... MAXLEN``), the broker may drop
-old entries by design. A message that would be ``lost`` is counted apart when the policy allowed its drop:
+Where the profile caps the log's length and tolerates its trimming (``keep_newest``: Redis ``XADD ...
+MAXLEN`` with ``guarantees.may_trim_to_length``), the broker may drop old entries by design. A message
+that would be ``lost`` is counted apart when the policy allowed its drop:
 
 - **trimmed**: acknowledged, never consumed, and at least ``keep_newest`` acknowledged entries were
   written after it (by their ``entry`` ids): the cap allowed trimming it. Reported, failing nothing.
   Where fewer were acknowledged after it but the sends whose outcome is unknown could make up the rest,
-  the drop may or may not have been allowed: ``lost`` is then unknown, not passed.
+  the drop may or may not have been allowed: ``lost`` is then unknown, not passed. Where the queue
+  dead-letters what its limit drops (``trim_reason``: RabbitMQ drop-head, reason ``maxlen``), the broker's
+  reason decides; a message dropped with its at-most-once dead letter lost stays ``lost``, and without a
+  dead-letter queue read to its end ``lost`` is unknown.
 
 Where the log deletes from its front by policy (Kafka ``retention.ms``: the final log read reports each
 partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
@@ -284,17 +288,26 @@ class DeliveryChecker(Checker):
         keep_newest: int | None = None,
         expire_after_s: float | None = None,
         expiry_evidence: str = "log_start",
+        trim_reason: str | None = None,
+        trim_tolerated: bool = True,
     ) -> None:
         """``expire_after_s``: the profile tolerates the broker deleting a message by its expiry policy once
         it is this old (see the module's docstring); None tolerates no such deletion. ``expiry_evidence``
         says what shows such a deletion: ``log_start`` (the final log read's start offsets: retention) or
-        ``dead_letter`` (the dead-letter queue's ``expired`` entries and their times: a TTL)."""
+        ``dead_letter`` (the dead-letter queue's ``expired`` entries and their times: a TTL). ``trim_reason``:
+        the profile tolerates a queue's length limit dropping its oldest messages, which the broker
+        dead-letters with this reason (RabbitMQ drop-head: ``maxlen``); None: none tolerated that way.
+        ``trim_tolerated``: the profile tolerates what the ``keep_newest`` cap trims; when it does not, such
+        messages are lost and counted apart as ``lost_within_length_cap`` (what the cap allowed to drop)."""
         super().__init__()
         if expiry_evidence not in EXPIRY_EVIDENCE:
             raise ValueError(f"expiry_evidence must be one of {EXPIRY_EVIDENCE} (got {expiry_evidence!r})")
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.expire_after_ns = None if expire_after_s is None else int(expire_after_s * 1e9)
         self.expiry_evidence = expiry_evidence
+        self.trim_reason = trim_reason
+        self.trim_tolerated = trim_tolerated
+        self.lost_within_cap = 0
         self.front = FrontDeletion()
         self.dead_letters = DeadLetters()
         self.positions = Positions() if positions or sessions else None
@@ -464,7 +477,9 @@ class DeliveryChecker(Checker):
         expired, undecided = expiry.expired, expiry.undecided
         if expired or undecided:
             never_consumed = [mid for mid in never_consumed if mid not in expired and mid not in undecided]
-        lost, maybe_trimmed = self._judge_trimming(never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies)
+        lost, maybe_trimmed, maybe_why = self._judge_trimming(
+            never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies
+        )
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
         if undecided:
@@ -476,10 +491,7 @@ class DeliveryChecker(Checker):
                 incomplete.setdefault(kind, why)
             expired = expired | undecided  # neither lost by offset nor skipped, as far as is known
         if maybe_trimmed and "lost" not in incomplete:
-            incomplete["lost"] = (
-                f"{maybe_trimmed} acknowledged messages never consumed had fewer acknowledged entries after them "
-                "than the length cap keeps, but enough sends of unknown outcome to have been trimmed"
-            )
+            incomplete["lost"] = f"{maybe_trimmed} acknowledged messages never consumed {maybe_why}"
         lost_at = {}
         if self.positions is not None:
             lost_at = self._judge_positions(self.positions, status, expired, anomalies, incomplete)
@@ -499,6 +511,9 @@ class DeliveryChecker(Checker):
         }
         if self.cap is not None:
             stats |= {"keep_newest": self.cap.keep_newest, "maybe_trimmed": maybe_trimmed}
+            stats |= {"trim_tolerated": self.trim_tolerated, "lost_within_length_cap": self.lost_within_cap}
+        if self.trim_reason is not None:
+            stats |= {"trimmed_as": self.trim_reason, "maybe_trimmed": maybe_trimmed}
         if self.front.starts is not None:
             stats["deleted_after_read"] = deleted_after_read
         if self.expire_after_ns is not None:
@@ -591,13 +606,19 @@ class DeliveryChecker(Checker):
 
     def _judge_trimming(
         self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]
-    ) -> tuple[list[object], int]:
-        """Sort the acknowledged messages never consumed into ``lost`` and, under a length cap, ``trimmed``;
-        returns the lost, and how many may or may not have been trimmed (see the module's docstring)."""
-        if self.cap is None:
+    ) -> tuple[list[object], int, str]:
+        """Sort the acknowledged messages never consumed into ``lost`` and, under a tolerated length cap,
+        ``trimmed``; returns the lost, how many may or may not have been trimmed, and why that cannot be
+        told (see the module's docstring)."""
+        if self.trim_reason is not None:
+            return self._trimmed_by_dead_letters(never_consumed, anomalies)
+        if self.cap is None or not self.trim_tolerated:
             for mid in never_consumed:
                 anomalies["lost"].add(mid)
-            return never_consumed, 0
+            if self.cap is not None:  # the cap may have dropped them, and the profile does not tolerate it
+                cap = self.cap
+                self.lost_within_cap = sum(cap.fate(m, uncertain) != LengthCap.NOT_ALLOWED for m in never_consumed)
+            return never_consumed, 0, ""
         anomalies["trimmed"] = Anomaly("trimmed", blocks_validity=False)
         maybe, lost = 0, []
         for mid in never_consumed:
@@ -609,7 +630,32 @@ class DeliveryChecker(Checker):
             else:
                 anomalies["lost"].add(mid)
                 lost.append(mid)
-        return lost, maybe
+        why = "had fewer acknowledged entries after them than the length cap keeps, but enough sends of unknown "
+        return lost, maybe, why + "outcome to have been trimmed"
+
+    def _trimmed_by_dead_letters(
+        self, never_consumed: list[object], anomalies: dict[str, Anomaly]
+    ) -> tuple[list[object], int, str]:
+        """A queue's length limit that drops its oldest (RabbitMQ drop-head) dead-letters each with the
+        broker's reason (``maxlen``): those are ``trimmed``; the rest are lost. Without a dead-letter queue
+        read to its end, none can be told."""
+        anomalies["trimmed"] = Anomaly("trimmed", blocks_validity=False)
+        letters = self.dead_letters
+        if letters.read != OK:
+            what = letters.read_error or "it never finished"
+            return (
+                [],
+                len(never_consumed),
+                f"cannot be told trimmed or lost: the dead-letter queue was not read ({what})",
+            )
+        lost = []
+        for mid in never_consumed:
+            if letters.reason.get(mid) == self.trim_reason:
+                anomalies["trimmed"].add(mid)
+            else:
+                anomalies["lost"].add(mid)
+                lost.append(mid)
+        return lost, 0, ""
 
     def _judge_sessions(
         self,

@@ -55,14 +55,19 @@ class CheckerOptions:
     sessions: bool = False  # consumers record assign/revoke/seek: their reads are followed per session
     exclusive_groups: bool = False  # each key is read by one consumer at a time: order across consumers
     dead_letter_after: int | None = None  # deliveries of poison the configuration allows before dead-lettering
-    keep_newest: int | None = None  # the log's length cap: older entries may be trimmed by design
+    keep_newest: int | None = None  # the log's length cap: older entries may be trimmed (if the profile says so)
     expiry_evidence: str | None = None  # what shows a deletion by the expiry policy (Workload.expiry_evidence)
+    trim_reason: str | None = None  # the dead-letter reason of what a length limit drops (Workload.trim_reason)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list[Checker]:
     """The checkers a profile's ``[guarantees]`` need (delivery always: it also feeds no_duplicates)."""
     options = options or CheckerOptions()
+    # a length cap is told from loss only where the profile tolerates its trimming
+    trim_tolerated = guarantees.may_trim_to_length
+    keep_newest = options.keep_newest if trim_tolerated else None
+    trim_reason = options.trim_reason if guarantees.may_trim_to_length else None
     checkers: list[Checker] = [
         DeliveryChecker(
             consume_f=options.consume_f,
@@ -71,8 +76,10 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             positions=options.positions,
             sessions=options.sessions,
             keep_newest=options.keep_newest,
+            trim_tolerated=trim_tolerated,
             expire_after_s=guarantees.may_expire_after_s,
             expiry_evidence=options.expiry_evidence or "log_start",
+            trim_reason=trim_reason,
         )
     ]
     if guarantees.order:
@@ -90,7 +97,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
                 allow_duplicates=guarantees.dead_letter_duplicates_allowed,
                 max_head_of_line_s=guarantees.max_head_of_line_s,
                 dead_letter_after=options.dead_letter_after,
-                keep_newest=options.keep_newest,
+                keep_newest=keep_newest,
                 tolerated_reasons=tolerated_dead_letter_reasons(guarantees),
             )
         )
@@ -111,8 +118,10 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
 
 
 def tolerated_dead_letter_reasons(guarantees: Any) -> frozenset[str]:
-    """The broker's dead-letter reasons a good message may carry by the profile's stated policy."""
-    return frozenset({"expired"}) if guarantees.may_expire_after_s is not None else frozenset()
+    """The broker's dead-letter reasons a good message may carry by the profile's stated policy: a TTL's,
+    a length limit's."""
+    reasons = {"expired"} if guarantees.may_expire_after_s is not None else set()
+    return frozenset(reasons | ({"maxlen"} if guarantees.may_trim_to_length else set()))
 
 
 def decide_cell(verdict: Verdict, kinds: tuple[str, ...]) -> Cell:

@@ -139,7 +139,7 @@ def fates_line(delivery: dict[str, Any]) -> str:
     stats, anomalies = delivery["stats"], delivery["anomalies"]
     by_reason = dict(stats.get("lost_dead_lettered") or {})
     stated = stats.get("may_expire_after_s")
-    if stated is None and "keep_newest" not in stats and not by_reason:
+    if stated is None and "keep_newest" not in stats and not stats.get("trimmed_as") and not by_reason:
         return ""
 
     def count(kind: str) -> int:
@@ -148,8 +148,10 @@ def fates_line(delivery: dict[str, Any]) -> str:
     parts = [f"{stats.get('send_ok', 0)} acknowledged", f"{stats.get('consumed_distinct', 0)} consumed"]
     if stated is not None:
         parts.append(f"{count('expired')} expired (tolerated once {stated:g} s old)")
-    if "keep_newest" in stats:
+    if "keep_newest" in stats and stats.get("trim_tolerated", True):
         parts.append(f"{count('trimmed')} trimmed (the length cap keeps the newest {stats['keep_newest']})")
+    if stats.get("trimmed_as"):
+        parts.append(f"{count('trimmed')} trimmed (dropped by the queue's length limit: {stats['trimmed_as']})")
     if stats.get("expiry_undecided"):
         parts.append(f"{stats['expiry_undecided']} expired or lost, which cannot be told")
     why = []
@@ -158,6 +160,11 @@ def fates_line(delivery: dict[str, Any]) -> str:
         why.append(f"{by_reason.pop('expired')} dead-lettered as expired {too_soon}")
     elif stats.get("deleted_too_soon"):
         why.append(f"{stats['deleted_too_soon']} deleted by the expiry policy {too_soon}")
+    if stats.get("lost_within_length_cap"):
+        why.append(
+            f"{stats['lost_within_length_cap']} the length cap of {stats['keep_newest']} allowed to trim, "
+            "which this profile does not tolerate (guarantees.may_trim_to_length)"
+        )
     why += [f"{n} dead-lettered as {reason}" for reason, n in by_reason.items()]
     parts.append(f"{count('lost')} lost" + (f" ({'; '.join(why)})" if why else ""))
     return ", ".join(parts)

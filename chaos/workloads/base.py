@@ -79,6 +79,9 @@ class Workload(ABC):
     # starts: Kafka retention) or "dead_letter" (the broker dead-letters it with reason ``expired`` and the
     # time: RabbitMQ TTL); None: nothing can show it
     expiry_evidence: str | None = None
+    # the reason the broker dead-letters what a queue's length limit drops (RabbitMQ drop-head: "maxlen"),
+    # where the profile tolerates such drops (``guarantees.may_trim_to_length``); None: none shows them so
+    trim_reason: str | None = None
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history

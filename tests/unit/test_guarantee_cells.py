@@ -135,3 +135,21 @@ def test_recovery_fails_on_every_budget_when_every_send_after_the_heal_fails(bud
     h.drain()
     cells, _ = _cells(h.history.ops, Guarantees(no_loss=False, order=False, recovery=True), recovery_grace_s=grace)
     assert cells["recovery"].valid is False and cells["recovery"].failed_by == ("never_recovered",)
+
+
+def test_a_length_cap_is_told_from_loss_only_where_the_profile_tolerates_its_trimming() -> None:
+    """An entry the cap trimmed unread is lost unless ``may_trim_to_length`` says the cap is the policy."""
+    h = HistoryBuilder()
+    for n in range(6):
+        h.send(f"m{n}", entry=f"1-{n}", kind="good")
+    for n in range(3, 6):
+        h.receive(f"m{n}")
+    h.drain()
+    options = CheckerOptions(consume_f="receive", keep_newest=3)
+    claims = replace(Guarantees(), dead_letter=False, order=False, recovery=False)
+    for tolerated, lost, trimmed in ((False, 3, 0), (True, 0, 3)):
+        guarantees = replace(claims, may_trim_to_length=tolerated)
+        verdicts = run_checkers(h.history, checkers_for(guarantees, options))
+        delivery = verdicts[0]
+        assert (delivery.anomaly("lost").count, delivery.anomaly("trimmed").count) == (lost, trimmed)
+        assert guarantee_cells(guarantees, verdicts)["no_loss"].valid is (not lost)

@@ -97,6 +97,26 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "must be above 0",
         ),
         ({**BASE, "broker": "rabbitmq", "client": {"message_ttl_ms": -1}}, "client.message_ttl_ms must be >= 0"),
+        ({**BASE, "broker": "redis", "guarantees": {"may_trim_to_length": True}}, "sets no client.maxlen"),
+        (
+            {
+                **BASE,
+                "broker": "rabbitmq",
+                "client": {"max_length": 10, "overflow": "reject-publish"},
+                "guarantees": {"may_trim_to_length": True},
+            },
+            "client.overflow = 'drop-head' (reject-publish refuses",
+        ),
+        (
+            {
+                **BASE,
+                "broker": "rabbitmq",
+                "client": {"max_length": 10, "poison": "requeue"},
+                "guarantees": {"may_trim_to_length": True},
+            },
+            "may_trim_to_length needs a dead-letter exchange",
+        ),
+        ({**BASE, "guarantees": {"may_trim_to_length": True}}, "nothing a Kafka profile sets caps a topic by length"),
         (
             {**BASE, "guarantees": {"no_loss": False, "may_expire_after_s": 2.0}},
             "has no effect unless guarantees.no_loss = true",

@@ -110,6 +110,11 @@ def check(profile: KafkaProfile) -> None:
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
     _check_group_timing(profile)
     _check_expiry(profile)
+    if profile.guarantees.may_trim_to_length:
+        raise ProfileError(
+            "guarantees.may_trim_to_length: nothing a Kafka profile sets caps a topic by length "
+            "(retention by time is guarantees.may_expire_after_s)"
+        )
     if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
         raise ProfileError(
             "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"

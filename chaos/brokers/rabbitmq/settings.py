@@ -72,6 +72,7 @@ RabbitMQProfile = Profile[RabbitMQClusterSettings, RabbitMQClientSettings]
 def check(profile: RabbitMQProfile) -> None:
     c = profile.client
     _check_expiry(profile)
+    _check_trimming(profile)
     if c.queue_type == "quorum" and not c.durable:
         raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
     if c.poison == "dead_letter" and c.queue_type != "quorum":
@@ -117,6 +118,24 @@ def _check_expiry(profile: RabbitMQProfile) -> None:
         raise ProfileError(
             "guarantees.may_expire_after_s needs a dead-letter exchange to tell an expired message from a lost "
             "one (RabbitMQ discards expired messages without one): set client.poison = 'dead_letter' or 'reject'"
+        )
+
+
+def _check_trimming(profile: RabbitMQProfile) -> None:
+    """Tolerating drops by length needs a limit that drops confirmed messages (drop-head; reject-publish
+    refuses the publish instead) and a dead-letter exchange to show which ones it dropped."""
+    c = profile.client
+    if not profile.guarantees.may_trim_to_length:
+        return
+    if c.max_length is None or c.overflow != "drop-head":
+        raise ProfileError(
+            "guarantees.may_trim_to_length tolerates a length limit's drops: it needs client.max_length with "
+            "client.overflow = 'drop-head' (reject-publish refuses a publish instead of dropping a confirmed one)"
+        )
+    if c.poison not in ("dead_letter", "reject"):
+        raise ProfileError(
+            "guarantees.may_trim_to_length needs a dead-letter exchange to tell a message the limit dropped from "
+            "a lost one: set client.poison = 'dead_letter' or 'reject'"
         )
 
 

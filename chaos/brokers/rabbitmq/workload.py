@@ -68,6 +68,8 @@ class RabbitMQWorkload(Workload):
         self.process_ms = process_ms
         if "x-dead-letter-exchange" in self._arguments():
             self.expiry_evidence = "dead_letter"  # an expired message is dead-lettered with its reason and time
+            if client.max_length is not None and client.overflow == "drop-head":
+                self.trim_reason = "maxlen"  # what a full queue drops from its head is dead-lettered so
         if "x-dead-letter-strategy" in self._arguments():
             # An at-least-once dead-letter hop whose confirm a fault lost is re-sent only after the
             # broker's retry interval: until then the backlog does not move, and that is not a stall.

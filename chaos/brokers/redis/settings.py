@@ -51,7 +51,9 @@ def check(profile: RedisProfile) -> None:
     if profile.guarantees.may_expire_after_s is not None:
         raise ProfileError(
             "guarantees.may_expire_after_s: nothing a Redis profile can set expires stream entries "
-            "(client.maxlen trims by length, and is told from loss without it)"
+            "(client.maxlen trims by length: guarantees.may_trim_to_length tolerates that)"
         )
+    if profile.guarantees.may_trim_to_length and not profile.client.maxlen:
+        raise ProfileError("guarantees.may_trim_to_length tolerates trimming, and this profile sets no client.maxlen")
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
         raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")

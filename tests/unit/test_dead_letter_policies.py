@@ -1,8 +1,9 @@
-"""Expiry by a queue's TTL (RabbitMQ x-message-ttl): the broker dead-letters an expired message with reason
-``expired`` and the time, to the second. Under a stated expiry such a message never consumed is expired
-when it was old enough, lost when it was too young, and unknown when the whole-second time cannot say; a
-message the queue dropped for another reason (``maxlen``) stays lost, and the report says where it went.
-Synthetic histories (times in ms), no brokers."""
+"""Policies a broker shows through its dead letters. Expiry by a queue's TTL (RabbitMQ x-message-ttl): the
+broker dead-letters an expired message with reason ``expired`` and the time, to the second. Under a stated
+expiry such a message never consumed is expired when it was old enough, lost when it was too young, and
+unknown when the whole-second time cannot say; a message the queue dropped for another reason (``maxlen``)
+stays lost, and the report says where it went. A length limit that drops its head (drop-head) dead-letters
+as ``maxlen``: trimmed only where the profile tolerates it. Synthetic histories (times in ms), no brokers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from chaos.checkers.guarantees import decide_cell, loss_kinds
 from chaos.checkers.verdict import UNKNOWN, Verdict
 from chaos.history import INFO, OK, Op
 from chaos.profiles import Guarantees
+from chaos.report.render import fates_line
 from tests.unit.histories import HistoryBuilder
 
 MS = 1_000_000
@@ -153,3 +155,38 @@ def test_an_expired_dead_letter_is_judged_by_its_age_bounds(dated_ms: int, expir
     assert delivery.stats["deleted_too_soon"] == len(too_soon)
     assert delivery.stats["expiry_undecided"] == undecided
     assert no_loss(delivery) == (False if too_soon else UNKNOWN if undecided else True)
+
+
+def test_a_drop_head_limit_is_trimmed_only_by_the_brokers_maxlen_dead_letters() -> None:
+    h = queue_history(expired_at_ms=5000)
+    checker = DeliveryChecker(trim_reason="maxlen")  # tolerates drop-head, states no expiry
+    (verdict,) = run_checkers(h.history, [checker])
+    assert verdict.anomaly("trimmed").ids == ["m8"]
+    assert verdict.anomaly("lost").ids == ["m4", "m5", "m6", "m7", "m9"]  # expired, and nowhere: lost
+    assert verdict.stats["trimmed_as"] == "maxlen"
+    assert fates_line(verdict.to_dict()) == (
+        "11 acknowledged, 4 consumed, 1 trimmed (dropped by the queue's length limit: "
+        "maxlen), 5 lost (4 dead-lettered as expired)"
+    )
+
+
+def test_a_drop_head_limit_without_the_dead_letter_queue_read_leaves_loss_unknown() -> None:
+    h = queue_history(expired_at_ms=5000, dlq_read=INFO)
+    (verdict,) = run_checkers(h.history, [DeliveryChecker(trim_reason="maxlen")])
+    assert no_loss(verdict) == UNKNOWN and verdict.anomaly("lost").count == 0
+    assert "the dead-letter queue was not read (ConnectionClosed)" in verdict.incomplete["lost"]
+
+
+def test_a_length_cap_the_profile_does_not_tolerate_counts_what_it_allowed_to_trim_as_lost() -> None:
+    h = HistoryBuilder()
+    for n in range(6):
+        h.send(f"m{n}", entry=f"1-{n}")
+    for n in range(3, 6):
+        h.receive(f"m{n}")
+    h.drain()
+    (verdict,) = run_checkers(h.history, [DeliveryChecker(keep_newest=3, trim_tolerated=False)])
+    assert verdict.anomaly("lost").count == 3 and verdict.stats["lost_within_length_cap"] == 3
+    assert fates_line(verdict.to_dict()) == (
+        "6 acknowledged, 3 consumed, 3 lost (3 the length cap of 3 allowed to trim, which this profile does not "
+        "tolerate (guarantees.may_trim_to_length))"
+    )
