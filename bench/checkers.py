@@ -68,13 +68,14 @@ def streaming(ops: int) -> dict[str, float]:
     began = time.perf_counter()
     checkers = [
         DeliveryChecker(positions=True, sessions=True),
-        OrderChecker(across_consumers=True, positions=True),
+        OrderChecker(across_consumers=True, positions=True, owners=True),
         AvailabilityChecker(),
     ]
     delivery, order, availability = run_checkers(generate(ops), checkers, timelines=False)
     took = time.perf_counter() - began
     assert delivery.valid is True and order.valid is True, (delivery.summary(), order.summary())
     assert "skipped" in delivery.anomalies and "reordered_in_log" in order.anomalies
+    assert order.anomaly("zombie_processed").count == 0 and "zombie_processed" not in order.incomplete
     assert delivery.stats["positions_read"] > 0 and availability.stats["latency_ms"]["before"]["count"] > 0
     return {"seconds": took}
 

@@ -24,6 +24,13 @@ TOP_LEVEL_KEYS = (
     ("expect_anomalies", "list[str]", "[]", 'what a row must be caught with (with expect = "fail")'),
     ("twin", "str", "<broker>-safe", "the safe profile that must pass under the row's faults"),
     ("meta_skip", "str", '""', "why the meta-suite cannot prove this row here (reported, never silent)"),
+    (
+        "meta_attempts",
+        "int",
+        "1",
+        "a row whose fault races a broker's timer: the meta-suite plays it up to this many times (1-5), each "
+        "with its own seed, until one is caught; each miss is a warning",
+    ),
 )
 SHARED_TABLES = (
     ("workload", WorkloadSettings, "the load every broker's workload plays"),

@@ -40,6 +40,7 @@ TOP_LEVEL = {
     "expect",
     "expect_anomalies",
     "meta_skip",
+    "meta_attempts",
     "twin",
 }
 TABLES = {"cluster", "client", "workload", "faults", "guarantees", "upgrade"}
@@ -149,6 +150,9 @@ class Profile(Generic[ClusterT, ClientT]):
     image: str | None = None  # the team's own image of this broker version, instead of the catalogue's
     path: Path | None = None
     meta_skip: str = ""  # why the meta-suite cannot prove this row here (reported, never silent)
+    # a row whose fault races a broker's timer: the meta-suite plays it up to this many times, each with its
+    # own seed, until one is caught (each miss is reported as a warning)
+    meta_attempts: int = 1
     twin: str = ""  # the safe profile that must pass under this row's faults (default: <broker>-safe)
     source: dict[str, Any] = field(default_factory=dict, repr=False)  # the TOML as written (what was given)
 
@@ -233,6 +237,13 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         raise ProfileError("expect_anomalies must be a list of strings")
     if expect == "fail" and not anomalies:
         raise ProfileError("expect = 'fail' needs expect_anomalies (what the suite must report)")
+    attempts = data.get("meta_attempts", 1)
+    if attempts.__class__ is not int or not 1 <= attempts <= 5:
+        raise ProfileError(f"meta_attempts must be a whole number from 1 to 5 (got {attempts!r})")
+    if attempts > 1 and expect != "fail":
+        raise ProfileError(
+            "meta_attempts is for a catalogue row (expect = 'fail'): a safe profile plays as its budget says"
+        )
     version = data.get("version")
     if version is not None:
         from chaos.images.catalogue import lookup
@@ -262,6 +273,7 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         upgrade=_upgrade(kit, data, faults, version),
         path=path,
         meta_skip=str(data.get("meta_skip", "")),
+        meta_attempts=attempts,
         twin=str(data.get("twin", "")),
         source=data,
     )

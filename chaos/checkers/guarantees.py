@@ -88,6 +88,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
                 allow_requeue_reorder=guarantees.allow_requeue_reorder,
                 across_consumers=options.exclusive_groups,
                 positions=options.positions,
+                owners=options.exclusive_groups and options.sessions,
             )
         )
     if guarantees.dead_letter:

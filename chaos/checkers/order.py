@@ -18,18 +18,30 @@ stops the check.
   so, whichever consumer read them. A position two different messages were read at (a rewritten log:
   the delivery checker's ``inconsistent_offsets``) is left out. Readers going back within their own
   session are the delivery checker's ``nonmonotonic``.
+- **zombie_processed** (``owners``: consumers record their ``assign`` and ``revoke`` ops, and reads carry
+  ``partition``): a consumer processed a record of a partition while the group had assigned it to
+  another consumer. A member that stalls past Kafka's ``max.poll.interval.ms`` is put out of its group
+  and its partitions go to another, which processes again from the last commit; the stalled one, back,
+  finishes its batch anyway — before it polls and learns it lost them — so two consumers work one key at
+  once and the old records' processing lands after newer ones'. Every delivery counts here, not only
+  first ones: the zombie's records were mostly processed already by the new owner. Only consumers that
+  recorded an assignment are judged (a reader outside the group owns nothing). Needs at least one
+  recorded assignment.
 """
 
 from __future__ import annotations
 
 import operator
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from chaos.checkers.base import Checker
 from chaos.checkers.verdict import Anomaly, Verdict, decide
 from chaos.history import OK, Op
 
+# What a consumer records when the group hands it partitions or takes them back.
+OWNERSHIP_FS = ("assign", "revoke")
 Placed = tuple[int, int, Any]  # (offset, seq, id) where a message was first read
 
 
@@ -43,14 +55,20 @@ class OrderChecker(Checker):
         allow_requeue_reorder: bool = False,
         across_consumers: bool = False,
         positions: bool = False,
+        owners: bool = False,
     ) -> None:
         super().__init__()
+        self.owners = owners
+        self._owner: dict[Any, str] = {}  # partition -> the consumer it was last assigned to (still held)
+        self._members: set[str] = set()  # the consumers that recorded an assignment: group members
+        self.assignments = 0
+        self.zombie = Anomaly("zombie_processed")
         self.by = by
         self.consume_f = consume_f
         self.allow_requeue_reorder = allow_requeue_reorder
         self.across_consumers = across_consumers
         self.positions = positions
-        self.fs = frozenset({consume_f})
+        self.fs = frozenset({consume_f, *OWNERSHIP_FS}) if owners else frozenset({consume_f})
         self._last: dict[tuple[Any, ...], int] = {}
         self._seen: set[Any] = set()
         self._placed: defaultdict[tuple[Any, Any, Any], list[Placed]] = defaultdict(list)
@@ -60,9 +78,23 @@ class OrderChecker(Checker):
         self.checked = 0
 
     def observe(self, op: Op) -> None:
-        if op.f != self.consume_f or op.type != OK:
+        if op.f in OWNERSHIP_FS:
+            self._observe_ownership(op)
+        elif op.f == self.consume_f:
+            self._on_read(op)
+
+    def handler(self, f: str) -> Callable[[Op], None]:
+        """Reads straight to their method, without ``observe``'s tests (it runs once per read)."""
+        if f == self.consume_f:
+            return self._on_read
+        return self._observe_ownership if f in OWNERSHIP_FS else self.observe
+
+    def _on_read(self, op: Op) -> None:
+        if op.type != OK:
             return
         value = op.value
+        if self.owners:
+            self._check_owner(op, value)
         mid = value.get("id")
         seq = value.get("seq")
         group = value.get(self.by)
@@ -89,6 +121,34 @@ class OrderChecker(Checker):
                 self.reordered.add(mid)
             return
         self._last[key] = seq
+
+    def _observe_ownership(self, op: Op) -> None:
+        """An ``assign`` hands its partitions to ``op.process``; a ``revoke`` takes back those it held."""
+        if op.type != OK or not self.owners:
+            return
+        partitions = (op.value or {}).get("partitions") or ()
+        if op.f == "assign":
+            self.assignments += 1
+            self._members.add(op.process)
+            for partition in partitions:
+                self._owner[partition] = op.process
+            return
+        for partition in partitions:
+            if self._owner.get(partition) == op.process:
+                del self._owner[partition]
+
+    def _check_owner(self, op: Op, value: dict[str, Any]) -> None:
+        """Only a group member is judged: a reader outside the group (the exactly-once pipeline's output
+        reader, whose ``process`` ops carry the output topic's partitions) owns nothing."""
+        if op.process not in self._members:
+            return
+        partition = value.get("partition")
+        owner = self._owner.get(partition)
+        if owner is not None and owner != op.process:
+            where = f"{partition}:{value.get('offset')}"
+            self.zombie.add(
+                f"{op.process} processed {value.get('id')} at {where} while {owner} owned partition {partition}"
+            )
 
     def _rewritten(self) -> dict[Any, set[int]]:
         """Per partition, the offsets two different messages were first read at, whichever their groups: a
@@ -134,6 +194,12 @@ class OrderChecker(Checker):
             incomplete["reordered"] = self.drain.missing()
         elif not self.checked:
             incomplete["reordered"] = "no ordered messages were consumed"
+        if self.owners:
+            anomalies["zombie_processed"] = self.zombie
+            if not self.drain.complete:
+                incomplete["zombie_processed"] = self.drain.missing()
+            elif not self.assignments:
+                incomplete["zombie_processed"] = "no consumer recorded an assignment"
         if self.positions:
             anomalies["reordered_in_log"] = self._log_order()
             if "reordered" in incomplete:

@@ -119,6 +119,7 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "crash-consumer": lambda c: c.workload.consumer_crash(),
     "scale-consumers": lambda c: c.workload.consumer_scaling(),
     "pause-consumers": lambda c: c.workload.consumer_pause(),
+    "stall-consumer": lambda c: c.workload.consumer_stall(),
 }
 
 

@@ -103,6 +103,9 @@ class Workload(ABC):
         self._crashed: list[str] = []
         self._paused = threading.Event()  # consumers take nothing while set (the pause-consumers fault)
         self._holding: set[str] = set()  # consumers that hold still now, as they reported it
+        self._stall = threading.Event()  # the consumer named by _stall_target stalls mid-batch while set
+        self._stall_target: str | None = None
+        self._stalled_now: set[str] = set()  # the consumers stalled right now
         self._consumer_count = consumers
         self._lock = threading.Lock()
         self.consumers_start_after_s = 0.0
@@ -267,6 +270,44 @@ class Workload(ABC):
 
     def consumer_pause(self) -> ConsumerPause:
         return ConsumerPause(self)
+
+    # one consumer stalled mid-batch (the stall-consumer fault) --------------------------------------
+    def hold_while_stalled(self, process: str) -> None:
+        """A consumer calls this between two messages of a batch it holds: when it is the one asked to
+        stall, it stops right here — processing nothing, polling nothing, acknowledging nothing — until the
+        stall ends, and then goes on with the rest of its batch (a handler stuck in a slow call)."""
+        if self._stall_target != process or not self._stall.is_set():
+            return
+        with self._lock:
+            self._stalled_now.add(process)
+        log.info("%s stalls mid-batch (holding its batch, not polling)", process)
+        while self._stall.is_set() and self.consuming_as(process):
+            time.sleep(0.05)
+        with self._lock:
+            self._stalled_now.discard(process)
+
+    def stall_consumer(self, within_s: float = 5.0) -> list[str]:
+        """Ask one live consumer to stall at its next message; returns it once it did (within ``within_s``),
+        else nothing (it received nothing meanwhile: it did not stall)."""
+        live = self.live_consumers()
+        if not live:
+            return []
+        self._stall_target = live[0]
+        self._stall.set()
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._stall_target in self._stalled_now:
+                    return [self._stall_target]
+            time.sleep(0.05)
+        self._stall.clear()  # withdrawn: a stall that began only now ends at once, as if it never did
+        return []
+
+    def release_consumer(self) -> None:
+        self._stall.clear()
+
+    def consumer_stall(self) -> ConsumerStall:
+        return ConsumerStall(self)
 
     def live_consumers(self) -> list[str]:
         """The consumer threads still running (crashed and scaled-in ones have ended)."""
@@ -520,6 +561,30 @@ class ConsumerPause(Fault):
         self.workload.resume_consumers()
 
 
+class ConsumerStall(Fault):
+    """One consumer stops in the middle of a batch — its handler stuck in a slow call, a long GC pause —
+    and neither processes, polls nor acknowledges until the heal; then it goes on with the rest of that
+    batch. Unlike pause-consumers it does not stay a live member: once a stall outlasts Kafka's
+    ``max.poll.interval.ms`` the group hands its partitions to another member, which processes again
+    from the last commit, and the stalled one comes back a zombie that finishes work another consumer
+    owns now. Its target is the consumer that stalled (none: no consumer received anything to stall in)."""
+
+    name = "stall-consumer"
+
+    def __init__(self, workload: Workload, stall_within_s: float = 5.0) -> None:
+        super().__init__()
+        self.workload = workload
+        self.stall_within_s = stall_within_s
+
+    def _apply(self) -> None:
+        self.targets = self.workload.stall_consumer(self.stall_within_s)
+        if not self.targets:
+            log.warning("stall-consumer: no consumer stalled within %g s", self.stall_within_s)
+
+    def _heal(self) -> None:
+        self.workload.release_consumer()
+
+
 __all__ = [
     "FAIL",
     "INFO",
@@ -528,6 +593,7 @@ __all__ = [
     "ConsumerCrash",
     "ConsumerPause",
     "ConsumerScaling",
+    "ConsumerStall",
     "LoadBudget",
     "Workload",
 ]

@@ -4,39 +4,8 @@ one with nothing to hold is no target at all."""
 
 from __future__ import annotations
 
-import time
-
-from chaos.history import OK, MemoryHistory
-from chaos.workloads.base import ConsumerPause, LoadBudget, Workload
-
-
-class TurnRecording(Workload):
-    """Consumers that record one ``receive`` per turn and hold while paused (one may be deaf to it)."""
-
-    def __init__(self, consumers: int, deaf: str | None = None) -> None:
-        self.recorded = MemoryHistory()
-        super().__init__(self.recorded, LoadBudget(), producers=0, consumers=consumers)
-        self.deaf = deaf
-
-    def produce(self, index: int) -> None:
-        pass
-
-    def consume(self, index: int) -> None:
-        process = f"consumer-{index + 1}"
-        while self.consuming_as(process):
-            if process != self.deaf:
-                self.hold_while_paused(process)
-            self.history.record(process, OK, "receive", {"id": f"{process}-{time.monotonic_ns()}"})
-            time.sleep(0.01)
-
-    def backlog(self) -> int | None:
-        return 0
-
-
-def receivers_during(workload: TurnRecording, seconds: float) -> set[str]:
-    before = len(workload.recorded.ops)
-    time.sleep(seconds)
-    return {op.process for op in workload.recorded.ops[before:]}
+from chaos.workloads.base import ConsumerPause
+from tests.unit.model_workloads import TurnRecording, receivers_during
 
 
 def test_every_consumer_holds_while_paused_and_goes_on_after_the_heal() -> None:

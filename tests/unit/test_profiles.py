@@ -98,6 +98,10 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ),
         ({**BASE, "broker": "rabbitmq", "client": {"message_ttl_ms": -1}}, "client.message_ttl_ms must be >= 0"),
         ({**BASE, "broker": "redis", "guarantees": {"may_trim_to_length": True}}, "sets no client.maxlen"),
+        ({**BASE, "meta_attempts": 0}, "meta_attempts must be a whole number from 1 to 5"),
+        ({**BASE, "client": {"max_poll_interval_ms": 5000}}, "must be at least client.session_timeout_ms (6000)"),
+        ({**BASE, "broker": "redis", "faults": {"families": ["stall-consumer"]}}, "not a redis fault family"),
+        ({**BASE, "meta_attempts": 2}, "meta_attempts is for a catalogue row"),
         (
             {
                 **BASE,

@@ -53,6 +53,9 @@ class KafkaClientSettings:
     # session.timeout.ms of each consumer (the broker's group.min.session.timeout.ms, 6000, is the floor)
     session_timeout_ms: int = at_least(6000, 1000)
     heartbeat_interval_ms: int = at_least(1000, 100)  # heartbeat.interval.ms, below session_timeout_ms
+    # max.poll.interval.ms: a member that does not poll for this long leaves the group and its partitions
+    # go to another (librdkafka's default: 5 min; at least session_timeout_ms)
+    max_poll_interval_ms: int = at_least(300_000, 1)
     # partition.assignment.strategy (librdkafka's default, "range,roundrobin", is an eager protocol)
     partition_assignment_strategy: str = choice(
         "range,roundrobin", "range,roundrobin", "range", "roundrobin", "cooperative-sticky"
@@ -128,6 +131,11 @@ def _check_group_timing(profile: KafkaProfile) -> None:
         raise ProfileError(
             f"client.heartbeat_interval_ms ({c.heartbeat_interval_ms}) must be below "
             f"client.session_timeout_ms ({c.session_timeout_ms})"
+        )
+    if c.max_poll_interval_ms < c.session_timeout_ms:
+        raise ProfileError(
+            f"client.max_poll_interval_ms ({c.max_poll_interval_ms}) must be at least "
+            f"client.session_timeout_ms ({c.session_timeout_ms}): librdkafka refuses it otherwise"
         )
     brokers = profile.cluster.server_properties or {}
     low = _milliseconds(brokers, "group.min.session.timeout.ms", GROUP_MIN_SESSION_TIMEOUT_MS)

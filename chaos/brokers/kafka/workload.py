@@ -285,6 +285,7 @@ class KafkaWorkload(Workload):
             "isolation.level": c.isolation_level,
             "session.timeout.ms": c.session_timeout_ms,
             "heartbeat.interval.ms": c.heartbeat_interval_ms,
+            "max.poll.interval.ms": c.max_poll_interval_ms,
             "partition.assignment.strategy": c.partition_assignment_strategy,
         }
         if c.static_membership:
@@ -330,6 +331,7 @@ class KafkaWorkload(Workload):
                         if self.should_crash(process):
                             return  # close() below; with auto-commit it commits what was consumed
                         self._process(process, value)
+                        self.hold_while_stalled(process)  # (the stall-consumer fault: a zombie after it)
                 except KafkaException:
                     # Not committed: rewind to the last commit so the batch is consumed again.
                     self._rewind(consumer, process)
