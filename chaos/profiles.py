@@ -277,6 +277,9 @@ def parse_profile(data: dict[str, Any], path: Path | None = None) -> Profile:
         twin=str(data.get("twin", "")),
         source=data,
     )
+    after = profile.guarantees.may_expire_after_s
+    if after is not None and after <= 0:
+        raise ProfileError(f"guarantees.may_expire_after_s must be above 0 (got {after})")
     kit.check(profile)
     if profile.workload.implementation:
         from chaos.workloads.custom import resolve

@@ -261,6 +261,10 @@ class DeadLetters:
         if op.type in (OK, INFO):
             self.read, self.read_error = op.type, op.error or ""
 
+    def unread(self) -> str:
+        """Why the queue was not read to its end ("" when it was): then what it holds is unknown."""
+        return "" if self.read == OK else self.read_error or "it never finished"
+
 
 @dataclass
 class Expiry:
@@ -577,9 +581,8 @@ class DeliveryChecker(Checker):
         acknowledgement, too young when a second later is still short of it counted from its first send,
         and undecided in between."""
         letters = self.dead_letters
-        if letters.read != OK:
-            what = letters.read_error or "it never finished"
-            why = f"the dead-letter queue was not read to its end ({what})"
+        if letters.unread():
+            why = f"the dead-letter queue was not read to its end ({letters.unread()})"
             return Expiry(undecided=set(never_consumed), why=why)
         judged, undated = Expiry(), 0
         ok_time, invoke_time = self.sends.ok_time, self.sends.invoke_time
@@ -641,13 +644,9 @@ class DeliveryChecker(Checker):
         read to its end, none can be told."""
         anomalies["trimmed"] = Anomaly("trimmed", blocks_validity=False)
         letters = self.dead_letters
-        if letters.read != OK:
-            what = letters.read_error or "it never finished"
-            return (
-                [],
-                len(never_consumed),
-                f"cannot be told trimmed or lost: the dead-letter queue was not read ({what})",
-            )
+        if letters.unread():
+            why = f"cannot be told trimmed or lost: the dead-letter queue was not read ({letters.unread()})"
+            return [], len(never_consumed), why
         lost = []
         for mid in never_consumed:
             if letters.reason.get(mid) == self.trim_reason:

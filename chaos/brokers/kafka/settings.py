@@ -161,8 +161,6 @@ def _check_expiry(profile: KafkaProfile) -> None:
     after = profile.guarantees.may_expire_after_s
     if after is None:
         return
-    if after <= 0:
-        raise ProfileError(f"guarantees.may_expire_after_s must be above 0 (got {after})")
     tables = {
         "cluster.topic_config": profile.cluster.topic_config,
         "cluster.server_properties": profile.cluster.server_properties,

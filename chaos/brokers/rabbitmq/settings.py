@@ -41,7 +41,7 @@ class RabbitMQClientSettings:
     )
     dead_letter_strategy: str = used_only(  # x-dead-letter-strategy of a quorum queue
         choice("at-least-once", "at-least-once", "at-most-once"),
-        lambda c: c.queue_type == "quorum" and c.poison in ("dead_letter", "reject"),
+        lambda c: c.queue_type == "quorum" and c.dead_letters,
         "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",
     )
     # x-max-length: the queue holds at most this many ready messages (None: no limit)
@@ -64,6 +64,11 @@ class RabbitMQClientSettings:
     # before that recovers the queue empty (R7).
     declare_ahead_s: float = at_least(0.0, 0)
 
+    @property
+    def dead_letters(self) -> bool:
+        """Whether the queue gets a dead-letter exchange (the poison modes that dead-letter declare one)."""
+        return self.poison in ("dead_letter", "reject")
+
 
 # What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
 RabbitMQProfile = Profile[RabbitMQClusterSettings, RabbitMQClientSettings]
@@ -80,11 +85,7 @@ def check(profile: RabbitMQProfile) -> None:
     _check_overflow(c)
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
-    at_least_once = (
-        c.queue_type == "quorum"
-        and c.poison in ("dead_letter", "reject")
-        and (c.dead_letter_strategy == "at-least-once")
-    )
+    at_least_once = c.queue_type == "quorum" and c.dead_letters and (c.dead_letter_strategy == "at-least-once")
     g = profile.guarantees
     if at_least_once and g.dead_letter and not g.dead_letter_duplicates_allowed:
         raise ProfileError(
@@ -104,17 +105,14 @@ def _check_expiry(profile: RabbitMQProfile) -> None:
     for key, value in (("message_ttl_ms", c.message_ttl_ms), ("expiration_ms", c.expiration_ms)):
         if value is not None and value < 0:
             raise ProfileError(f"client.{key} must be >= 0 milliseconds (got {value})")
-    after = profile.guarantees.may_expire_after_s
-    if after is None:
+    if profile.guarantees.may_expire_after_s is None:
         return
-    if after <= 0:
-        raise ProfileError(f"guarantees.may_expire_after_s must be above 0 (got {after})")
     if c.message_ttl_ms is None and c.expiration_ms is None:
         raise ProfileError(
             "guarantees.may_expire_after_s tolerates expiry, and this profile sets no TTL: "
             "set client.message_ttl_ms (x-message-ttl) or client.expiration_ms (per-message expiration)"
         )
-    if c.poison not in ("dead_letter", "reject"):
+    if not c.dead_letters:
         raise ProfileError(
             "guarantees.may_expire_after_s needs a dead-letter exchange to tell an expired message from a lost "
             "one (RabbitMQ discards expired messages without one): set client.poison = 'dead_letter' or 'reject'"
@@ -132,7 +130,7 @@ def _check_trimming(profile: RabbitMQProfile) -> None:
             "guarantees.may_trim_to_length tolerates a length limit's drops: it needs client.max_length with "
             "client.overflow = 'drop-head' (reject-publish refuses a publish instead of dropping a confirmed one)"
         )
-    if c.poison not in ("dead_letter", "reject"):
+    if not c.dead_letters:
         raise ProfileError(
             "guarantees.may_trim_to_length needs a dead-letter exchange to tell a message the limit dropped from "
             "a lost one: set client.poison = 'dead_letter' or 'reject'"
@@ -147,8 +145,7 @@ def _check_overflow(c: RabbitMQClientSettings) -> None:
         return
     if c.queue_type == "quorum" and c.overflow == "reject-publish-dlx":
         raise ProfileError("client.overflow = 'reject-publish-dlx' is for classic queues (a quorum queue refuses it)")
-    dead_letters = c.poison in ("dead_letter", "reject")
-    at_least_once = c.queue_type == "quorum" and dead_letters and c.dead_letter_strategy == "at-least-once"
+    at_least_once = c.queue_type == "quorum" and c.dead_letters and c.dead_letter_strategy == "at-least-once"
     if at_least_once and c.overflow != "reject-publish":
         raise ProfileError(
             "client.dead_letter_strategy = 'at-least-once' needs client.overflow = 'reject-publish' "

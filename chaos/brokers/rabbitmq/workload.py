@@ -106,7 +106,7 @@ class RabbitMQWorkload(Workload):
     def _arguments(self) -> dict[str, Any]:
         c = self.client
         args: dict[str, Any] = {"x-queue-type": c.queue_type}
-        if c.poison in ("dead_letter", "reject"):
+        if c.dead_letters:
             args["x-dead-letter-exchange"] = self.dlx
         if c.queue_type == "quorum" and c.poison == "dead_letter":
             args["x-delivery-limit"] = c.delivery_limit
