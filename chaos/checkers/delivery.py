@@ -39,6 +39,13 @@ session's offsets only go up, one record at a time:
   acknowledged, without reading it (gaps with no acknowledged record — transaction markers, aborted
   writes — are not skips).
 
+Where the group's members also record each commit the coordinator accepted (``commits``), one more:
+
+- **rewound**: a member's first read of a partition after an assignment was below the offset the group
+  had committed there before it: the group lost its commit (an offsets partition recreated empty) or the
+  log lost what it pointed to, and processes again what it had finished with. At-least-once repeats only
+  what came after the last commit; this repeats what came before it.
+
 Where the profile caps the log's length and tolerates its trimming (``keep_newest``: Redis ``XADD ...
 MAXLEN`` with ``guarantees.may_trim_to_length``), the broker may drop old entries by design. A message
 that would be ``lost`` is counted apart when the policy allowed its drop:
@@ -102,6 +109,8 @@ KINDS = (
 )
 POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
 SESSION_KINDS = ("nonmonotonic", "skipped")
+COMMIT_KINDS = ("rewound",)
+COMMIT_F = "commit"
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
 DEAD_LETTER_F, DEAD_LETTER_READ_F = "dead_letter", "dead_letter_read"
@@ -161,12 +170,33 @@ class ReadSessions:
         # (process, partition, from, to, when) with to > from + 1: when the read past the gap happened
         self.gaps: list[tuple[str, Any, int, int, int]] = []
         self.reads = 0
+        self.commits = 0  # successful commits recorded
+        self.committed: dict[Any, int] = {}  # partition -> the highest offset the group committed there
+        # process -> per partition it was just assigned, what the group had committed there by then
+        self.resume_floor: dict[str, dict[Any, int]] = {}
+        self.rewinds: list[str] = []
 
-    def event(self, process: str) -> None:
-        """An assignment, a revocation or a seek: ``process`` starts a new session."""
+    def event(self, process: str, f: str = "assign", value: dict[str, Any] | None = None) -> None:
+        """An assignment, a revocation or a seek: ``process`` starts a new session. An assignment's first
+        read of each partition is held against what the group had committed there (``rewound``)."""
         self.followed.add(process)
         for key in [k for k in self.last if k[0] == process]:
             del self.last[key]
+        if f != "assign":
+            self.resume_floor.pop(process, None)
+            return
+        assigned = (value or {}).get("partitions")
+        partitions = self.committed if assigned is None else assigned
+        self.resume_floor[process] = {p: self.committed[p] for p in partitions if p in self.committed}
+
+    def commit(self, offsets: list[list[Any]]) -> None:
+        """A commit the coordinator accepted: ``[partition, offset]`` pairs, each offset the next to read.
+        A group's committed offsets only go forward (a member that lost a partition has its commits
+        refused), so the highest one stands."""
+        self.commits += 1
+        for partition, offset in offsets:
+            if offset > self.committed.get(partition, -1):
+                self.committed[partition] = offset
 
     def read(self, process: str, partition: Any, offset: int, at: int) -> None:
         """A successful read (one of ``read_fs``) of ``partition``:``offset`` at time ``at``; counted if
@@ -178,11 +208,22 @@ class ReadSessions:
         before = self.last.get(key)
         self.last[key] = offset
         if before is None:
+            floor = self.resume_floor.get(process)
+            if floor:
+                self._judge_resume(process, partition, offset, floor)
             return
         if offset <= before:
             self.backwards.append(f"{process} read {partition}:{offset} after {partition}:{before}")
         elif offset > before + 1:
             self.gaps.append((process, partition, before, offset, at))
+
+    def _judge_resume(self, process: str, partition: Any, offset: int, floor: dict[Any, int]) -> None:
+        """The first read of a partition after an assignment starts where the group committed, never
+        below: lower, the group lost its commit (or the log lost what it pointed to) and reprocesses."""
+        committed = floor.pop(partition, None)
+        if committed is not None and offset < committed:
+            where = f"{process} resumed {partition}:{offset}"
+            self.rewinds.append(f"{where} after the group had committed {partition}:{committed}")
 
     def passed(self, acked_at: dict[object, Position]) -> Iterator[tuple[tuple[str, Any, int, int, int], list[object]]]:
         """Each gap with the acknowledged records it passed over, in offset order (gaps that passed none,
@@ -289,6 +330,7 @@ class DeliveryChecker(Checker):
         positions: bool = False,
         sessions: bool = False,
         session_fs: frozenset[str] = frozenset({"receive", "consume"}),
+        commits: bool = False,
         keep_newest: int | None = None,
         expire_after_s: float | None = None,
         expiry_evidence: str = "log_start",
@@ -302,7 +344,9 @@ class DeliveryChecker(Checker):
         the profile tolerates a queue's length limit dropping its oldest messages, which the broker
         dead-letters with this reason (RabbitMQ drop-head: ``maxlen``); None: none tolerated that way.
         ``trim_tolerated``: the profile tolerates what the ``keep_newest`` cap trims; when it does not, such
-        messages are lost and counted apart as ``lost_within_length_cap`` (what the cap allowed to drop)."""
+        messages are lost and counted apart as ``lost_within_length_cap`` (what the cap allowed to drop).
+        ``commits`` (with ``sessions``): the group's members record each commit the coordinator accepted
+        (``commit``, ``offsets`` as ``[partition, offset]`` pairs), so ``rewound`` can be judged."""
         super().__init__()
         if expiry_evidence not in EXPIRY_EVIDENCE:
             raise ValueError(f"expiry_evidence must be one of {EXPIRY_EVIDENCE} (got {expiry_evidence!r})")
@@ -316,8 +360,9 @@ class DeliveryChecker(Checker):
         self.dead_letters = DeadLetters()
         self.positions = Positions() if positions or sessions else None
         self.sessions = ReadSessions(session_fs) if sessions else None
+        self.commits = commits and sessions
         self._read_fs = READ_FS | {consume_f}
-        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F}
+        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F, COMMIT_F}
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
@@ -337,6 +382,8 @@ class DeliveryChecker(Checker):
         handlers: dict[str, Callable[[Op], None]] = {}
         if self.sessions is not None:
             handlers |= dict.fromkeys(SESSION_EVENTS, self._on_session_event)
+            if self.commits:
+                handlers[COMMIT_F] = self._on_commit
         handlers |= dict.fromkeys(self._read_fs, self._on_read)
         handlers[DEAD_LETTER_F] = self._on_dead_letter
         handlers[DEAD_LETTER_READ_F] = self.dead_letters.observe_read
@@ -384,7 +431,12 @@ class DeliveryChecker(Checker):
 
     def _on_session_event(self, op: Op) -> None:
         assert self.sessions is not None
-        self.sessions.event(op.process)
+        self.sessions.event(op.process, op.f, op.value)
+
+    def _on_commit(self, op: Op) -> None:
+        assert self.sessions is not None
+        if op.type == OK and op.value:
+            self.sessions.commit(op.value.get("offsets") or [])
 
     def _observe_position(self, op: Op, value: dict[str, Any], f: str) -> None:
         """A read that returns a record at its position: for the position checks and the read sessions."""
@@ -677,6 +729,18 @@ class DeliveryChecker(Checker):
         if not self.drain.complete:
             for kind in SESSION_KINDS:
                 incomplete.setdefault(kind, self.drain.missing())
+        if self.commits:
+            self._judge_commits(sessions, anomalies, incomplete)
+
+    def _judge_commits(self, sessions: ReadSessions, anomalies: dict[str, Anomaly], incomplete: dict[str, str]) -> None:
+        """``rewound``: needs a commit recorded, and the session kinds' evidence."""
+        anomalies["rewound"] = Anomaly("rewound")
+        for what in sessions.rewinds:
+            anomalies["rewound"].add(what)
+        if not sessions.commits:
+            incomplete.setdefault("rewound", "no consumer recorded a commit the coordinator accepted")
+        elif "nonmonotonic" in incomplete:  # the session kinds' evidence: reads with positions, a full drain
+            incomplete.setdefault("rewound", incomplete["nonmonotonic"])
 
     def _judge_positions(
         self,

@@ -53,6 +53,7 @@ class CheckerOptions:
     recovery_grace_s: float = 5.0
     positions: bool = False  # the workload's ops carry each record's partition and offset
     sessions: bool = False  # consumers record assign/revoke/seek: their reads are followed per session
+    commits: bool = False  # consumers record each commit the coordinator accepted (with sessions: rewound)
     exclusive_groups: bool = False  # each key is read by one consumer at a time: order across consumers
     dead_letter_after: int | None = None  # deliveries of poison the configuration allows before dead-lettering
     keep_newest: int | None = None  # the log's length cap: older entries may be trimmed (if the profile says so)
@@ -75,6 +76,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             fail_on_unconfirmed_loss=guarantees.unconfirmed_loss_is_loss,
             positions=options.positions,
             sessions=options.sessions,
+            commits=options.commits,
             keep_newest=options.keep_newest,
             trim_tolerated=trim_tolerated,
             expire_after_s=guarantees.may_expire_after_s,
@@ -152,7 +154,7 @@ def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Cell]
     if guarantees.no_loss:
         cells["no_loss"] = decide_cell(delivery, loss_kinds(guarantees))
     if guarantees.no_duplicates:
-        cells["no_duplicates"] = decide_cell(delivery, ("duplicated", "redelivered", "nonmonotonic"))
+        cells["no_duplicates"] = decide_cell(delivery, ("duplicated", "redelivered", "nonmonotonic", "rewound"))
     for guarantee, checker in WHOLE_CHECKER.items():
         verdict = by_name.get(checker)
         if getattr(guarantees, guarantee) and verdict is not None:

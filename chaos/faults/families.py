@@ -37,6 +37,14 @@ class FaultContext:
     def leader(self) -> Target:
         return role(self.cluster, self.cluster.leader_role, self.subject)
 
+    def coordinator(self) -> Target:
+        """The node coordinating the workload's consumer group (the cluster's ``coordinator`` role), asked
+        when the fault applies."""
+        group = getattr(self.workload, "group", None)
+        if not group:
+            raise ValueError("this fault family needs a workload whose consumers form a group with a coordinator")
+        return role(self.cluster, "coordinator", group)
+
     def require_subject(self) -> str:
         if not self.subject:
             raise ValueError("this fault family needs the workload's subject (e.g. a topic-partition)")
@@ -94,6 +102,7 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
     "pause-leader": lambda c: NodeFault(c.leader(), "pause"),
     "kill-follower": lambda c: NodeFault(c.follower(), "kill"),
     "lose-disk-leader": lambda c: DiskLoss(c.cluster, c.leader()),
+    "lose-disk-coordinator": lambda c: DiskLoss(c.cluster, c.coordinator()),
     "power-loss-leader": lambda c: PowerLoss(c.cluster, c.leader()),
     "power-loss-all": lambda c: PowerLoss(c.cluster, everyone(c.cluster)),
     "kill-minority": lambda c: NodeFault(minority(c.cluster, c.rng), "kill"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,19 @@ class Clusters:
             self.current[1].destroy()
             self.current = None
 
+    def retire(self, evidence: Path) -> None:
+        """The running cluster did not recover (a row that breaks it for good, K8's offline partition):
+        keep every node's log in ``evidence`` and remove it, so the next run — the twin sharing its
+        settings, the next row — starts on a fresh one instead of failing on the last run's wreck."""
+        if self.current:
+            saved = self.current[1].save_logs(evidence)
+            log.warning(
+                "the cluster did not recover: logs kept in %s (%d files); the next run gets a fresh one",
+                evidence,
+                len(saved),
+            )
+        self.close()
+
 
 @dataclass
 class RunOutcome:
@@ -151,10 +165,12 @@ def evidence_seconds(history: Path) -> float | None:
 def run_profile(profile: Profile, clusters: Clusters, budget: Budget, seed: int, directory: Path) -> RunOutcome:
     began = time.monotonic()
     outcome = RunOutcome(profile.name, list(profile.faults.families))
-    cluster = clusters.get(profile)
     for family in profile.faults.families:
-        test = ChaosTest.of(profile, family, cluster, budget, seed)
-        outcome.exploration.append(test.explore(directory / family))
+        test = ChaosTest.of(profile, family, clusters.get(profile), budget, seed)
+        exploration = test.explore(directory / family)
+        outcome.exploration.append(exploration)
+        if exploration.cluster_broken:
+            clusters.retire(directory / family / "cluster-logs")
     outcome.seconds = time.monotonic() - began
     return outcome
 
@@ -162,7 +178,16 @@ def run_profile(profile: Profile, clusters: Clusters, budget: Budget, seed: int,
 def catalogue_rows() -> list[Profile]:
     """The shipped profiles that are rows of the known-unsafe catalogue (``expect = "fail"``), by row id."""
     rows = [load_profile(path) for path in shipped_profiles()]
-    return sorted((p for p in rows if p.catalogue and p.expect == "fail"), key=lambda p: (p.catalogue or "", p.name))
+    rows = [p for p in rows if p.catalogue and p.expect == "fail"]
+    return sorted(rows, key=lambda p: (_row_order(p.catalogue), p.name))
+
+
+def _row_order(row_id: str | None) -> tuple[str, int, str]:
+    """K2 before K10: the letter, then the number as a number."""
+    match = re.fullmatch(r"([A-Za-z]*)(\d*)(.*)", row_id or "")
+    assert match is not None  # every string matches
+    letters, digits, rest = match.groups()
+    return letters, int(digits) if digits else -1, rest
 
 
 def catalogue_markdown() -> str:

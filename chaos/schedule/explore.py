@@ -190,6 +190,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             recovery_grace_s=grace,
             positions=workload.positions,
             sessions=workload.sessions,
+            commits=workload.commits,
             exclusive_groups=workload.exclusive_groups,
             dead_letter_after=workload.dead_letter_after,
             keep_newest=workload.keep_newest,

@@ -65,6 +65,9 @@ class Workload(ABC):
     # whether consumers record what moves their position (``assign``, ``revoke``, ``seek`` ops): the
     # delivery checker then follows each consumer's reads between two (nonmonotonic, skipped offsets)
     sessions: bool = False
+    # whether consumers (with sessions) also record each commit the coordinator accepted (``commit`` ops,
+    # ``offsets`` as [partition, offset] pairs): an assignment's first reads are then held against them
+    commits: bool = False
     # whether each group (key) is read by one consumer at a time (a partition's owner in a consumer group):
     # order is then judged across consumers, so two consumers working one key at once is reordering
     exclusive_groups: bool = False

@@ -147,6 +147,7 @@ class CommandConsumers:
         # The protocol does not ask a program to report its assignments: its reads are not followed per
         # session (left on, every run would be unknown for want of session events).
         workload.sessions = False
+        workload.commits = False
 
     def consume(self, index: int) -> None:
         process = f"consumer-{index + 1}"

@@ -44,6 +44,30 @@ def test_roles_name_the_nodes_leading_and_replicating_a_partition(
     assert kafka_cluster.active_controller() in kafka_cluster.nodes
 
 
+def _offsets_partition(group: str, partitions: int = 50) -> int:
+    """Kafka's choice of the ``__consumer_offsets`` partition for a group: Java's String.hashCode,
+    made positive by masking the sign bit, modulo offsets.topic.num.partitions (50 by default)."""
+    code = 0
+    for char in group:
+        code = (31 * code + ord(char)) & 0xFFFFFFFF
+    return (code & 0x7FFFFFFF) % partitions
+
+
+def test_the_coordinator_role_names_the_leader_of_the_groups_offsets_partition(
+    kafka_cluster: KafkaCluster, unique_name: str
+) -> None:
+    group = f"{unique_name}-group"
+    consumer = Consumer(kafka_cluster.client_config(**{"group.id": group}))
+    try:
+        consumer.subscribe([unique_name])
+        consumer.poll(5)  # joins: the coordinator's broker creates __consumer_offsets if need be
+        coordinator = _wait_for(lambda: kafka_cluster.role_nodes("coordinator", group), 30, "a coordinator")
+        offsets_leader = kafka_cluster.leader("__consumer_offsets", _offsets_partition(group))
+    finally:
+        consumer.close()
+    assert coordinator == [offsets_leader]
+
+
 def test_acks_all_writes_survive_a_sigkill_of_the_partition_leader(
     kafka_cluster: KafkaCluster, unique_name: str
 ) -> None:

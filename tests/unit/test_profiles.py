@@ -121,6 +121,15 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "may_trim_to_length needs a dead-letter exchange",
         ),
         ({**BASE, "guarantees": {"may_trim_to_length": True}}, "nothing a Kafka profile sets caps a topic by length"),
+        ({**BASE, "broker": "rabbitmq", "client": {"max_length_bytes": 0}}, "client.max_length_bytes must be >= 1"),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"overflow": "reject-publish"}},
+            "client.overflow has no effect unless client.max_length (x-max-length) or client.max_length_bytes",
+        ),
+        (
+            {**BASE, "broker": "rabbitmq", "faults": {"families": ["lose-disk-coordinator"]}},
+            "'lose-disk-coordinator' is not a rabbitmq fault family",
+        ),
         (
             {**BASE, "guarantees": {"no_loss": False, "may_expire_after_s": 2.0}},
             "has no effect unless guarantees.no_loss = true",

@@ -59,3 +59,11 @@ def test_a_dead_letter_records_when_the_broker_dead_lettered_it_on_the_history_c
     assert record["reason"] == "expired" and record["times_dead_lettered"] == 1
     ago_s = (time.monotonic_ns() - record["dead_lettered_at"]) / 1e9
     assert 3.0 <= ago_s < 4.1  # whole seconds, rounded down: 3-4 s ago
+
+
+def test_a_byte_limit_is_declared_as_x_max_length_bytes_with_its_overflow() -> None:
+    args = arguments({"max_length_bytes": 20000, "overflow": "drop-head", "dead_letter_strategy": "at-most-once"})
+    assert (args["x-max-length-bytes"], args["x-overflow"]) == (20000, "drop-head")
+    assert "x-max-length" not in args
+    both = arguments({"max_length": 50, "max_length_bytes": 20000, "overflow": "reject-publish"})
+    assert (both["x-max-length"], both["x-max-length-bytes"], both["x-overflow"]) == (50, 20000, "reject-publish")

@@ -277,11 +277,27 @@ class KafkaCluster(Cluster):
     def replicas(self, topic: str, partition: int = 0) -> list[Node]:
         return [self.node_by_id(i) for i in self._partition(topic, partition).replicas]
 
+    def group_coordinator(self, group: str) -> Node:
+        """The broker coordinating consumer group ``group`` now: the leader of the ``__consumer_offsets``
+        partition the group id hashes to (raises LookupError when the group has none)."""
+        future = self.admin().describe_consumer_groups([group], request_timeout=10)[group]
+        try:
+            coordinator = future.result(timeout=15).coordinator
+        except KafkaException as exc:  # e.g. the coordinator's broker is down and nobody took over
+            raise LookupError(f"consumer group {group} has no coordinator: {exc}") from None
+        if coordinator is None or coordinator.id < 0:
+            raise LookupError(f"consumer group {group} has no coordinator")
+        return self.node_by_id(coordinator.id)
+
     def role_nodes(self, role: str, subject: str | None = None) -> list[Node]:
         """``leader`` / ``follower`` (in sync) / ``replica`` (any) of ``subject`` ("topic-partition",
-        e.g. "orders-0"), ``controller``."""
+        e.g. "orders-0"), ``controller``, ``coordinator`` of a consumer group (``subject``: the group id)."""
         if role == "controller":
             return [self.active_controller()]
+        if role == "coordinator":
+            if not subject:
+                raise UsageError("Kafka role 'coordinator' needs a consumer group id as its subject")
+            return [self.group_coordinator(subject)]
         if role in ("leader", "follower", "replica"):
             topic, partition = self._subject(role, subject)
             if role == "replica":

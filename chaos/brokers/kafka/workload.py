@@ -103,6 +103,8 @@ class KafkaWorkload(Workload):
         self.poison_every = poison_every
         self.process_ms = process_ms
         self.group = f"bc-group-{uuid.uuid4().hex[:6]}"
+        # the consumers' own commits, recorded (a transforming processor commits inside its transactions)
+        self.commits = client.commit in ("after_processing", "before_processing") and not client.transform
         config = dict(settings.topic_config or {})
         cluster.create_topic(topic, settings.partitions, settings.replication, **config)
         cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
@@ -320,7 +322,7 @@ class KafkaWorkload(Workload):
                     consumer = self._replace(consumer, process, fatal)
                     continue
                 if good and self.client.commit == "before_processing":
-                    self._commit(consumer)
+                    self._commit(consumer, process)
                 try:
                     for msg in good:
                         value = json.loads(msg.value())  # ours always carry one
@@ -337,7 +339,7 @@ class KafkaWorkload(Workload):
                     self._rewind(consumer, process)
                     continue
                 if good and self.client.commit == "after_processing":
-                    self._commit(consumer)
+                    self._commit(consumer, process)
         finally:
             consumer.close()
 
@@ -518,12 +520,18 @@ class KafkaWorkload(Workload):
                     self.history.record(process, OK, "seek", {"partition": tp.partition, "to": tp.offset})
                     consumer.seek(tp)
 
-    def _commit(self, consumer: Consumer) -> None:
-        """Commit the positions of everything consumed so far (one synchronous commit per batch).
+    def _commit(self, consumer: Consumer, process: str) -> None:
+        """Commit the positions of everything consumed so far (one synchronous commit per batch), and
+        record what the coordinator accepted (``commit``: the checker holds later assignments to it).
 
         A rebalance or a fault may refuse it: the batch is then redelivered (at-least-once)."""
-        with contextlib.suppress(KafkaException):
-            consumer.commit(asynchronous=False)
+        try:
+            committed = consumer.commit(asynchronous=False) or []
+        except KafkaException:
+            return
+        offsets = [[tp.partition, tp.offset] for tp in committed if tp.error is None and tp.offset >= 0]
+        if offsets:
+            self.history.record(process, OK, "commit", {"offsets": offsets})
 
     def _process(self, process: str, value: dict[str, Any]) -> None:
         """The handler: poison fails every attempt; after ``max_retries`` it goes to the dead-letter topic."""

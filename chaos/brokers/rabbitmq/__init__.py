@@ -53,8 +53,9 @@ KIT = BrokerKit(
     images=IMAGES,
     default_version=DEFAULT_VERSION,
     # leader-alone-lost, stale-replica-left: staged around an in-sync replica set (Kafka's ISR).
-    # stall-consumer: its consumers do not stop mid-batch yet
-    families=frozenset(FAMILIES) - {"link-responses-lost", "leader-alone-lost", "stale-replica-left", "stall-consumer"},
+    # stall-consumer: its consumers do not stop mid-batch yet; lose-disk-coordinator: Kafka's group coordinator
+    families=frozenset(FAMILIES)
+    - {"link-responses-lost", "leader-alone-lost", "stale-replica-left", "stall-consumer", "lose-disk-coordinator"},
     check=check,
     upgrade_problem=upgrade_problem,
     default_profile="rabbitmq-safe",

@@ -46,12 +46,14 @@ class RabbitMQClientSettings:
     )
     # x-max-length: the queue holds at most this many ready messages (None: no limit)
     max_length: int | None = None
+    # x-max-length-bytes: the queue holds at most this many bytes of ready message bodies (None: no limit)
+    max_length_bytes: int | None = None
     # x-overflow: what a full queue does — drop its oldest message (dead-lettered where the queue has a
     # dead-letter exchange), or refuse the publish (a nack), or refuse it and dead-letter it (classic queues)
     overflow: str = used_only(
         choice("drop-head", "drop-head", "reject-publish", "reject-publish-dlx"),
-        lambda c: c.max_length is not None,
-        "client.max_length (x-max-length)",
+        lambda c: c.length_limited,
+        "client.max_length (x-max-length) or client.max_length_bytes (x-max-length-bytes)",
     )
     # x-message-ttl: milliseconds a message may wait in the queue before it expires (dead-lettered with
     # reason "expired" where the queue has a dead-letter exchange, else discarded); None: no limit
@@ -63,6 +65,11 @@ class RabbitMQClientSettings:
     # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
     # before that recovers the queue empty (R7).
     declare_ahead_s: float = at_least(0.0, 0)
+
+    @property
+    def length_limited(self) -> bool:
+        """Whether the queue has a length limit, in messages or in bytes (``overflow`` says what it does)."""
+        return self.max_length is not None or self.max_length_bytes is not None
 
     @property
     def dead_letters(self) -> bool:
@@ -125,10 +132,11 @@ def _check_trimming(profile: RabbitMQProfile) -> None:
     c = profile.client
     if not profile.guarantees.may_trim_to_length:
         return
-    if c.max_length is None or c.overflow != "drop-head":
+    if not c.length_limited or c.overflow != "drop-head":
         raise ProfileError(
-            "guarantees.may_trim_to_length tolerates a length limit's drops: it needs client.max_length with "
-            "client.overflow = 'drop-head' (reject-publish refuses a publish instead of dropping a confirmed one)"
+            "guarantees.may_trim_to_length tolerates a length limit's drops: it needs client.max_length or "
+            "client.max_length_bytes with client.overflow = 'drop-head' (reject-publish refuses a publish "
+            "instead of dropping a confirmed one)"
         )
     if not c.dead_letters:
         raise ProfileError(
@@ -139,9 +147,10 @@ def _check_trimming(profile: RabbitMQProfile) -> None:
 
 def _check_overflow(c: RabbitMQClientSettings) -> None:
     """What RabbitMQ refuses when the queue is declared, said before any cluster starts."""
-    if c.max_length is not None and c.max_length < 1:
-        raise ProfileError(f"client.max_length must be >= 1 (got {c.max_length})")
-    if c.max_length is None:
+    for key, limit in (("max_length", c.max_length), ("max_length_bytes", c.max_length_bytes)):
+        if limit is not None and limit < 1:
+            raise ProfileError(f"client.{key} must be >= 1 (got {limit})")
+    if not c.length_limited:
         return
     if c.queue_type == "quorum" and c.overflow == "reject-publish-dlx":
         raise ProfileError("client.overflow = 'reject-publish-dlx' is for classic queues (a quorum queue refuses it)")

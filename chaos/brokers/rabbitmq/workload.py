@@ -68,7 +68,7 @@ class RabbitMQWorkload(Workload):
         self.process_ms = process_ms
         if "x-dead-letter-exchange" in self._arguments():
             self.expiry_evidence = "dead_letter"  # an expired message is dead-lettered with its reason and time
-            if client.max_length is not None and client.overflow == "drop-head":
+            if client.length_limited and client.overflow == "drop-head":
                 self.trim_reason = "maxlen"  # what a full queue drops from its head is dead-lettered so
         if "x-dead-letter-strategy" in self._arguments():
             # An at-least-once dead-letter hop whose confirm a fault lost is re-sent only after the
@@ -115,6 +115,9 @@ class RabbitMQWorkload(Workload):
             args["x-overflow"] = "reject-publish"
         if c.max_length is not None:
             args["x-max-length"] = c.max_length
+        if c.max_length_bytes is not None:
+            args["x-max-length-bytes"] = c.max_length_bytes
+        if c.length_limited:
             args["x-overflow"] = c.overflow
         if c.message_ttl_ms is not None:
             args["x-message-ttl"] = c.message_ttl_ms
