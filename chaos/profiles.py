@@ -104,7 +104,8 @@ class Guarantees:
     max_head_of_line_s: float | None = used_only(None, _claims("dead_letter"), "guarantees.dead_letter = true")
     exactly_once: bool = False  # consume-transform-produce outputs exactly once per input (transactions)
     # a message unread this many seconds after its acknowledgement may be deleted by the broker's policy
-    # (Kafka retention.ms, RabbitMQ message TTL): counted as expired, not lost (None: none is tolerated)
+    # (Kafka retention.ms, RabbitMQ message TTL, Redis XADD MINID): counted as expired, not lost (None: none
+    # is tolerated)
     may_expire_after_s: float | None = used_only(None, _claims("no_loss"), "guarantees.no_loss = true")
     # a message the profile's length limit dropped (Redis XADD MAXLEN: at least that many acknowledged entries
     # came after it; RabbitMQ x-max-length(-bytes) with drop-head: dead-lettered as "maxlen") is counted as trimmed,

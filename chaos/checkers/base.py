@@ -152,6 +152,75 @@ class LengthCap:
         return self.MAYBE if newer + uncertain >= self.keep_newest else self.NOT_ALLOWED
 
 
+class MinIdThresholds:
+    """An age cap the profile sets on the log (Redis ``XADD ... MINID``): each XADD may trim the entries
+    whose ids (their millisecond times) are below its threshold — the producer's clock minus the profile's
+    age, recorded as ``minid`` on the send. An entry can only have been trimmed by an XADD whose threshold
+    was above it and that reached the server (acknowledged for sure, of unknown outcome perhaps), and never
+    before the first such XADD was sent; every XADD had returned by the last send's completion."""
+
+    ALLOWED, MAYBE, NONE = "allowed", "maybe", "none"
+
+    def __init__(self) -> None:
+        self._threshold: dict[object, tuple[int, int]] = {}  # message -> (its XADD's threshold, when sent)
+        self._entry_ms: dict[object, int] = {}  # acknowledged message -> its entry id's milliseconds
+        self.last_send_ns = 0  # the latest send completion: every trim happened by then
+        self._covering: tuple[list[int], list[int], list[int]] | None = None
+
+    def observe_invoke(self, value: dict[str, Any], at: int) -> None:
+        threshold = value.get("minid")
+        if threshold.__class__ is int and value.get("id") not in self._threshold:
+            self._threshold[value.get("id")] = (threshold, at)
+
+    def observe_completion(self, value: dict[str, Any] | None, at: int, acknowledged: bool) -> None:
+        self.last_send_ns = max(self.last_send_ns, at)
+        value = value or {}
+        entry = value.get("entry") if acknowledged else None
+        if entry:
+            self._entry_ms[value.get("id")] = int(str(entry).split("-")[0])
+
+    def entry_ms(self, mid: object) -> int | None:
+        return self._entry_ms.get(mid)
+
+    def fate(self, mid: object, status: dict[Any, str]) -> str:
+        """:class:`LengthCap`'s answer for an age cap: whether some XADD may have trimmed ``mid``."""
+        entry_ms = self._entry_ms.get(mid)
+        if entry_ms is None:
+            return LengthCap.NOT_ALLOWED
+        cover, _ = self.covering(entry_ms, status)
+        return {self.ALLOWED: LengthCap.TRIMMED, self.MAYBE: LengthCap.MAYBE}.get(cover, LengthCap.NOT_ALLOWED)
+
+    def covering(self, entry_ms: int, status: dict[Any, str]) -> tuple[str, int | None]:
+        """Whether an XADD that reached the server could have trimmed an entry of ``entry_ms``
+        (``ALLOWED``: an acknowledged one; ``MAYBE``: only ones of unknown outcome; ``NONE``), and the
+        earliest such XADD's send time (the soonest the entry can have gone)."""
+        if self._covering is None:
+            self._covering = self._index(status)
+        thresholds, earliest_sent, acknowledged_after = self._covering
+        at = bisect.bisect_right(thresholds, entry_ms)
+        if at == len(thresholds):
+            return self.NONE, None
+        return (self.ALLOWED if acknowledged_after[at] else self.MAYBE), earliest_sent[at]
+
+    def _index(self, status: dict[Any, str]) -> tuple[list[int], list[int], list[int]]:
+        """The XADDs that may have run, by threshold; per position, the earliest send time and the count of
+        acknowledged ones from there on (suffixes: every XADD with a threshold at least that)."""
+        landed = sorted(
+            (threshold, at, status.get(mid) == OK)
+            for mid, (threshold, at) in self._threshold.items()
+            if status.get(mid) in (OK, INFO, INVOKE)
+        )
+        thresholds = [t for t, _, _ in landed]
+        earliest, acknowledged = [0] * len(landed), [0] * len(landed)
+        soonest, count = None, 0
+        for i in range(len(landed) - 1, -1, -1):
+            _, at, ok = landed[i]
+            soonest = at if soonest is None else min(soonest, at)
+            count += ok
+            earliest[i], acknowledged[i] = soonest, count
+        return thresholds, earliest, acknowledged
+
+
 _EVERYONES = frozenset({NEMESIS, OPERATOR})  # processes whose ops every checker sees
 
 

@@ -7,15 +7,20 @@ the DLQ are ``dead_letter`` ops with ``id``, ``reason`` and, where the broker re
 to its end, ``info`` when it could not be (then what the DLQ holds is unknown: no DLQ anomaly is decided).
 
 - **poison_not_dead_lettered**: acknowledged poison absent from the DLQ after the drain. Under a length cap
-  (``keep_newest``, Redis ``MAXLEN``) poison the cap allowed to drop is **poison_trimmed** instead (reported, failing
-  nothing), and poison it may or may not have allowed to drop leaves this kind unknown.
+  (``keep_newest``, Redis ``MAXLEN``) or a tolerated age cap (``trimmed_by_age``, Redis ``MINID``) poison the
+  cap allowed to drop is **poison_trimmed** instead (reported, failing nothing), and poison it may or may not
+  have allowed to drop leaves this kind unknown.
 - **dead_lettered_twice**: a message found in the DLQ more than once (reported without failing when the
   profile accepts at-least-once dead-lettering).
 - **dead_letter_without_reason**: a DLQ entry with no reason recorded.
 - **good_dead_lettered**: a good message in the DLQ — unless the broker gave a reason the profile
   tolerates (``tolerated_reasons``: ``expired`` under a stated expiry), then it is
   **dead_lettered_by_policy** (reported, failing nothing: whether it was old enough is the delivery
-  checker's ``expired`` or ``lost``).
+  checker's ``expired`` or ``lost``). A good message whose publish the broker refused and dead-lettered
+  with the reason its full queue gives (``refusal_reason``: RabbitMQ ``reject-publish-dlx``, ``maxlen``) is
+  **refused_dead_lettered** (reported, failing nothing): the publisher was not told it was accepted, and
+  the queue's overflow mode keeps the refused message there. One whose publish was confirmed stays
+  ``good_dead_lettered``.
 - **poison_processed**: poison that a consumer reported processed (a ``process_f`` op), as if it were good:
   a handler that gave up failing and let it through — whether or not it also reached the DLQ.
 - **over_delivered**: poison delivered to consumers more than ``max_deliveries`` times.
@@ -36,7 +41,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from chaos.checkers.base import Checker, LengthCap, SendTracker
+from chaos.checkers.base import Checker, LengthCap, MinIdThresholds, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind, percentiles
 from chaos.history import INFO, INVOKE, OK, Op
 
@@ -77,14 +82,20 @@ class DeadLetterChecker(Checker):
         dead_letter_after: int | None = None,
         keep_newest: int | None = None,
         tolerated_reasons: frozenset[str] = frozenset(),
+        trimmed_by_age: bool = False,
+        refusal_reason: str | None = None,
     ) -> None:
         """``tolerated_reasons``: the broker's dead-letter reasons a good message may carry by the profile's
-        stated policy (``expired``, where it states an expiry)."""
+        stated policy (``expired``, where it states an expiry). ``trimmed_by_age``: the stream trims by
+        age (each send's ``minid``) and the profile tolerates it. ``refusal_reason``: the dead-letter reason
+        of a publish the full queue refused (RabbitMQ ``reject-publish-dlx``: ``maxlen``); None: none is."""
         super().__init__()
         self.dead_letter_after = dead_letter_after
         self.tolerated_reasons = tolerated_reasons
         self.reason_of: dict[Any, str] = {}  # message -> the reason on its first dead letter
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
+        self.age_cap = MinIdThresholds() if trimmed_by_age else None
+        self.refusal_reason = refusal_reason
         self.fs = frozenset({consume_f, dlq_f, READ_F, process_f, "send"})
         self.reported_count: dict[Any, int] = {}  # the broker's count on each dead letter, where it gives one
         self.process_f = process_f
@@ -133,6 +144,11 @@ class DeadLetterChecker(Checker):
             self.kind[value["id"]] = value["kind"]
             if self.cap is not None and op.type == OK:
                 self.cap.observe_ack(value)
+            if self.age_cap is not None:
+                if op.type == INVOKE:
+                    self.age_cap.observe_invoke(value, op.time)
+                else:
+                    self.age_cap.observe_completion(value, op.time, op.type == OK)
 
     def _observe_read(self, op: Op) -> None:
         if op.type == OK:
@@ -176,12 +192,22 @@ class DeadLetterChecker(Checker):
                 )
         return seen
 
+    def _trim_fate(self, mid: object, status: dict[Any, str], uncertain: int) -> str:
+        """Whether the profile's cap (by length, or by age) allowed ``mid``'s drop."""
+        if self.cap is not None:
+            return self.cap.fate(mid, uncertain)
+        if self.age_cap is not None:
+            return self.age_cap.fate(mid, status)
+        return LengthCap.NOT_ALLOWED
+
     def verdict(self) -> Verdict:
         anomalies = {k: Anomaly(k) for k in KINDS}
         anomalies["dead_lettered_twice"].blocks_validity = not self.allow_duplicates
         anomalies["dead_lettered_off_limit"].blocks_validity = False
         if self.tolerated_reasons:
             anomalies["dead_lettered_by_policy"] = Anomaly("dead_lettered_by_policy", blocks_validity=False)
+        if self.refusal_reason is not None:
+            anomalies["refused_dead_lettered"] = Anomaly("refused_dead_lettered", blocks_validity=False)
         drained = self.drain.complete
         incomplete = self._incomplete(anomalies)
         # What an unfinished drain or read did not find is no evidence of absence.
@@ -189,12 +215,12 @@ class DeadLetterChecker(Checker):
         status = self.sends.status
         uncertain = sum(1 for outcome in status.values() if outcome in (INFO, INVOKE))
         maybe_trimmed = 0
-        if self.cap is not None:
+        if self.cap is not None or self.age_cap is not None:
             anomalies["poison_trimmed"] = Anomaly("poison_trimmed", blocks_validity=False)
         for mid, outcome in status.items():
             poison = self.kind.get(mid) == "poison"
             if poison and outcome == OK and not self.dead.get(mid) and absence_counts:
-                fate = self.cap.fate(mid, uncertain) if self.cap is not None else LengthCap.NOT_ALLOWED
+                fate = self._trim_fate(mid, status, uncertain)
                 if fate == LengthCap.TRIMMED:  # dropped by the length cap before it could be dead-lettered
                     anomalies["poison_trimmed"].add(mid)
                 elif fate == LengthCap.MAYBE:
@@ -208,8 +234,11 @@ class DeadLetterChecker(Checker):
                 anomalies["dead_lettered_twice"].add(mid)
             if self.kind.get(mid, "good") != "good":
                 continue
-            if self.reason_of.get(mid) in self.tolerated_reasons:
+            reason = self.reason_of.get(mid)
+            if reason in self.tolerated_reasons:
                 anomalies["dead_lettered_by_policy"].add(mid)
+            elif reason is not None and reason == self.refusal_reason and status.get(mid) != OK:
+                anomalies["refused_dead_lettered"].add(mid)  # nacked (or its answer lost): not accepted
             else:
                 anomalies["good_dead_lettered"].add(mid)
         for mid in self.no_reason:

@@ -61,13 +61,16 @@ that would be ``lost`` is counted apart when the policy allowed its drop:
 Where the log deletes from its front by policy (Kafka ``retention.ms``: the final log read reports each
 partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
 Read before, it is not ``truncated`` (counted as ``deleted_after_read``). Where a queue expires messages
-(RabbitMQ's TTL), the broker dead-letters each with reason ``expired`` and the time, to the second. A
-message deleted so and never read is ``lost`` — unless the profile states that messages may expire
-(``expire_after_s``):
+(RabbitMQ's TTL), the broker dead-letters each with reason ``expired`` and the time, to the second.
+Where a stream trims by age (Redis ``XADD ... MINID``: each send records its threshold, ``minid``), an
+acknowledged entry below the threshold of an XADD that reached the server may have been trimmed by it,
+never before that XADD was sent. A message deleted so and never read is ``lost`` — unless the profile
+states that messages may expire (``expire_after_s``):
 
 - **expired**: acknowledged, never consumed, deleted by the policy, and at least ``expire_after_s`` old
   then: by the first sign it was gone (a reader's jump past it, else the final log read) for retention;
-  by the dead-letter time, counted from its acknowledgement, for a TTL. Reported, failing nothing; it is
+  by the dead-letter time, counted from its acknowledgement, for a TTL; by the first XADD that could
+  have trimmed it, for MINID. Reported, failing nothing; it is
   no ``lost_by_offset`` and no ``skipped`` either. One deleted sooner stays ``lost`` (counted as
   ``deleted_too_soon``). Under a stated expiry ``lost`` is unknown without the evidence: the final
   read's start offsets, or a dead-letter queue read to its end; and a dead letter dated within a second
@@ -93,7 +96,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.checkers.base import Checker, LengthCap, SendTracker
+from chaos.checkers.base import Checker, LengthCap, MinIdThresholds, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
@@ -114,7 +117,7 @@ COMMIT_F = "commit"
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
 DEAD_LETTER_F, DEAD_LETTER_READ_F = "dead_letter", "dead_letter_read"
-EXPIRY_EVIDENCE = ("log_start", "dead_letter")
+EXPIRY_EVIDENCE = ("log_start", "dead_letter", "minid")
 # What a consumer records when its position may move other than by reading on.
 SESSION_EVENTS = frozenset({"assign", "revoke", "seek"})
 Position = tuple[Any, int]  # (partition, offset)
@@ -316,6 +319,17 @@ class Expiry:
     undecided: set[object] = field(default_factory=set)  # which of the two cannot be told
     why: str = ""  # why they are undecided
 
+    def place(self, mid: object, gone: tuple[int, int], acknowledged: int, sent: int, after_ns: int) -> None:
+        """A message the policy deleted some time within ``gone`` (soonest, latest): expired when even the
+        soonest was ``after_ns`` after its acknowledgement, too soon when even the latest fell short of it
+        from its first send, undecided in between."""
+        if gone[0] - acknowledged >= after_ns:
+            self.expired.add(mid)
+        elif gone[1] - sent < after_ns:
+            self.too_soon += 1
+        else:
+            self.undecided.add(mid)
+
 
 class DeliveryChecker(Checker):
     name = "delivery"
@@ -340,7 +354,8 @@ class DeliveryChecker(Checker):
         """``expire_after_s``: the profile tolerates the broker deleting a message by its expiry policy once
         it is this old (see the module's docstring); None tolerates no such deletion. ``expiry_evidence``
         says what shows such a deletion: ``log_start`` (the final log read's start offsets: retention) or
-        ``dead_letter`` (the dead-letter queue's ``expired`` entries and their times: a TTL). ``trim_reason``:
+        ``dead_letter`` (the dead-letter queue's ``expired`` entries and their times: a TTL) or ``minid``
+        (each XADD's threshold and the entries' ids: Redis MINID). ``trim_reason``:
         the profile tolerates a queue's length limit dropping its oldest messages, which the broker
         dead-letters with this reason (RabbitMQ drop-head: ``maxlen``); None: none tolerated that way.
         ``trim_tolerated``: the profile tolerates what the ``keep_newest`` cap trims; when it does not, such
@@ -353,6 +368,8 @@ class DeliveryChecker(Checker):
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.expire_after_ns = None if expire_after_s is None else int(expire_after_s * 1e9)
         self.expiry_evidence = expiry_evidence
+        under_minid = expiry_evidence == "minid" and expire_after_s is not None
+        self.minid = MinIdThresholds() if under_minid else None
         self.trim_reason = trim_reason
         self.trim_tolerated = trim_tolerated
         self.lost_within_cap = 0
@@ -411,6 +428,11 @@ class DeliveryChecker(Checker):
 
     def _on_send(self, op: Op) -> None:
         value = op.value
+        if self.minid is not None:
+            if op.type == INVOKE:
+                self.minid.observe_invoke(value, op.time)
+            else:
+                self.minid.observe_completion(value, op.time, op.type == OK)
         if value and op.type == OK:
             if self.positions is not None:
                 self.positions.observe(value, acked=True)
@@ -596,6 +618,8 @@ class DeliveryChecker(Checker):
         after_ns = self.expire_after_ns
         if self.expiry_evidence == "dead_letter":
             judged = self._expired_by_dead_letters(never_consumed, after_ns)
+        elif self.minid is not None:
+            judged = self._expired_by_minid(self.minid, never_consumed, after_ns)
         else:
             judged = self._expired_by_log_start(never_consumed, deleted, after_ns)
         for mid in never_consumed:  # in the order they were sent
@@ -645,17 +669,41 @@ class DeliveryChecker(Checker):
             if at is None or mid not in ok_time:
                 undated += 1
                 judged.undecided.add(mid)
-            elif at - ok_time[mid] >= after_ns:
-                judged.expired.add(mid)
-            elif at + DeadLetters.RESOLUTION_NS - invoke_time.get(mid, ok_time[mid]) < after_ns:
-                judged.too_soon += 1
             else:
-                judged.undecided.add(mid)
+                gone = (at, at + DeadLetters.RESOLUTION_NS)
+                judged.place(mid, gone, ok_time[mid], invoke_time.get(mid, ok_time[mid]), after_ns)
         if judged.undecided:
             judged.why = (
                 f"{len(judged.undecided) - undated} expired within a second of the stated "
                 f"{after_ns / 1e9:g} s (the broker dates a dead letter to the second), "
                 f"{undated} with no time"
+            )
+        return judged
+
+    def _expired_by_minid(self, minid: MinIdThresholds, never_consumed: list[object], after_ns: int) -> Expiry:
+        """Redis MINID: trimmable by an XADD whose threshold was above the entry's id; old enough when even
+        the first such XADD was sent at least the tolerance after the entry's acknowledgement, too young when
+        the last send's completion (every trim done by then) is still short of it from its first send, and
+        undecided in between — or where only XADDs of unknown outcome could have trimmed it."""
+        judged, unsure = Expiry(), 0
+        status, ok_time, invoke_time = self.sends.status, self.sends.ok_time, self.sends.invoke_time
+        for mid in never_consumed:
+            entry_ms = minid.entry_ms(mid)
+            if entry_ms is None or mid not in ok_time:
+                continue  # no entry id to place it: lost
+            cover, earliest = minid.covering(entry_ms, status)
+            if cover == MinIdThresholds.NONE or earliest is None:
+                continue  # no XADD could have trimmed it: lost
+            if cover == MinIdThresholds.MAYBE:
+                unsure += 1
+                judged.undecided.add(mid)
+            else:
+                gone = (earliest, minid.last_send_ns)
+                judged.place(mid, gone, ok_time[mid], invoke_time.get(mid, ok_time[mid]), after_ns)
+        if judged.undecided:
+            judged.why = (
+                f"{len(judged.undecided) - unsure} trimmable by XADDs sent less than the stated "
+                f"{after_ns / 1e9:g} s after their acknowledgement, {unsure} only by XADDs of unknown outcome"
             )
         return judged
 

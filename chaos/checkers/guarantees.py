@@ -59,6 +59,7 @@ class CheckerOptions:
     keep_newest: int | None = None  # the log's length cap: older entries may be trimmed (if the profile says so)
     expiry_evidence: str | None = None  # what shows a deletion by the expiry policy (Workload.expiry_evidence)
     trim_reason: str | None = None  # the dead-letter reason of what a length limit drops (Workload.trim_reason)
+    refusal_reason: str | None = None  # the dead-letter reason of a refused publish (Workload.refusal_reason)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -102,6 +103,8 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
                 dead_letter_after=options.dead_letter_after,
                 keep_newest=keep_newest,
                 tolerated_reasons=tolerated_dead_letter_reasons(guarantees),
+                trimmed_by_age=options.expiry_evidence == "minid" and guarantees.may_expire_after_s is not None,
+                refusal_reason=options.refusal_reason,
             )
         )
     if guarantees.exactly_once:

@@ -196,6 +196,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             keep_newest=workload.keep_newest,
             expiry_evidence=workload.expiry_evidence,
             trim_reason=workload.trim_reason,
+            refusal_reason=workload.refusal_reason,
         )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)

@@ -20,6 +20,9 @@ from chaos.faults.base import Fault
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 
 log = logging.getLogger("brokerchaos.workloads")
+# How long a drain waits for the backlog of a cluster that did not recover (even with the operator's help)
+# to become measurable: the cluster had its recovery window and its repair before the drain began.
+UNMEASURABLE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,16 @@ class Workload(ABC):
     keep_newest: int | None = None
     # what shows a message was deleted by the broker's expiry policy, where the profile tolerates one
     # (``guarantees.may_expire_after_s``): "log_start" (the final log read reports where each partition
-    # starts: Kafka retention) or "dead_letter" (the broker dead-letters it with reason ``expired`` and the
-    # time: RabbitMQ TTL); None: nothing can show it
+    # starts: Kafka retention), "dead_letter" (the broker dead-letters it with reason ``expired`` and the
+    # time: RabbitMQ TTL) or "minid" (each XADD records its MINID threshold, each entry's id its time:
+    # Redis MINID); None: nothing can show it
     expiry_evidence: str | None = None
     # the reason the broker dead-letters what a queue's length limit drops (RabbitMQ drop-head: "maxlen"),
     # where the profile tolerates such drops (``guarantees.may_trim_to_length``); None: none shows them so
     trim_reason: str | None = None
+    # the reason the broker dead-letters a publish its full queue refused (RabbitMQ reject-publish-dlx:
+    # "maxlen"): such a message in the dead-letter queue was never accepted; None: no refusal is kept so
+    refusal_reason: str | None = None
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history
@@ -397,12 +404,18 @@ class Workload(ABC):
             self.stop_producing()
             self.wait_producers()
 
+    def _join_threads(self, within_s: float) -> None:
+        """Wait for the client threads to end, ``within_s`` for all of them together: threads stuck alike
+        (consumers closing against a coordinator that is gone) do not add up their waits."""
+        deadline = time.monotonic() + within_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def stop(self) -> None:
         """Stop every client thread now (no drain)."""
         self._producing.clear()
         self._consuming.clear()
-        for thread in self._threads:
-            thread.join(5.0)
+        self._join_threads(5.0)
         self._stopped = True
         stuck = [t.name for t in self._threads if t.is_alive()]
         if stuck:
@@ -417,9 +430,9 @@ class Workload(ABC):
         fault healed will not move: the drain ends there and says so (what is left was acknowledged and
         never processed — the checkers call it lost).
         Only a backlog that cannot be measured, or a crashed client thread, leaves the drain incomplete.
-        ``unrecovered``: the cluster did not recover even with the operator's help, so a backlog that could
-        not be measured for ``stall_s`` will not become measurable — the drain ends there, incomplete,
-        instead of at ``timeout``.
+        ``unrecovered``: the cluster did not recover even with the operator's help (it was given its time
+        to before the drain), so a backlog that could not be measured for ``UNMEASURABLE_S`` (or ``stall_s``,
+        if shorter) will not become measurable — the drain ends there, incomplete, instead of at ``timeout``.
         """
         self.stop_producing()
         self.wait_producers()
@@ -441,13 +454,12 @@ class Workload(ABC):
             if backlog is not None and backlog > 0 and steady >= stall_s:
                 outcome = "stalled"
                 break
-            if backlog is None and unrecovered and steady >= stall_s:
+            if backlog is None and unrecovered and steady >= min(stall_s, UNMEASURABLE_S):
                 outcome = "unmeasurable"
                 break
             time.sleep(0.1)
         self._consuming.clear()
-        for thread in self._threads:
-            thread.join(5.0)
+        self._join_threads(5.0)
         self.observe_after_drain()
         complete = outcome in ("empty", "stalled") and not self.errors
         self.history.record(

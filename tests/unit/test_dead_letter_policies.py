@@ -3,7 +3,9 @@ broker dead-letters an expired message with reason ``expired`` and the time, to 
 expiry such a message never consumed is expired when it was old enough, lost when it was too young, and
 unknown when the whole-second time cannot say; a message the queue dropped for another reason (``maxlen``)
 stays lost, and the report says where it went. A length limit that drops its head (drop-head) dead-letters
-as ``maxlen``: trimmed only where the profile tolerates it. Synthetic histories (times in ms), no brokers."""
+as ``maxlen``: trimmed only where the profile tolerates it. One that refuses publishes and dead-letters them
+(reject-publish-dlx) keeps refused messages there: refused, not good dead-lettered, unless the publish was
+confirmed. Synthetic histories (times in ms), no brokers."""
 
 from __future__ import annotations
 
@@ -190,3 +192,27 @@ def test_a_length_cap_the_profile_does_not_tolerate_counts_what_it_allowed_to_tr
         "6 acknowledged, 3 consumed, 3 lost (3 the length cap of 3 allowed to trim, which this profile does not "
         "tolerate (guarantees.may_trim_to_length))"
     )
+
+
+def refused_history() -> HistoryBuilder:
+    """reject-publish-dlx: ``nacked`` refused by the full queue (its publish failed), ``unanswered`` refused
+    with its nack lost, ``confirmed`` accepted; the broker dead-letters all three as maxlen."""
+    h = HistoryBuilder()
+    h.send("nacked", outcome="fail", kind="good")
+    h.send("unanswered", outcome=INFO, kind="good")
+    h.send("confirmed", kind="good")
+    h.send("p0", kind="poison")
+    h.drain()
+    for mid, reason in (("nacked", "maxlen"), ("unanswered", "maxlen"), ("confirmed", "maxlen"), ("p0", "rejected")):
+        h.op("dlq-reader", OK, "dead_letter", {"id": mid, "reason": reason})
+    h.op("dlq-reader", OK, "dead_letter_read")
+    return h
+
+
+def test_a_refused_publish_the_queue_dead_lettered_is_refused_not_good_dead_lettered() -> None:
+    (kept,) = run_checkers(refused_history().history, [DeadLetterChecker(refusal_reason="maxlen")])
+    assert kept.anomaly("refused_dead_lettered").ids == ["nacked", "unanswered"]
+    assert kept.anomaly("good_dead_lettered").ids == ["confirmed"] and kept.valid is False
+    (plain,) = run_checkers(refused_history().history, [DeadLetterChecker()])
+    assert plain.anomaly("good_dead_lettered").ids == ["nacked", "unanswered", "confirmed"]
+    assert "refused_dead_lettered" not in plain.anomalies

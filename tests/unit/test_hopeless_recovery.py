@@ -119,3 +119,28 @@ def test_a_drain_on_a_recovered_cluster_keeps_waiting_for_a_backlog_it_cannot_me
     complete, outcome, seconds = drained(unrecovered=False, timeout=1.5)
     assert not complete and outcome == "timeout"
     assert seconds >= 1.5
+
+
+class StuckThread:
+    """A client thread that never ends (a consumer closing against a coordinator that is gone): it
+    records the time it was given to end."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.given: list[float] = []
+
+    def join(self, timeout: float | None = None) -> None:
+        self.given.append(timeout or 0.0)
+        time.sleep(timeout or 0.0)
+
+    def is_alive(self) -> bool:
+        return True
+
+
+def test_stuck_client_threads_share_one_wait_instead_of_adding_theirs_up() -> None:
+    workload = UnmeasurableBacklog()
+    threads = [StuckThread(f"consumer-{n}") for n in range(1, 4)]
+    workload._threads = threads  # type: ignore[assignment]
+    workload._join_threads(0.3)
+    assert sum(sum(t.given) for t in threads) <= 0.3
+    assert threads[0].given and threads[0].given[0] > 0

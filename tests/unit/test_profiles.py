@@ -71,7 +71,12 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             {**BASE, "cluster": {"topic_config": {"retention.ms": "1000"}}, "guarantees": {"may_expire_after_s": 0.0}},
             "may_expire_after_s must be above 0",
         ),
-        ({**BASE, "broker": "redis", "guarantees": {"may_expire_after_s": 2.0}}, "nothing a Redis profile"),
+        ({**BASE, "broker": "redis", "guarantees": {"may_expire_after_s": 2.0}}, "sets no client.minid_age_ms"),
+        (
+            {**BASE, "broker": "redis", "client": {"maxlen": 100, "minid_age_ms": 5000}},
+            "an XADD trims by MAXLEN or by MINID, not both",
+        ),
+        ({**BASE, "broker": "redis", "client": {"minid_approximate": False}}, "unless client.minid_age_ms > 0"),
         (
             {**BASE, "broker": "rabbitmq", "client": {"max_length": 100, "overflow": "drop-head"}},
             "'at-least-once' needs client.overflow = 'reject-publish'",

@@ -70,6 +70,8 @@ class RabbitMQWorkload(Workload):
             self.expiry_evidence = "dead_letter"  # an expired message is dead-lettered with its reason and time
             if client.length_limited and client.overflow == "drop-head":
                 self.trim_reason = "maxlen"  # what a full queue drops from its head is dead-lettered so
+            if client.length_limited and client.overflow == "reject-publish-dlx":
+                self.refusal_reason = "maxlen"  # and a publish it refuses, nacked, is dead-lettered so
         if "x-dead-letter-strategy" in self._arguments():
             # An at-least-once dead-letter hop whose confirm a fault lost is re-sent only after the
             # broker's retry interval: until then the backlog does not move, and that is not a stall.

@@ -39,6 +39,11 @@ class RedisClientSettings:
     maxlen: int = at_least(0, 0)
     # MAXLEN ~ (trims whole macro nodes, keeping at least maxlen) rather than MAXLEN = (exactly maxlen)
     maxlen_approximate: bool = used_only(True, lambda c: c.maxlen > 0, "client.maxlen > 0")
+    # XADD ... MINID: entries older than this many milliseconds may be trimmed — each XADD's threshold is
+    # the producer's clock minus this (0: none; an XADD takes MAXLEN or MINID, not both)
+    minid_age_ms: int = at_least(0, 0)
+    # MINID ~ (trims whole macro nodes, keeping at least what is newer) rather than MINID = (exactly)
+    minid_approximate: bool = used_only(True, lambda c: c.minid_age_ms > 0, "client.minid_age_ms > 0")
     # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
     in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 
@@ -48,9 +53,11 @@ RedisProfile = Profile[RedisClusterSettings, RedisClientSettings]
 
 
 def check(profile: RedisProfile) -> None:
-    if profile.guarantees.may_expire_after_s is not None:
+    if profile.client.maxlen and profile.client.minid_age_ms:
+        raise ProfileError("client.maxlen and client.minid_age_ms: an XADD trims by MAXLEN or by MINID, not both")
+    if profile.guarantees.may_expire_after_s is not None and not profile.client.minid_age_ms:
         raise ProfileError(
-            "guarantees.may_expire_after_s: nothing a Redis profile can set expires stream entries "
+            "guarantees.may_expire_after_s tolerates trimming by age, and this profile sets no client.minid_age_ms "
             "(client.maxlen trims by length: guarantees.may_trim_to_length tolerates that)"
         )
     if profile.guarantees.may_trim_to_length and not profile.client.maxlen:

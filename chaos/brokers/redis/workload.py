@@ -21,7 +21,7 @@ import redis
 
 from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.brokers.redis.settings import RedisClientSettings
-from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink, maxlen_args
+from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink, maxlen_args, minid_args
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
 
@@ -65,6 +65,8 @@ class RedisStreamsWorkload(Workload):
         limit, acks_after = self.settings.max_deliveries, self.settings.ack == "after_processing"
         self.dead_letter_after = limit if limit and acks_after else None
         self.keep_newest = self.settings.maxlen or None  # XADD ... MAXLEN: older entries may be trimmed
+        if self.settings.minid_age_ms:  # XADD ... MINID: each send records its threshold
+            self.expiry_evidence = "minid"
         self.poison_every = poison_every
         self.process_ms = process_ms
         with self._primary_client() as conn:
@@ -125,9 +127,10 @@ class RedisStreamsWorkload(Workload):
                 if more and len(in_flight) < link.depth and not self.ahead_of_rate(seq):
                     batch = self._next_batch_of(process, seq)
                     seq += len(batch)
+                    cap = self._trim_by(batch)
                     for value in batch:
                         self.history.record(process, INVOKE, "send", value, node=node)
-                    link.send([self._fields(value) for value in batch])
+                    link.send([self._fields(value) for value in batch], cap)
                     in_flight.append(batch)
                     batch = []
                 elif in_flight:  # read replies as soon as they come: an ok not read is not an ok yet
@@ -152,10 +155,20 @@ class RedisStreamsWorkload(Workload):
         client, node = self._connect()
         if client is None:
             return None, None
-        cap = maxlen_args(self.settings.maxlen, self.settings.maxlen_approximate)
         if self.settings.retries:
-            return RetryingLink(client, self.stream, cap), node
-        return WriteAheadLink(client, self.stream, self.settings.in_flight, cap), node
+            return RetryingLink(client, self.stream), node
+        return WriteAheadLink(client, self.stream, self.settings.in_flight), node
+
+    def _trim_by(self, batch: list[dict[str, Any]]) -> tuple[str, ...]:
+        """The XADDs' trimming arguments: MAXLEN, or MINID at the producer's clock minus the profile's age
+        — a threshold recorded on each value (``minid``), as the checker needs to know what it allowed."""
+        c = self.settings
+        if not c.minid_age_ms:
+            return maxlen_args(c.maxlen, c.maxlen_approximate)
+        threshold = int(time.time() * 1000) - c.minid_age_ms
+        for value in batch:
+            value["minid"] = threshold
+        return minid_args(threshold, c.minid_approximate)
 
     def _batch_size(self, seq: int) -> int:
         return max(1, min(self.settings.pipeline, self.budget.max_messages - seq))
@@ -185,7 +198,7 @@ class RedisStreamsWorkload(Workload):
 
     @staticmethod
     def _fields(value: dict[str, Any]) -> dict[str, str]:
-        fields = {k: str(v) for k, v in value.items()}
+        fields = {k: str(v) for k, v in value.items() if k != "minid"}  # the threshold is the XADD's own
         fields["payload"] = "{not json" if value["kind"] == "poison" else '{"ok": true}'
         return fields
 

@@ -22,7 +22,7 @@ class NotConnectedError(redis.ConnectionError):
 
 
 def xadd_args(stream: str, fields: dict[str, str], cap: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """``cap``: the trimming arguments (:func:`maxlen_args`)."""
+    """``cap``: the trimming arguments (:func:`maxlen_args`, :func:`minid_args`)."""
     flat = [part for pair in fields.items() for part in pair]
     return ("XADD", stream, *cap, "*", *flat)
 
@@ -32,10 +32,17 @@ def maxlen_args(maxlen: int, approximate: bool) -> tuple[str, ...]:
     return ("MAXLEN", "~" if approximate else "=", str(maxlen)) if maxlen else ()
 
 
+def minid_args(threshold_ms: int, approximate: bool) -> tuple[str, ...]:
+    """XADD's ``MINID [~|=] <ms>``: the entries whose ids are below ``threshold_ms`` may be trimmed."""
+    return ("MINID", "~" if approximate else "=", str(threshold_ms))
+
+
 class XaddLink(Protocol):
     depth: int  # batches that may await their replies at once
 
-    def send(self, batch: list[dict[str, str]]) -> None: ...
+    def send(self, batch: list[dict[str, str]], cap: tuple[str, ...] = ()) -> None:
+        """Write one batch of XADDs, each trimming by ``cap``."""
+        ...
 
     def replies(self, size: int) -> list[Any]:
         """The outcomes of the oldest batch sent: an entry id, or the error Redis answered with."""
@@ -47,11 +54,10 @@ class XaddLink(Protocol):
 class WriteAheadLink:
     """One connection of ``client``'s pool; batches written ahead, replies read in order."""
 
-    def __init__(self, client: redis.Redis, stream: str, depth: int, cap: tuple[str, ...] = ()) -> None:
+    def __init__(self, client: redis.Redis, stream: str, depth: int) -> None:
         self.client = client
         self.stream = stream
         self.depth = depth
-        self.cap = cap
         self._connection: Any = None
 
     @property
@@ -64,9 +70,9 @@ class WriteAheadLink:
                 raise NotConnectedError(f"Error connecting: {exc!r}"[:200]) from exc
         return self._connection
 
-    def send(self, batch: list[dict[str, str]]) -> None:
+    def send(self, batch: list[dict[str, str]], cap: tuple[str, ...] = ()) -> None:
         connection = self.connection
-        commands = [xadd_args(self.stream, fields, self.cap) for fields in batch]
+        commands = [xadd_args(self.stream, fields, cap) for fields in batch]
         connection.send_packed_command(connection.pack_commands(commands), check_health=False)
 
     def replies(self, size: int) -> list[Any]:
@@ -89,14 +95,14 @@ class RetryingLink:
 
     depth = 1
 
-    def __init__(self, client: redis.Redis, stream: str, cap: tuple[str, ...] = ()) -> None:
+    def __init__(self, client: redis.Redis, stream: str) -> None:
         self.client = client
         self.stream = stream
-        self.cap = cap
+        self.cap: tuple[str, ...] = ()
         self._batch: list[dict[str, str]] = []
 
-    def send(self, batch: list[dict[str, str]]) -> None:
-        self._batch = batch
+    def send(self, batch: list[dict[str, str]], cap: tuple[str, ...] = ()) -> None:
+        self._batch, self.cap = batch, cap
 
     def replies(self, size: int) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
