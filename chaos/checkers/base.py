@@ -167,6 +167,13 @@ class MinIdThresholds:
         self.last_send_ns = 0  # the latest send completion: every trim happened by then
         self._covering: tuple[list[int], list[int], list[int]] | None = None
 
+    def observe_send(self, op: Op) -> None:
+        """A send op: its invoke carries the XADD's threshold, its completion the entry id (if acknowledged)."""
+        if op.type == INVOKE:
+            self.observe_invoke(op.value, op.time)
+        else:
+            self.observe_completion(op.value, op.time, op.type == OK)
+
     def observe_invoke(self, value: dict[str, Any], at: int) -> None:
         threshold = value.get("minid")
         if threshold.__class__ is int and value.get("id") not in self._threshold:

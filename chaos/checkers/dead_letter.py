@@ -145,10 +145,7 @@ class DeadLetterChecker(Checker):
             if self.cap is not None and op.type == OK:
                 self.cap.observe_ack(value)
             if self.age_cap is not None:
-                if op.type == INVOKE:
-                    self.age_cap.observe_invoke(value, op.time)
-                else:
-                    self.age_cap.observe_completion(value, op.time, op.type == OK)
+                self.age_cap.observe_send(op)
 
     def _observe_read(self, op: Op) -> None:
         if op.type == OK:

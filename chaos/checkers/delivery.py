@@ -112,7 +112,6 @@ KINDS = (
 )
 POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
 SESSION_KINDS = ("nonmonotonic", "skipped")
-COMMIT_KINDS = ("rewound",)
 COMMIT_F = "commit"
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
@@ -429,10 +428,7 @@ class DeliveryChecker(Checker):
     def _on_send(self, op: Op) -> None:
         value = op.value
         if self.minid is not None:
-            if op.type == INVOKE:
-                self.minid.observe_invoke(value, op.time)
-            else:
-                self.minid.observe_completion(value, op.time, op.type == OK)
+            self.minid.observe_send(op)
         if value and op.type == OK:
             if self.positions is not None:
                 self.positions.observe(value, acked=True)
