@@ -45,12 +45,21 @@ def test_roles_name_the_nodes_leading_and_replicating_a_partition(
 
 
 def _offsets_partition(group: str, partitions: int = 50) -> int:
-    """Kafka's choice of the ``__consumer_offsets`` partition for a group: Java's String.hashCode,
-    made positive by masking the sign bit, modulo offsets.topic.num.partitions (50 by default)."""
+    """Kafka's choice of the ``__consumer_offsets`` partition for a group: ``Utils.abs(group.hashCode())``
+    modulo offsets.topic.num.partitions (50 by default). Java's String.hashCode is a signed 32-bit int and
+    Kafka's ``Utils.abs`` is ``Math.abs`` (Integer.MIN_VALUE gives 0), not the sign-bit mask of
+    ``Utils.toPositive``: the mask picks another partition for every group whose hash is negative."""
     code = 0
     for char in group:
         code = (31 * code + ord(char)) & 0xFFFFFFFF
-    return (code & 0x7FFFFFFF) % partitions
+    signed = code - (1 << 32) if code >= 1 << 31 else code
+    return (0 if signed == -(1 << 31) else abs(signed)) % partitions
+
+
+def test_the_offsets_partition_is_java_hash_code_under_kafkas_abs() -> None:
+    assert _offsets_partition("abc") == 96354 % 50  # "abc".hashCode() = 96354
+    assert _offsets_partition("polygenelubricants") == 0  # hashCode() = Integer.MIN_VALUE
+    assert _offsets_partition("hello-world-group") == 1292619767 % 50  # hashCode() = -1292619767
 
 
 def test_the_coordinator_role_names_the_leader_of_the_groups_offsets_partition(
