@@ -152,19 +152,24 @@ class LengthCap:
         return self.MAYBE if newer + uncertain >= self.keep_newest else self.NOT_ALLOWED
 
 
+TRIM_F = "trim"  # a trimmer's own command on the log (Redis XTRIM), apart from the sends
+
+
 class MinIdThresholds:
-    """An age cap the profile sets on the log (Redis ``XADD ... MINID``): each XADD may trim the entries
-    whose ids (their millisecond times) are below its threshold — the producer's clock minus the profile's
-    age, recorded as ``minid`` on the send. An entry can only have been trimmed by an XADD whose threshold
-    was above it and that reached the server (acknowledged for sure, of unknown outcome perhaps), and never
-    before the first such XADD was sent; every XADD had returned by the last send's completion."""
+    """An age cap the profile sets on the log (Redis ``MINID``): each trimming command may trim the entries
+    whose ids (their millisecond times) are below its threshold — the client's clock minus the profile's
+    age, recorded as ``minid`` on the command's op: a ``send`` (``XADD ... MINID``) or a ``trim`` (``XTRIM
+    ... MINID``, from a trimmer of its own). An entry can only have been trimmed by a command whose
+    threshold was above it and that reached the server (acknowledged for sure, of unknown outcome perhaps),
+    and never before the first such command was sent; every command had returned by the last completion."""
 
     ALLOWED, MAYBE, NONE = "allowed", "maybe", "none"
 
     def __init__(self) -> None:
-        self._threshold: dict[object, tuple[int, int]] = {}  # message -> (its XADD's threshold, when sent)
+        self._threshold: dict[object, tuple[int, int]] = {}  # command -> (its threshold, when sent)
         self._entry_ms: dict[object, int] = {}  # acknowledged message -> its entry id's milliseconds
-        self.last_send_ns = 0  # the latest send completion: every trim happened by then
+        self._trims: dict[object, str] = {}  # XTRIM command -> its outcome (INVOKE while it has none)
+        self.last_send_ns = 0  # the latest completion of a trimming command: every trim happened by then
         self._covering: tuple[list[int], list[int], list[int]] | None = None
 
     def observe_send(self, op: Op) -> None:
@@ -173,6 +178,16 @@ class MinIdThresholds:
             self.observe_invoke(op.value, op.time)
         else:
             self.observe_completion(op.value, op.time, op.type == OK)
+
+    def observe_trim(self, op: Op) -> None:
+        """A trim op (``XTRIM ... MINID``): its invoke carries the threshold, its completion the outcome."""
+        value = op.value or {}
+        if op.type == INVOKE:
+            self.observe_invoke(value, op.time)
+            self._trims.setdefault(value.get("id"), INVOKE)
+        else:
+            self.last_send_ns = max(self.last_send_ns, op.time)
+            self._trims[value.get("id")] = op.type
 
     def observe_invoke(self, value: dict[str, Any], at: int) -> None:
         threshold = value.get("minid")
@@ -190,7 +205,7 @@ class MinIdThresholds:
         return self._entry_ms.get(mid)
 
     def fate(self, mid: object, status: dict[Any, str]) -> str:
-        """:class:`LengthCap`'s answer for an age cap: whether some XADD may have trimmed ``mid``."""
+        """:class:`LengthCap`'s answer for an age cap: whether some command may have trimmed ``mid``."""
         entry_ms = self._entry_ms.get(mid)
         if entry_ms is None:
             return LengthCap.NOT_ALLOWED
@@ -198,9 +213,10 @@ class MinIdThresholds:
         return {self.ALLOWED: LengthCap.TRIMMED, self.MAYBE: LengthCap.MAYBE}.get(cover, LengthCap.NOT_ALLOWED)
 
     def covering(self, entry_ms: int, status: dict[Any, str]) -> tuple[str, int | None]:
-        """Whether an XADD that reached the server could have trimmed an entry of ``entry_ms``
+        """Whether a command that reached the server could have trimmed an entry of ``entry_ms``
         (``ALLOWED``: an acknowledged one; ``MAYBE``: only ones of unknown outcome; ``NONE``), and the
-        earliest such XADD's send time (the soonest the entry can have gone)."""
+        earliest such command's send time (the soonest the entry can have gone). ``status``: each send's
+        outcome (a trim's is its own)."""
         if self._covering is None:
             self._covering = self._index(status)
         thresholds, earliest_sent, acknowledged_after = self._covering
@@ -210,12 +226,13 @@ class MinIdThresholds:
         return (self.ALLOWED if acknowledged_after[at] else self.MAYBE), earliest_sent[at]
 
     def _index(self, status: dict[Any, str]) -> tuple[list[int], list[int], list[int]]:
-        """The XADDs that may have run, by threshold; per position, the earliest send time and the count of
-        acknowledged ones from there on (suffixes: every XADD with a threshold at least that)."""
+        """The commands that may have run, by threshold; per position, the earliest send time and the count
+        of acknowledged ones from there on (suffixes: every command with a threshold at least that)."""
+        outcome = {mid: self._trims.get(mid, status.get(mid)) for mid in self._threshold}
         landed = sorted(
-            (threshold, at, status.get(mid) == OK)
+            (threshold, at, outcome[mid] == OK)
             for mid, (threshold, at) in self._threshold.items()
-            if status.get(mid) in (OK, INFO, INVOKE)
+            if outcome[mid] in (OK, INFO, INVOKE)
         )
         thresholds = [t for t, _, _ in landed]
         earliest, acknowledged = [0] * len(landed), [0] * len(landed)

@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from chaos.checkers.base import Checker, LengthCap, MinIdThresholds, SendTracker
+from chaos.checkers.base import TRIM_F, Checker, LengthCap, MinIdThresholds, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind, percentiles
 from chaos.history import INFO, INVOKE, OK, Op
 
@@ -87,7 +87,7 @@ class DeadLetterChecker(Checker):
     ) -> None:
         """``tolerated_reasons``: the broker's dead-letter reasons a good message may carry by the profile's
         stated policy (``expired``, where it states an expiry). ``trimmed_by_age``: the stream trims by
-        age (each send's ``minid``) and the profile tolerates it. ``refusal_reason``: the dead-letter reason
+        age (each send's or trim's ``minid``) and the profile tolerates it. ``refusal_reason``: the dead-letter reason
         of a publish the full queue refused (RabbitMQ ``reject-publish-dlx``: ``maxlen``); None: none is."""
         super().__init__()
         self.dead_letter_after = dead_letter_after
@@ -96,7 +96,7 @@ class DeadLetterChecker(Checker):
         self.cap = LengthCap(keep_newest) if keep_newest is not None else None
         self.age_cap = MinIdThresholds() if trimmed_by_age else None
         self.refusal_reason = refusal_reason
-        self.fs = frozenset({consume_f, dlq_f, READ_F, process_f, "send"})
+        self.fs = frozenset({consume_f, dlq_f, READ_F, process_f, "send", TRIM_F})
         self.reported_count: dict[Any, int] = {}  # the broker's count on each dead letter, where it gives one
         self.process_f = process_f
         self.processed: set[Any] = set()  # ids a consumer reported processed
@@ -117,6 +117,10 @@ class DeadLetterChecker(Checker):
         self.read_error = ""
 
     def observe(self, op: Op) -> None:
+        if op.f == TRIM_F:
+            if self.age_cap is not None:
+                self.age_cap.observe_trim(op)
+            return
         if op.f == READ_F or (op.f == self.dlq_f and op.type not in (OK, INVOKE)):
             self._observe_read(op)
             return

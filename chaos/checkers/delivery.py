@@ -62,14 +62,15 @@ Where the log deletes from its front by policy (Kafka ``retention.ms``: the fina
 partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
 Read before, it is not ``truncated`` (counted as ``deleted_after_read``). Where a queue expires messages
 (RabbitMQ's TTL), the broker dead-letters each with reason ``expired`` and the time, to the second.
-Where a stream trims by age (Redis ``XADD ... MINID``: each send records its threshold, ``minid``), an
-acknowledged entry below the threshold of an XADD that reached the server may have been trimmed by it,
-never before that XADD was sent. A message deleted so and never read is ``lost`` — unless the profile
-states that messages may expire (``expire_after_s``):
+Where a stream trims by age (Redis ``MINID``: each ``XADD ... MINID`` send, or each ``XTRIM ... MINID``
+``trim`` op of a trimmer, records its threshold, ``minid``), an acknowledged entry below the threshold of
+a command that reached the server may have been trimmed by it, never before that command was sent. A
+message deleted so and never read is ``lost`` — unless the profile states that messages may expire
+(``expire_after_s``):
 
 - **expired**: acknowledged, never consumed, deleted by the policy, and at least ``expire_after_s`` old
   then: by the first sign it was gone (a reader's jump past it, else the final log read) for retention;
-  by the dead-letter time, counted from its acknowledgement, for a TTL; by the first XADD that could
+  by the dead-letter time, counted from its acknowledgement, for a TTL; by the first command that could
   have trimmed it, for MINID. Reported, failing nothing; it is
   no ``lost_by_offset`` and no ``skipped`` either. One deleted sooner stays ``lost`` (counted as
   ``deleted_too_soon``). Under a stated expiry ``lost`` is unknown without the evidence: the final
@@ -96,7 +97,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.checkers.base import Checker, LengthCap, MinIdThresholds, SendTracker
+from chaos.checkers.base import TRIM_F, Checker, LengthCap, MinIdThresholds, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
@@ -378,7 +379,7 @@ class DeliveryChecker(Checker):
         self.sessions = ReadSessions(session_fs) if sessions else None
         self.commits = commits and sessions
         self._read_fs = READ_FS | {consume_f}
-        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F, COMMIT_F}
+        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F, COMMIT_F, TRIM_F}
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
@@ -405,6 +406,8 @@ class DeliveryChecker(Checker):
         handlers[DEAD_LETTER_READ_F] = self.dead_letters.observe_read
         handlers["audit"] = self._observe_audit
         handlers[send_f] = self._on_send
+        if self.minid is not None:
+            handlers[TRIM_F] = self.minid.observe_trim
         handlers[self.consume_f] = self._on_consume
         return handlers
 
@@ -677,10 +680,11 @@ class DeliveryChecker(Checker):
         return judged
 
     def _expired_by_minid(self, minid: MinIdThresholds, never_consumed: list[object], after_ns: int) -> Expiry:
-        """Redis MINID: trimmable by an XADD whose threshold was above the entry's id; old enough when even
-        the first such XADD was sent at least the tolerance after the entry's acknowledgement, too young when
-        the last send's completion (every trim done by then) is still short of it from its first send, and
-        undecided in between — or where only XADDs of unknown outcome could have trimmed it."""
+        """Redis MINID: trimmable by a command (XADD or XTRIM) whose threshold was above the entry's id; old
+        enough when even the first such command was sent at least the tolerance after the entry's
+        acknowledgement, too young when the last command's completion (every trim done by then) is still
+        short of it from its first send, and undecided in between — or where only commands of unknown
+        outcome could have trimmed it."""
         judged, unsure = Expiry(), 0
         status, ok_time, invoke_time = self.sends.status, self.sends.ok_time, self.sends.invoke_time
         for mid in never_consumed:
@@ -689,7 +693,7 @@ class DeliveryChecker(Checker):
                 continue  # no entry id to place it: lost
             cover, earliest = minid.covering(entry_ms, status)
             if cover == MinIdThresholds.NONE or earliest is None:
-                continue  # no XADD could have trimmed it: lost
+                continue  # no command could have trimmed it: lost
             if cover == MinIdThresholds.MAYBE:
                 unsure += 1
                 judged.undecided.add(mid)
@@ -698,8 +702,9 @@ class DeliveryChecker(Checker):
                 judged.place(mid, gone, ok_time[mid], invoke_time.get(mid, ok_time[mid]), after_ns)
         if judged.undecided:
             judged.why = (
-                f"{len(judged.undecided) - unsure} trimmable by XADDs sent less than the stated "
-                f"{after_ns / 1e9:g} s after their acknowledgement, {unsure} only by XADDs of unknown outcome"
+                f"{len(judged.undecided) - unsure} trimmable by MINID commands sent less than the stated "
+                f"{after_ns / 1e9:g} s after their acknowledgement, {unsure} only by MINID commands of unknown "
+                "outcome"
             )
         return judged
 

@@ -32,3 +32,9 @@ def test_maxlen_is_declared_as_named_and_records_nothing() -> None:
     batch = [{"id": "m1", "kind": "good"}]
     assert trim({"maxlen": 100}, batch) == ("MAXLEN", "~", "100")
     assert trim({}, batch) == () and "minid" not in batch[0]
+
+
+def test_with_a_trimmer_the_xadds_carry_no_cap_and_record_no_threshold() -> None:
+    batch = [{"id": "m1", "kind": "good"}]
+    assert trim({"minid_age_ms": 3000, "trim_with": "xtrim"}, batch) == () and "minid" not in batch[0]
+    assert trim({"maxlen": 100, "trim_with": "xtrim", "xtrim_interval_ms": 500}, batch) == ()

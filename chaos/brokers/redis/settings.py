@@ -44,6 +44,17 @@ class RedisClientSettings:
     minid_age_ms: int = at_least(0, 0)
     # MINID ~ (trims whole macro nodes, keeping at least what is newer) rather than MINID = (exactly)
     minid_approximate: bool = used_only(True, lambda c: c.minid_age_ms > 0, "client.minid_age_ms > 0")
+    # who trims by client.maxlen / client.minid_age_ms: each XADD (its own MAXLEN / MINID argument), or a
+    # trimmer of its own that runs XTRIM every xtrim_interval_ms while the producers write
+    trim_with: str = used_only(
+        choice("xadd", "xadd", "xtrim"),
+        lambda c: c.maxlen > 0 or c.minid_age_ms > 0,
+        "client.maxlen > 0 or client.minid_age_ms > 0",
+    )
+    # milliseconds between the trimmer's XTRIM commands
+    xtrim_interval_ms: int = used_only(
+        at_least(1000, 10), lambda c: c.trim_with == "xtrim", "client.trim_with = 'xtrim'"
+    )
     # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
     in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 

@@ -8,6 +8,10 @@ connection after sending means we cannot know (``info``).
 Consumers follow the profile: ack after processing (safe), before processing, or ``NOACK``; claim
 other consumers' idle pending entries (XAUTOCLAIM, or XPENDING then XCLAIM) or not; dead-letter an entry to
 ``<stream>:dlq`` once its delivery count passes ``max_deliveries`` (0: retry poison forever).
+
+A length or age cap (``client.maxlen``, ``client.minid_age_ms``) is each XADD's own argument, or, with
+``client.trim_with = "xtrim"``, a trimmer's: one more client that runs ``XTRIM`` every
+``client.xtrim_interval_ms`` while the producers write, each command a ``trim`` op in the history.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import redis
 from chaos.brokers.redis.cluster import RedisSentinelCluster
 from chaos.brokers.redis.settings import RedisClientSettings
 from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink, maxlen_args, minid_args
+from chaos.checkers.base import TRIM_F
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
 
@@ -39,6 +44,17 @@ def classify(exc: Exception) -> str:
     if isinstance(exc, redis.ConnectionError) and "connecting" in str(exc).lower():
         return FAIL
     return INFO
+
+
+def trim_args(c: RedisClientSettings, values: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The profile's cap as a command's arguments: ``MAXLEN [~|=] N``, or ``MINID [~|=] <now - age>`` with
+    the threshold recorded on each value (``minid``) for the checkers."""
+    if not c.minid_age_ms:
+        return maxlen_args(c.maxlen, c.maxlen_approximate)
+    threshold = int(time.time() * 1000) - c.minid_age_ms
+    for value in values:
+        value["minid"] = threshold
+    return minid_args(threshold, c.minid_approximate)
 
 
 class RedisStreamsWorkload(Workload):
@@ -161,14 +177,49 @@ class RedisStreamsWorkload(Workload):
 
     def _trim_by(self, batch: list[dict[str, Any]]) -> tuple[str, ...]:
         """The XADDs' trimming arguments: MAXLEN, or MINID at the producer's clock minus the profile's age
-        — a threshold recorded on each value (``minid``), as the checker needs to know what it allowed."""
-        c = self.settings
-        if not c.minid_age_ms:
-            return maxlen_args(c.maxlen, c.maxlen_approximate)
-        threshold = int(time.time() * 1000) - c.minid_age_ms
-        for value in batch:
-            value["minid"] = threshold
-        return minid_args(threshold, c.minid_approximate)
+        — a threshold recorded on each value (``minid``), as the checker needs to know what it allowed.
+        None where the trimmer trims."""
+        if self.settings.trim_with == "xtrim":
+            return ()
+        return trim_args(self.settings, batch)
+
+    # trimming --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        super().start()
+        if self.settings.trim_with == "xtrim" and (self.settings.maxlen or self.settings.minid_age_ms):
+            self._spawn("trimmer", self.trim, 0)
+
+    def trim(self, _index: int) -> None:
+        """``XTRIM`` every ``client.xtrim_interval_ms`` while the producers write, as a job beside the
+        application would: each command a ``trim`` op (its ``minid`` threshold, or its ``maxlen``), ``ok``
+        with the count it ``removed``; a refused one ``fail``, one whose reply was lost ``info``."""
+        interval_s = self.settings.xtrim_interval_ms / 1000
+        client, node = self._connect()
+        n = 0
+        while self.producing:
+            began = time.monotonic()
+            if client is None:
+                client, node = self._connect()
+            value: dict[str, Any] = {"id": f"trimmer-{n}"}
+            n += 1
+            cap = trim_args(self.settings, [value])
+            if "minid" not in value:
+                value["maxlen"] = self.settings.maxlen
+            self.history.record("trimmer", INVOKE, TRIM_F, value, node=node)
+            if client is None:
+                self.history.record("trimmer", FAIL, TRIM_F, value, error="no primary known")
+            else:
+                try:
+                    removed = client.execute_command("XTRIM", self.stream, *cap)
+                    self.history.record("trimmer", OK, TRIM_F, {**value, "removed": int(removed)}, node=node)
+                except (redis.RedisError, OSError) as exc:
+                    self.history.record("trimmer", classify(exc), TRIM_F, value, node=node, error=repr(exc)[:200])
+                    client.close()
+                    client = None
+            while self.producing and time.monotonic() - began < interval_s:
+                time.sleep(min(0.05, interval_s))
+        if client is not None:
+            client.close()
 
     def _batch_size(self, seq: int) -> int:
         return max(1, min(self.settings.pipeline, self.budget.max_messages - seq))
