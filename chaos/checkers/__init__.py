@@ -6,6 +6,7 @@ from chaos.checkers.dead_letter import DeadLetterChecker
 from chaos.checkers.delivery import DeliveryChecker
 from chaos.checkers.exactly_once import ExactlyOnceChecker
 from chaos.checkers.order import OrderChecker
+from chaos.checkers.priority import PriorityChecker
 from chaos.checkers.verdict import UNKNOWN, Anomaly, Validity, Verdict, combine
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "DrainTracker",
     "ExactlyOnceChecker",
     "OrderChecker",
+    "PriorityChecker",
     "Validity",
     "Verdict",
     "combine",

@@ -17,6 +17,7 @@ from chaos.checkers.delivery import DeliveryChecker
 from chaos.checkers.exactly_once import ExactlyOnceChecker
 from chaos.checkers.health import BrokerHealthChecker
 from chaos.checkers.order import OrderChecker
+from chaos.checkers.priority import PriorityChecker
 from chaos.checkers.verdict import UNKNOWN, Validity, Verdict
 
 GUARANTEES = ("no_loss", "no_duplicates", "order", "dead_letter", "exactly_once", "recovery", "broker_health")
@@ -60,6 +61,7 @@ class CheckerOptions:
     expiry_evidence: str | None = None  # what shows a deletion by the expiry policy (Workload.expiry_evidence)
     trim_reason: str | None = None  # the dead-letter reason of what a length limit drops (Workload.trim_reason)
     refusal_reason: str | None = None  # the dead-letter reason of a refused publish (Workload.refusal_reason)
+    prioritised: bool = False  # messages carry a priority rank: how often a lower one went first is measured
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,6 +122,8 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
         )
     if guarantees.broker_health:
         checkers.append(BrokerHealthChecker(options.settling, guarantees.max_broker_recovery_s))
+    if options.prioritised:
+        checkers.append(PriorityChecker())  # measured only: no guarantee claims an order of priorities
     return checkers
 
 

@@ -116,6 +116,9 @@ def summary_markdown(run_dir: Path) -> str:
     fates = [f"- {profile} / {fault}: {line}" for profile, fault, line in _fates(found)]
     if fates:
         lines += ["## What became of the acknowledged messages", "", *fates, ""]
+    priorities = [f"- {profile} / {fault}: {line}" for profile, fault, line in _priorities(found)]
+    if priorities:
+        lines += ["## Priorities (measured, failing nothing)", "", *priorities, ""]
     undecided = _undecided(found, run_dir)
     if undecided:
         lines += ["## Could not be decided (unknown)", "", *undecided, ""]
@@ -168,6 +171,32 @@ def fates_line(delivery: dict[str, Any]) -> str:
     why += [f"{n} dead-lettered as {reason}" for reason, n in by_reason.items()]
     parts.append(f"{count('lost')} lost" + (f" ({'; '.join(why)})" if why else ""))
     return ", ".join(parts)
+
+
+def _priorities(found: list[tuple[Path, dict[str, Any]]]) -> list[tuple[str, str, str]]:
+    """Per example whose messages carried priorities: how often a lower rank went first (profile, fault, line)."""
+    out = []
+    for _directory, result in found:
+        verdict = next((v for v in result["verdicts"] if v["checker"] == "priority"), None)
+        if verdict is not None:
+            out.append((result["profile"], result["family"], priorities_line(verdict)))
+    return out
+
+
+def priorities_line(verdict: dict[str, Any]) -> str:
+    """The priority verdict in words: first deliveries, how many while a higher rank waited, per rank."""
+    stats = verdict["stats"]
+    if verdict.get("incomplete"):
+        return f"not measured ({'; '.join(dict.fromkeys(verdict['incomplete'].values()))})"
+    share = stats.get("inverted_share") or 0.0
+    ranks = "; ".join(
+        f"rank {rank}: {n['inverted']} of {n['delivered']}"
+        for rank, n in sorted(stats["by_rank"].items(), key=lambda r: int(r[0]))
+    )
+    return (
+        f"{stats['first_deliveries']} first deliveries, {stats['inverted']} ({share:.1%}) while a message of a "
+        f"higher rank waited ({ranks})"
+    )
 
 
 def _relative(directory: Path, run_dir: Path) -> str:

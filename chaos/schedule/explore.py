@@ -197,6 +197,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             expiry_evidence=workload.expiry_evidence,
             trim_reason=workload.trim_reason,
             refusal_reason=workload.refusal_reason,
+            prioritised=workload.prioritised,
         )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)

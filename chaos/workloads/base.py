@@ -92,6 +92,9 @@ class Workload(ABC):
     # the reason the broker dead-letters a publish its full queue refused (RabbitMQ reject-publish-dlx:
     # "maxlen"): such a message in the dead-letter queue was never accepted; None: no refusal is kept so
     refusal_reason: str | None = None
+    # whether messages carry a ``priority`` and the queue's ``rank`` for it (RabbitMQ priority queues): the
+    # report then measures how often a lower rank was delivered while a higher one waited
+    prioritised: bool = False
 
     def __init__(self, history: Recorder, budget: LoadBudget, producers: int = 1, consumers: int = 1) -> None:
         self.history = history

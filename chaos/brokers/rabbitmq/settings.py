@@ -61,6 +61,13 @@ class RabbitMQClientSettings:
     # the ``expiration`` property on every published message, in milliseconds (per-message TTL; where the
     # queue has x-message-ttl too, the lower applies); None: messages carry none
     expiration_ms: int | None = None
+    # x-max-priority: a classic queue's highest message priority, 1-255 (a higher one counts as this);
+    # None: the classic queue ignores priorities. Quorum queues take none here: theirs are always on from
+    # 4.0 (two levels on 4.0-4.2, 32 strict ones from 4.3); on 3.x they ignore priorities
+    max_priority: int | None = None
+    # the ``priority`` property of the published messages, in turn (e.g. [0, 5]): the report measures how
+    # often a lower one was delivered while a higher one waited; None: messages carry none
+    priorities: list[int] | None = None
     # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
     # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
     # before that recovers the queue empty (R7).
@@ -77,6 +84,17 @@ class RabbitMQClientSettings:
         return self.poison in ("dead_letter", "reject")
 
 
+def priority_rank(client: RabbitMQClientSettings, version: str, priority: int) -> int:
+    """Where the queue ranks a message of ``priority`` (order holds within a rank only): a classic queue's
+    level, capped at x-max-priority; a quorum queue's two on RabbitMQ 4.0-4.2 (1: priority 5 and above,
+    served 2:1 with the rest, not strictly), and from 4.3 one per priority up to 31, served strictly."""
+    if client.queue_type == "classic":
+        return min(priority, client.max_priority or 0)
+    if series(version) < (4, 3):
+        return int(priority > 4)
+    return min(priority, 31)
+
+
 # What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
 RabbitMQProfile = Profile[RabbitMQClusterSettings, RabbitMQClientSettings]
 
@@ -90,6 +108,7 @@ def check(profile: RabbitMQProfile) -> None:
     if c.poison == "dead_letter" and c.queue_type != "quorum":
         raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
     _check_overflow(c)
+    _check_priorities(profile)
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
     at_least_once = c.queue_type == "quorum" and c.dead_letters and (c.dead_letter_strategy == "at-least-once")
@@ -160,3 +179,27 @@ def _check_overflow(c: RabbitMQClientSettings) -> None:
             "client.dead_letter_strategy = 'at-least-once' needs client.overflow = 'reject-publish' "
             "(RabbitMQ falls back to at-most-once otherwise): set it, or dead_letter_strategy = 'at-most-once'"
         )
+
+
+def _check_priorities(profile: RabbitMQProfile) -> None:
+    """Priorities the queue would ignore are refused: a classic queue without x-max-priority, a quorum
+    queue before 4.0; and x-max-priority is a classic queue's (quorum queues on 4.x have two levels)."""
+    c = profile.client
+    if c.max_priority is not None:
+        if not 1 <= c.max_priority <= 255:
+            raise ProfileError(f"client.max_priority (x-max-priority) must be 1-255 (got {c.max_priority})")
+        if c.queue_type != "classic":
+            raise ProfileError(
+                "client.max_priority (x-max-priority) is a classic queue's here: a quorum queue's priorities are "
+                "always on from RabbitMQ 4.0 (set client.priorities alone)"
+            )
+    if c.priorities is None:
+        return
+    if not c.priorities or any(not 0 <= p <= 255 for p in c.priorities):
+        raise ProfileError(f"client.priorities must list message priorities of 0-255 (got {c.priorities})")
+    if c.queue_type == "classic" and c.max_priority is None:
+        raise ProfileError(
+            "client.priorities: a classic queue without x-max-priority ignores them: set client.max_priority"
+        )
+    if c.queue_type == "quorum" and series(profile.version or DEFAULT_VERSION)[0] < 4:
+        raise ProfileError(f"client.priorities: quorum queues on RabbitMQ {profile.version} ignore priorities (4.0+)")

@@ -29,7 +29,7 @@ import pika.exceptions
 
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
-from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
+from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings, priority_rank
 from chaos.history import INFO, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
 
@@ -77,6 +77,7 @@ class RabbitMQWorkload(Workload):
             # broker's retry interval: until then the backlog does not move, and that is not a stall.
             retry_s = (getattr(cluster, "dead_letter_retry_ms", None) or 180_000) / 1000
             self.drain_stall_s = max(self.drain_stall_s, retry_s + 5)
+        self.prioritised = bool(client.priorities)
         if client.mirrored:
             self._mirror_everywhere()
 
@@ -123,6 +124,8 @@ class RabbitMQWorkload(Workload):
             args["x-overflow"] = c.overflow
         if c.message_ttl_ms is not None:
             args["x-message-ttl"] = c.message_ttl_ms
+        if c.max_priority is not None:
+            args["x-max-priority"] = c.max_priority
         return args
 
     def _mirror_everywhere(self) -> None:
@@ -174,6 +177,8 @@ class RabbitMQWorkload(Workload):
                 return None
             value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq}
             value["kind"] = self.message_kind(seq)
+            if self.client.priorities:
+                self._prioritise(value, self.client.priorities[seq % len(self.client.priorities)])
             seq += 1
             return value
 
@@ -208,10 +213,19 @@ class RabbitMQWorkload(Workload):
                 log.debug("%s: %s", process, publisher.error)
                 time.sleep(0.2)
 
+    def _prioritise(self, value: dict[str, Any], priority: int) -> None:
+        """A message's ``priority`` and its ``rank`` in the queue; the queue keeps order within a rank only,
+        so the rank is part of its order group."""
+        rank = priority_rank(self.client, self.cluster.version, priority)
+        value.update(priority=priority, rank=rank, group=f"{self.queue}:rank-{rank}")
+
     def _properties(self, value: dict[str, Any]) -> pika.BasicProperties:
         expiration = None if self.client.expiration_ms is None else str(self.client.expiration_ms)
         return pika.BasicProperties(
-            delivery_mode=2 if self.client.persistent else 1, message_id=value["id"], expiration=expiration
+            delivery_mode=2 if self.client.persistent else 1,
+            message_id=value["id"],
+            expiration=expiration,
+            priority=value.get("priority"),
         )
 
     def _declare_async(self, channel: Any, done: Callable[[], None]) -> None:
