@@ -9,8 +9,11 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from chaos.brokers.rabbitmq.workload import RabbitMQWorkload, dead_letter_record
 from chaos.profiles import parse_profile
+from chaos.settings import ProfileError
 
 
 def arguments(client: dict[str, Any]) -> dict[str, Any]:
@@ -67,3 +70,26 @@ def test_a_byte_limit_is_declared_as_x_max_length_bytes_with_its_overflow() -> N
     assert "x-max-length" not in args
     both = arguments({"max_length": 50, "max_length_bytes": 20000, "overflow": "reject-publish"})
     assert (both["x-max-length"], both["x-max-length-bytes"], both["x-overflow"]) == (50, 20000, "reject-publish")
+
+
+def test_a_lazy_or_versioned_classic_queue_declares_x_queue_mode_and_x_queue_version() -> None:
+    args = arguments({"queue_type": "classic", "poison": "reject", "queue_mode": "lazy", "queue_version": 2})
+    assert (args["x-queue-mode"], args["x-queue-version"]) == ("lazy", 2)
+    assert "x-queue-mode" not in arguments({}) and "x-queue-version" not in arguments({})
+
+
+@pytest.mark.parametrize(
+    ("client", "version", "says"),
+    [
+        ({"queue_mode": "lazy"}, "3.10.8", "classic queue's"),
+        ({"queue_type": "classic", "poison": "reject", "queue_mode": "lazy"}, "4.3.6", "ignores x-queue-mode"),
+        ({"queue_type": "classic", "poison": "reject", "queue_version": 1}, "4.0.5", "only version 2"),
+        ({"queue_type": "classic", "poison": "reject", "queue_version": 3}, "3.10.8", "1 or 2"),
+        ({"queue_version": 2}, "3.10.8", "classic queue's"),
+    ],
+)
+def test_storage_settings_the_queue_would_ignore_are_refused_at_load(
+    client: dict[str, Any], version: str, says: str
+) -> None:
+    with pytest.raises(ProfileError, match=says):
+        parse_profile({"name": "q", "broker": "rabbitmq", "version": version, "client": client})

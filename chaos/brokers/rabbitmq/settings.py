@@ -61,6 +61,12 @@ class RabbitMQClientSettings:
     # the ``expiration`` property on every published message, in milliseconds (per-message TTL; where the
     # queue has x-message-ttl too, the lower applies); None: messages carry none
     expiration_ms: int | None = None
+    # x-queue-mode: "lazy" keeps a classic queue's messages on disk rather than in memory (the production
+    # checklist's setting for large backlogs); RabbitMQ 3.12 made every classic queue so and ignores it since
+    queue_mode: str = choice("default", "default", "lazy")
+    # x-queue-version: a classic queue's storage, 1 or 2 (3.10+; from 4.0 every classic queue is version 2,
+    # and 1 is refused); None: the broker's default
+    queue_version: int | None = None
     # x-max-priority: a classic queue's highest message priority, 1-255 (a higher one counts as this);
     # None: the classic queue ignores priorities. Quorum queues take none here: theirs are always on from
     # 4.0 (two levels on 4.0-4.2, 32 strict ones from 4.3); on 3.x they ignore priorities
@@ -109,6 +115,7 @@ def check(profile: RabbitMQProfile) -> None:
         raise ProfileError("client.poison = 'dead_letter' relies on x-delivery-limit, which needs a quorum queue")
     _check_overflow(c)
     _check_priorities(profile)
+    _check_classic_storage(profile)
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
     at_least_once = c.queue_type == "quorum" and c.dead_letters and (c.dead_letter_strategy == "at-least-once")
@@ -203,3 +210,27 @@ def _check_priorities(profile: RabbitMQProfile) -> None:
         )
     if c.queue_type == "quorum" and series(profile.version or DEFAULT_VERSION)[0] < 4:
         raise ProfileError(f"client.priorities: quorum queues on RabbitMQ {profile.version} ignore priorities (4.0+)")
+
+
+def _check_classic_storage(profile: RabbitMQProfile) -> None:
+    """A classic queue's storage settings, refused where the queue or the version would ignore them."""
+    c = profile.client
+    version = profile.version or DEFAULT_VERSION
+    if c.queue_mode == "lazy":
+        if c.queue_type != "classic":
+            raise ProfileError("client.queue_mode = 'lazy' (x-queue-mode) is a classic queue's")
+        if series(version) >= (3, 12):
+            raise ProfileError(
+                f"client.queue_mode = 'lazy': RabbitMQ {version} ignores x-queue-mode (since 3.12 every classic "
+                "queue keeps its messages on disk)"
+            )
+    if c.queue_version is None:
+        return
+    if c.queue_type != "classic":
+        raise ProfileError("client.queue_version (x-queue-version) is a classic queue's")
+    if c.queue_version not in (1, 2):
+        raise ProfileError(f"client.queue_version (x-queue-version) must be 1 or 2 (got {c.queue_version})")
+    if series(version) < (3, 10):
+        raise ProfileError(f"client.queue_version: RabbitMQ {version} has no classic queue version 2 (3.10+)")
+    if c.queue_version == 1 and series(version) >= (4, 0):
+        raise ProfileError(f"client.queue_version = 1: RabbitMQ {version} has only version 2 classic queues")

@@ -126,6 +126,10 @@ class RabbitMQWorkload(Workload):
             args["x-message-ttl"] = c.message_ttl_ms
         if c.max_priority is not None:
             args["x-max-priority"] = c.max_priority
+        if c.queue_mode != "default":
+            args["x-queue-mode"] = c.queue_mode
+        if c.queue_version is not None:
+            args["x-queue-version"] = c.queue_version
         return args
 
     def _mirror_everywhere(self) -> None:
