@@ -115,8 +115,9 @@ def check(profile: KafkaProfile) -> None:
     _check_expiry(profile)
     if profile.guarantees.may_trim_to_length:
         raise ProfileError(
-            "guarantees.may_trim_to_length: nothing a Kafka profile sets caps a topic by length "
-            "(retention by time is guarantees.may_expire_after_s)"
+            "guarantees.may_trim_to_length: a Kafka profile states what retention may delete by the records' age, "
+            "guarantees.may_expire_after_s (retention.ms, or retention.bytes judged by age: a deletion by size is "
+            "not told from loss by size yet)"
         )
     if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
         raise ProfileError(
