@@ -1,10 +1,10 @@
 """Priorities: how often a message was delivered while one of a higher rank waited — measured, not judged.
 
-A priority queue (RabbitMQ ``x-max-priority`` on a classic queue; a quorum queue's two levels on 4.x)
-delivers higher ranks first, within limits: a quorum queue serves its normal level now and then while
-high-priority messages wait (so it never starves), and a consumer's prefetch buffer holds messages the
-broker dispatched before a higher one arrived. The profile states no guarantee here, so the figure is
-reported and fails nothing.
+A priority queue (RabbitMQ ``x-max-priority`` on a classic queue; a quorum queue's priorities from 4.0)
+delivers higher ranks first, within limits: a quorum queue on 4.0-4.2 serves its two levels 2:1, so the
+normal one never starves (4.3 made it strict), and a consumer's prefetch buffer holds messages the broker
+dispatched before a higher one arrived. The profile states no guarantee here, so the figure is reported
+and fails nothing.
 
 - **priority_inverted**: a message's first delivery (``receive``) while a message of a higher ``rank``
   (the queue's level for its ``priority``, on the send) had been acknowledged by the broker and was not

@@ -23,15 +23,21 @@ from chaos.settings import ProfileError
 from tests.unit.histories import HistoryBuilder
 
 
+def low_then_high() -> HistoryBuilder:
+    """A low-rank message and then a high-rank one, both acknowledged, neither delivered yet."""
+    h = HistoryBuilder()
+    h.send("low", rank=0)
+    h.send("high", rank=1)
+    return h
+
+
 def measure(h: HistoryBuilder) -> Verdict:
     (verdict,) = run_checkers(h.history, [PriorityChecker()])
     return verdict
 
 
 def test_a_low_rank_delivered_while_an_acknowledged_high_one_waits_is_inverted_and_not_the_other_way() -> None:
-    h = HistoryBuilder()
-    h.send("low", rank=0)
-    h.send("high", rank=1)
+    h = low_then_high()
     h.receive("low", rank=0)  # high acknowledged and waiting: inverted
     h.receive("high", rank=1)
     h.drain()
@@ -39,9 +45,7 @@ def test_a_low_rank_delivered_while_an_acknowledged_high_one_waits_is_inverted_a
     assert inverted.anomaly("priority_inverted").ids == ["low"] and inverted.valid is True
     assert inverted.stats["by_rank"] == {"0": {"delivered": 1, "inverted": 1}, "1": {"delivered": 1, "inverted": 0}}
 
-    h = HistoryBuilder()
-    h.send("low", rank=0)
-    h.send("high", rank=1)
+    h = low_then_high()
     h.receive("high", rank=1)
     h.receive("low", rank=0)
     h.drain()
@@ -118,9 +122,7 @@ def test_the_figure_fails_no_guarantee_and_is_only_measured_where_messages_carry
     checkers = checkers_for(guarantees, CheckerOptions(prioritised=True))
     assert any(isinstance(c, PriorityChecker) for c in checkers)
     assert not any(isinstance(c, PriorityChecker) for c in checkers_for(guarantees, CheckerOptions()))
-    h = HistoryBuilder()
-    h.send("low", rank=0)
-    h.send("high", rank=1)
+    h = low_then_high()
     h.receive("low", rank=0)
     verdicts = run_checkers(h.history, [PriorityChecker()])
     mark_failing(verdicts, guarantee_cells(guarantees, [*verdicts, Verdict("delivery", True)]))
@@ -165,9 +167,7 @@ def test_priorities_the_queue_would_ignore_are_refused_at_load(client: dict[str,
 
 
 def test_the_summary_says_the_figure_per_rank_or_why_it_was_not_measured() -> None:
-    h = HistoryBuilder()
-    h.send("low", rank=0)
-    h.send("high", rank=1)
+    h = low_then_high()
     h.receive("low", rank=0)
     h.receive("high", rank=1)
     h.drain()

@@ -190,7 +190,8 @@ def _check_overflow(c: RabbitMQClientSettings) -> None:
 
 def _check_priorities(profile: RabbitMQProfile) -> None:
     """Priorities the queue would ignore are refused: a classic queue without x-max-priority, a quorum
-    queue before 4.0; and x-max-priority is a classic queue's (quorum queues on 4.x have two levels)."""
+    queue before 4.0; and x-max-priority is taken for a classic queue only (a quorum queue's priorities are
+    always on from 4.0)."""
     c = profile.client
     if c.max_priority is not None:
         if not 1 <= c.max_priority <= 255:
