@@ -107,9 +107,10 @@ class Guarantees:
     # (Kafka retention.ms, RabbitMQ message TTL, Redis XADD MINID): counted as expired, not lost (None: none
     # is tolerated)
     may_expire_after_s: float | None = used_only(None, _claims("no_loss"), "guarantees.no_loss = true")
-    # a message the profile's length limit dropped (Redis XADD MAXLEN: at least that many acknowledged entries
-    # came after it; RabbitMQ x-max-length(-bytes) with drop-head: dead-lettered as "maxlen") is counted as trimmed,
-    # not lost (false: a trimmed message is lost like any other)
+    # a message the profile's length limit dropped (Redis MAXLEN: at least that many acknowledged entries came
+    # after it; RabbitMQ x-max-length(-bytes) with drop-head: dead-lettered as "maxlen"; Kafka retention.bytes:
+    # below its partition's start, the records after it could hold the cap) is counted as trimmed, not lost
+    # (false: a trimmed message is lost like any other)
     may_trim_to_length: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")
     # a lost send the broker never confirmed counts as lost (no publisher confirms)
     unconfirmed_loss_is_loss: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")

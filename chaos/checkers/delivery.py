@@ -56,7 +56,10 @@ that would be ``lost`` is counted apart when the policy allowed its drop:
   the drop may or may not have been allowed: ``lost`` is then unknown, not passed. Where the queue
   dead-letters what its limit drops (``trim_reason``: RabbitMQ drop-head, reason ``maxlen``), the broker's
   reason decides; a message dropped with its at-most-once dead letter lost stays ``lost``, and without a
-  dead-letter queue read to its end ``lost`` is unknown.
+  dead-letter queue read to its end ``lost`` is unknown. Where each partition is capped by size
+  (``retention_bytes``: Kafka ``retention.bytes``), a record below its partition's final start is
+  trimmed when the records after it could hold the cap (:class:`SizeCap`), and is then neither
+  ``lost_by_offset`` nor ``skipped``; without the final read's start offsets ``lost`` is unknown.
 
 Where the log deletes from its front by policy (Kafka ``retention.ms``: the final log read reports each
 partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
@@ -143,6 +146,10 @@ class Positions:
         partition, mid = value.get("partition"), value.get("id")
         if partition is not None and mid is not None:
             self.place(partition, offset, mid, acked)
+
+    def ends(self) -> dict[Any, int]:
+        """Per partition, the highest offset any acknowledgement or read placed a message at."""
+        return {partition: max(held) for partition, held in self.holder.items() if held}
 
     def place(self, partition: Any, offset: int, mid: object, acked: bool) -> None:
         """Message ``mid`` at ``partition``:``offset``. Called once per acknowledgement or read: kept lean."""
@@ -277,6 +284,32 @@ class FrontDeletion:
         return {mid for mid, (partition, offset) in acked_at.items() if offset < starts.get(partition, 0)}
 
 
+class SizeCap:
+    """A partition's size cap (Kafka ``retention.bytes``): the log deletes whole segments from its front
+    while what stays holds at least ``retention_bytes``. A record below its partition's final start went
+    by that policy only if the records after it could hold that many bytes — each at most the largest
+    acknowledged record's key and value plus :attr:`FRAMING` (as if in a batch of its own). A necessary
+    condition, not a sufficient one: it tells a deletion the cap could not have made from one it could."""
+
+    FRAMING = 61 + 36  # a record batch's header; a record's length, attributes, deltas and lengths at most
+
+    def __init__(self, retention_bytes: int) -> None:
+        self.retention_bytes = retention_bytes
+        self.largest = 0  # the largest acknowledged record's key and value, in bytes
+
+    def observe_ack(self, value: dict[str, Any]) -> None:
+        size = value.get("bytes")
+        if size.__class__ is int and size > self.largest:
+            self.largest = size
+
+    def allowed(self, position: Position, ends: dict[Any, int]) -> bool:
+        """Whether the records after ``position`` (up to the highest offset known in its partition) could
+        hold ``retention_bytes``."""
+        partition, offset = position
+        after = ends.get(partition, offset) - offset
+        return after * (self.largest + self.FRAMING) >= self.retention_bytes
+
+
 class DeadLetters:
     """What the dead-letter queue held at the end, by message: the broker's reason and, where it gives
     one, when it dead-lettered the message (RabbitMQ's x-death: whole seconds, rounded down) — and whether
@@ -350,6 +383,7 @@ class DeliveryChecker(Checker):
         expiry_evidence: str = "log_start",
         trim_reason: str | None = None,
         trim_tolerated: bool = True,
+        retention_bytes: int | None = None,
     ) -> None:
         """``expire_after_s``: the profile tolerates the broker deleting a message by its expiry policy once
         it is this old (see the module's docstring); None tolerates no such deletion. ``expiry_evidence``
@@ -361,7 +395,9 @@ class DeliveryChecker(Checker):
         ``trim_tolerated``: the profile tolerates what the ``keep_newest`` cap trims; when it does not, such
         messages are lost and counted apart as ``lost_within_length_cap`` (what the cap allowed to drop).
         ``commits`` (with ``sessions``): the group's members record each commit the coordinator accepted
-        (``commit``, ``offsets`` as ``[partition, offset]`` pairs), so ``rewound`` can be judged."""
+        (``commit``, ``offsets`` as ``[partition, offset]`` pairs), so ``rewound`` can be judged.
+        ``retention_bytes`` (with ``positions``): the profile tolerates a partition's size cap deleting
+        from the log's front (Kafka retention.bytes; acknowledgements carry each record's ``bytes``)."""
         super().__init__()
         if expiry_evidence not in EXPIRY_EVIDENCE:
             raise ValueError(f"expiry_evidence must be one of {EXPIRY_EVIDENCE} (got {expiry_evidence!r})")
@@ -373,6 +409,8 @@ class DeliveryChecker(Checker):
         self.trim_reason = trim_reason
         self.trim_tolerated = trim_tolerated
         self.lost_within_cap = 0
+        self.size_cap = SizeCap(retention_bytes) if retention_bytes is not None else None
+        self.trimmed_by_size: set[object] = set()
         self.front = FrontDeletion()
         self.dead_letters = DeadLetters()
         self.positions = Positions() if positions or sessions else None
@@ -437,6 +475,8 @@ class DeliveryChecker(Checker):
                 self.positions.observe(value, acked=True)
             if self.cap is not None:
                 self.cap.observe_ack(value)
+            if self.size_cap is not None:
+                self.size_cap.observe_ack(value)
         self.sends.observe(op)
         if value and value.get("kind") in self.ignore_kinds:
             self.ignored.add(value.get("id"))
@@ -555,8 +595,9 @@ class DeliveryChecker(Checker):
         if expired or undecided:
             never_consumed = [mid for mid in never_consumed if mid not in expired and mid not in undecided]
         lost, maybe_trimmed, maybe_why = self._judge_trimming(
-            never_consumed, outcomes[INFO] + outcomes[INVOKE], anomalies
+            never_consumed, outcomes[INFO] + outcomes[INVOKE], deleted, anomalies
         )
+        expired = expired | self.trimmed_by_size  # the size cap's deletions: neither lost by offset nor skipped
         acknowledged = sum(1 for mid, o in status.items() if o == OK and mid not in self.ignored)
         incomplete = self._incomplete(anomalies, acknowledged)
         if undecided:
@@ -591,6 +632,8 @@ class DeliveryChecker(Checker):
             stats |= {"trim_tolerated": self.trim_tolerated, "lost_within_length_cap": self.lost_within_cap}
         if self.trim_reason is not None:
             stats |= {"trimmed_as": self.trim_reason, "maybe_trimmed": maybe_trimmed}
+        if self.size_cap is not None:
+            stats |= {"retention_bytes": self.size_cap.retention_bytes, "record_bytes_max": self.size_cap.largest}
         if self.front.starts is not None:
             stats["deleted_after_read"] = deleted_after_read
         if self.expire_after_ns is not None:
@@ -709,13 +752,15 @@ class DeliveryChecker(Checker):
         return judged
 
     def _judge_trimming(
-        self, never_consumed: list[object], uncertain: int, anomalies: dict[str, Anomaly]
+        self, never_consumed: list[object], uncertain: int, deleted: set[object], anomalies: dict[str, Anomaly]
     ) -> tuple[list[object], int, str]:
         """Sort the acknowledged messages never consumed into ``lost`` and, under a tolerated length cap,
         ``trimmed``; returns the lost, how many may or may not have been trimmed, and why that cannot be
-        told (see the module's docstring)."""
+        told (see the module's docstring). ``deleted``: those below their partition's final log start."""
         if self.trim_reason is not None:
             return self._trimmed_by_dead_letters(never_consumed, anomalies)
+        if self.size_cap is not None:
+            return self._trimmed_by_size(self.size_cap, never_consumed, deleted, anomalies)
         if self.cap is None or not self.trim_tolerated:
             for mid in never_consumed:
                 anomalies["lost"].add(mid)
@@ -736,6 +781,30 @@ class DeliveryChecker(Checker):
                 lost.append(mid)
         why = "had fewer acknowledged entries after them than the length cap keeps, but enough sends of unknown "
         return lost, maybe, why + "outcome to have been trimmed"
+
+    def _trimmed_by_size(
+        self, cap: SizeCap, never_consumed: list[object], deleted: set[object], anomalies: dict[str, Anomaly]
+    ) -> tuple[list[object], int, str]:
+        """A partition's size cap (Kafka retention.bytes) deletes from the log's front: a record below its
+        partition's final start with enough records after it is ``trimmed``; the rest are lost. Without the
+        final log read's start offsets, none can be told."""
+        anomalies["trimmed"] = Anomaly("trimmed", blocks_validity=False)
+        if self.front.starts is None or self.positions is None:
+            why = (
+                "cannot be told trimmed by the size cap or lost: no final log read reported where each partition starts"
+            )
+            return [], len(never_consumed), why
+        ends, acked_at = self.positions.ends(), self.positions.acked_at
+        lost = []
+        for mid in never_consumed:
+            at = acked_at.get(mid)
+            if mid in deleted and at is not None and cap.allowed(at, ends):
+                anomalies["trimmed"].add(mid)
+                self.trimmed_by_size.add(mid)
+            else:
+                anomalies["lost"].add(mid)
+                lost.append(mid)
+        return lost, 0, ""
 
     def _trimmed_by_dead_letters(
         self, never_consumed: list[object], anomalies: dict[str, Anomaly]

@@ -62,6 +62,7 @@ class CheckerOptions:
     trim_reason: str | None = None  # the dead-letter reason of what a length limit drops (Workload.trim_reason)
     refusal_reason: str | None = None  # the dead-letter reason of a refused publish (Workload.refusal_reason)
     prioritised: bool = False  # messages carry a priority rank: how often a lower one went first is measured
+    retention_bytes: int | None = None  # a partition's size cap (Kafka retention.bytes; Workload.retention_bytes)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,6 +86,7 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             expire_after_s=guarantees.may_expire_after_s,
             expiry_evidence=options.expiry_evidence or "log_start",
             trim_reason=trim_reason,
+            retention_bytes=options.retention_bytes if trim_tolerated else None,
         )
     ]
     if guarantees.order:

@@ -142,7 +142,8 @@ def fates_line(delivery: dict[str, Any]) -> str:
     stats, anomalies = delivery["stats"], delivery["anomalies"]
     by_reason = dict(stats.get("lost_dead_lettered") or {})
     stated = stats.get("may_expire_after_s")
-    if stated is None and "keep_newest" not in stats and not stats.get("trimmed_as") and not by_reason:
+    capped = "keep_newest" in stats or stats.get("trimmed_as") or "retention_bytes" in stats
+    if stated is None and not capped and not by_reason:
         return ""
 
     def count(kind: str) -> int:
@@ -155,6 +156,8 @@ def fates_line(delivery: dict[str, Any]) -> str:
         parts.append(f"{count('trimmed')} trimmed (the length cap keeps the newest {stats['keep_newest']})")
     if stats.get("trimmed_as"):
         parts.append(f"{count('trimmed')} trimmed (dropped by the queue's length limit: {stats['trimmed_as']})")
+    if "retention_bytes" in stats:
+        parts.append(f"{count('trimmed')} trimmed (retention.bytes {stats['retention_bytes']} per partition)")
     if stats.get("expiry_undecided"):
         parts.append(f"{stats['expiry_undecided']} expired or lost, which cannot be told")
     why = []

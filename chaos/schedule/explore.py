@@ -198,6 +198,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             trim_reason=workload.trim_reason,
             refusal_reason=workload.refusal_reason,
             prioritised=workload.prioritised,
+            retention_bytes=workload.retention_bytes,
         )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)

@@ -125,7 +125,7 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             },
             "may_trim_to_length needs a dead-letter exchange",
         ),
-        ({**BASE, "guarantees": {"may_trim_to_length": True}}, "a deletion by size is not told from loss"),
+        ({**BASE, "guarantees": {"may_trim_to_length": True}}, "set cluster.topic_config retention.bytes"),
         ({**BASE, "broker": "rabbitmq", "client": {"max_length_bytes": 0}}, "client.max_length_bytes must be >= 1"),
         (
             {**BASE, "broker": "rabbitmq", "client": {"overflow": "reject-publish"}},

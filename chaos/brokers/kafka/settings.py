@@ -113,11 +113,10 @@ def check(profile: KafkaProfile) -> None:
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
     _check_group_timing(profile)
     _check_expiry(profile)
-    if profile.guarantees.may_trim_to_length:
+    if profile.guarantees.may_trim_to_length and "retention.bytes" not in (profile.cluster.topic_config or {}):
         raise ProfileError(
-            "guarantees.may_trim_to_length: a Kafka profile states what retention may delete by the records' age, "
-            "guarantees.may_expire_after_s (retention.ms, or retention.bytes judged by age: a deletion by size is "
-            "not told from loss by size yet)"
+            "guarantees.may_trim_to_length tolerates a size cap's deletions: set cluster.topic_config "
+            "retention.bytes (retention by time is guarantees.may_expire_after_s)"
         )
     if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
         raise ProfileError(

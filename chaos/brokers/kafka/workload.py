@@ -106,6 +106,8 @@ class KafkaWorkload(Workload):
         # the consumers' own commits, recorded (a transforming processor commits inside its transactions)
         self.commits = client.commit in ("after_processing", "before_processing") and not client.transform
         config = dict(settings.topic_config or {})
+        if "retention.bytes" in config:  # the partition's size cap: each acknowledgement records its size
+            self.retention_bytes = int(config["retention.bytes"])
         cluster.create_topic(topic, settings.partitions, settings.replication, **config)
         cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
         self.output = f"{topic}.out"
@@ -215,9 +217,7 @@ class KafkaWorkload(Workload):
         while reports:
             value, err, msg = reports.popleft()
             if err is None:
-                self.history.record(
-                    process, OK, "send", {**value, "partition": msg.partition(), "offset": msg.offset()}
-                )
+                self.history.record(process, OK, "send", {**value, **_placed(msg)})
                 self.sent_ok += 1
                 continue
             if err.fatal():
@@ -264,12 +264,10 @@ class KafkaWorkload(Workload):
                 elif error.fatal():
                     producer = self._producer(process)
             self.history.record(process, outcome, "txn", {"txn": txn, "inputs": ids})
-            placed = {value["id"]: (msg.partition(), msg.offset()) for value, err, msg in reports if err is None}
+            placed = {value["id"]: _placed(msg) for value, err, msg in reports if err is None}
             for m in batch:
                 at = placed.get(m["id"]) if outcome == OK else None
-                self.history.record(
-                    process, outcome, "send", m if at is None else {**m, "partition": at[0], "offset": at[1]}
-                )
+                self.history.record(process, outcome, "send", m if at is None else {**m, **at})
             self.pace(seq)
 
     # consuming -------------------------------------------------------------------------------------
@@ -709,6 +707,13 @@ def _read_to(reader: Consumer, position: TopicPartition, end: int) -> bool:
         return bool(position.offset >= end)
     start = reader.get_watermark_offsets(position, timeout=5, cached=False)[0]
     return bool(start >= end)
+
+
+def _placed(msg: Any) -> dict[str, int]:
+    """Where a delivery report says the record went, and its size (key and value bytes: what a size cap,
+    retention.bytes, counts, less the record's framing)."""
+    size = len(msg.key() or b"") + len(msg.value() or b"")
+    return {"partition": msg.partition(), "offset": msg.offset(), "bytes": size}
 
 
 def _collect(
