@@ -310,6 +310,11 @@ def index_html(run_dir: Path) -> str:
         parts.append("<h2>What became of the acknowledged messages</h2><ul id='fates'>")
         parts += [f"<li>{e(profile)} / {e(fault)}: {e(line)}</li>" for profile, fault, line in fates]
         parts.append("</ul>")
+    priorities = _priorities(examples(run_dir))
+    if priorities:
+        parts.append("<h2>Priorities (measured, failing nothing)</h2><ul id='priorities'>")
+        parts += [f"<li>{e(profile)} / {e(fault)}: {e(line)}</li>" for profile, fault, line in priorities]
+        parts.append("</ul>")
     parts += _examples_html(run_dir)
     parts.append("</body></html>")
     return "".join(parts)

@@ -92,8 +92,8 @@ class Workload(ABC):
     # the reason the broker dead-letters a publish its full queue refused (RabbitMQ reject-publish-dlx:
     # "maxlen"): such a message in the dead-letter queue was never accepted; None: no refusal is kept so
     refusal_reason: str | None = None
-    # a size cap on each partition (Kafka ``retention.bytes``), where the profile sets one: acknowledgements
-    # then carry each record's ``bytes``, and the delivery checker tells what the cap allowed to delete
+    # a size cap on each partition (Kafka ``retention.bytes``), where the profile sets one: the delivery
+    # checker tells what the cap allowed to delete (acknowledgements must carry each record's ``bytes``)
     retention_bytes: int | None = None
     # whether messages carry a ``priority`` and the queue's ``rank`` for it (RabbitMQ priority queues): the
     # report then measures how often a lower rank was delivered while a higher one waited

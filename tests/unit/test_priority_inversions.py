@@ -4,6 +4,8 @@ And what a profile's priorities declare on a RabbitMQ queue and its messages. Sy
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,9 +20,11 @@ from chaos.checkers.guarantees import CheckerOptions, checkers_for, guarantee_ce
 from chaos.checkers.verdict import Verdict
 from chaos.history import FAIL, OK
 from chaos.profiles import parse_profile
+from chaos.report import render_run
 from chaos.report.render import priorities_line
 from chaos.settings import ProfileError
 from tests.unit.histories import HistoryBuilder
+from tests.unit.test_report import _run_dir
 
 
 def low_then_high() -> HistoryBuilder:
@@ -176,3 +180,20 @@ def test_the_summary_says_the_figure_per_rank_or_why_it_was_not_measured() -> No
     )
     h.drain(outcome="info")
     assert priorities_line(measure(h).to_dict()).startswith("not measured (final drain incomplete")
+
+
+def test_summary_md_and_index_html_show_the_figure(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, lost=False)
+    h = low_then_high()
+    h.receive("low", rank=0)
+    h.receive("high", rank=1)
+    h.drain()
+    example = run / "suites" / "p-kill-leader" / "example-1"
+    result = json.loads((example / "results.json").read_text())
+    result["verdicts"].append(measure(h).to_dict())
+    (example / "results.json").write_text(json.dumps(result))
+    summary, index = render_run(run)
+    assert "## Priorities (measured, failing nothing)\n\n- p / kill-leader: 2 first deliveries, 1 (50.0%)" in (
+        summary.read_text()
+    )
+    assert "<ul id='priorities'><li>p / kill-leader: 2 first deliveries" in index.read_text()

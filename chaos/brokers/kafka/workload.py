@@ -106,7 +106,7 @@ class KafkaWorkload(Workload):
         # the consumers' own commits, recorded (a transforming processor commits inside its transactions)
         self.commits = client.commit in ("after_processing", "before_processing") and not client.transform
         config = dict(settings.topic_config or {})
-        if "retention.bytes" in config:  # the partition's size cap: each acknowledgement records its size
+        if "retention.bytes" in config:  # the partition's size cap, judged by the sizes acknowledgements record
             self.retention_bytes = int(config["retention.bytes"])
         cluster.create_topic(topic, settings.partitions, settings.replication, **config)
         cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
