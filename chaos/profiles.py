@@ -112,6 +112,10 @@ class Guarantees:
     # below its partition's start, the records after it could hold the cap) is counted as trimmed, not lost
     # (false: a trimmed message is lost like any other)
     may_trim_to_length: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")
+    # a record a later record of the same key superseded may be removed by the log's compaction (Kafka
+    # cleanup.policy=compact): counted as compacted, not lost, when the final log read holds that later
+    # record (false: a compacted record is lost like any other)
+    may_compact: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")
     # a lost send the broker never confirmed counts as lost (no publisher confirms)
     unconfirmed_loss_is_loss: bool = used_only(False, _claims("no_loss"), "guarantees.no_loss = true")
     recovery: bool = True  # clients are served again after every heal (availability)

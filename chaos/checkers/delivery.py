@@ -61,6 +61,17 @@ that would be ``lost`` is counted apart when the policy allowed its drop:
   trimmed when the records after it could hold the cap (:class:`SizeCap`), and is then neither
   ``lost_by_offset`` nor ``skipped``; without the final read's start offsets ``lost`` is unknown.
 
+Where the log is compacted (``compacted``: Kafka ``cleanup.policy=compact``), the broker keeps the latest
+record of each key in a partition and may remove the records a later one of the same key superseded.
+Under the profile's claim (``compaction_tolerated``: ``guarantees.may_compact``):
+
+- **compacted**: acknowledged, never consumed, and the completed final log read holds a record of the
+  same key at a higher offset of its partition: compaction was allowed to remove it. Reported, failing
+  nothing; neither ``lost_by_offset`` nor ``skipped``. Read before and gone from the final log read so,
+  it is not ``truncated`` (counted as ``compacted_after_read``). Without a completed final log read
+  nothing can be told superseded: ``lost`` is then unknown. Without the claim such a record is
+  ``lost`` like any other, and ``stats.lost_superseded`` counts the lost that compaction could explain.
+
 Where the log deletes from its front by policy (Kafka ``retention.ms``: the final log read reports each
 partition's start offset), an acknowledged record below its partition's start was deleted by that policy.
 Read before, it is not ``truncated`` (counted as ``deleted_after_read``). Where a queue expires messages
@@ -310,6 +321,43 @@ class SizeCap:
         return after * (self.largest + self.FRAMING) >= self.retention_bytes
 
 
+class Compaction:
+    """A compacted log (Kafka ``cleanup.policy=compact``) keeps each key's latest record in a partition and
+    may remove the records it superseded. A record is superseded when the completed final log read holds
+    one of the same key at a higher offset of its partition: what the cleaner keeps is the evidence, so a
+    later record that was acknowledged but is gone itself (a truncated log) supersedes nothing."""
+
+    def __init__(self, tolerated: bool) -> None:
+        self.tolerated = tolerated
+        self.key_of: dict[object, object] = {}  # message id -> its record key, from the sends
+        self.latest: dict[tuple[Any, object], int] | None = None  # (partition, key) -> highest offset held
+
+    def observe_send(self, value: dict[str, Any]) -> None:
+        key = value.get("key")
+        if key is not None:
+            self.key_of[value.get("id")] = key
+
+    def observe_final_read(self, records: list[list[Any]]) -> None:
+        """The records a completed final read of the whole log returned, as (partition, offset, id)."""
+        latest: dict[tuple[Any, object], int] = {}
+        key_of = self.key_of
+        for partition, offset, mid in records:
+            key = key_of.get(mid)
+            if key is not None and offset > latest.get((partition, key), -1):
+                latest[(partition, key)] = offset
+        self.latest = latest
+
+    def superseded(self, acked_at: dict[object, Position]) -> set[object]:
+        """The acknowledged messages a later record of their key, still in the final log, superseded."""
+        latest, key_of = self.latest or {}, self.key_of
+        out = set()
+        for mid, (partition, offset) in acked_at.items():
+            key = key_of.get(mid)
+            if key is not None and latest.get((partition, key), -1) > offset:
+                out.add(mid)
+        return out
+
+
 class DeadLetters:
     """What the dead-letter queue held at the end, by message: the broker's reason and, where it gives
     one, when it dead-lettered the message (RabbitMQ's x-death: whole seconds, rounded down) — and whether
@@ -384,6 +432,8 @@ class DeliveryChecker(Checker):
         trim_reason: str | None = None,
         trim_tolerated: bool = True,
         retention_bytes: int | None = None,
+        compacted: bool = False,
+        compaction_tolerated: bool = False,
     ) -> None:
         """``expire_after_s``: the profile tolerates the broker deleting a message by its expiry policy once
         it is this old (see the module's docstring); None tolerates no such deletion. ``expiry_evidence``
@@ -397,7 +447,10 @@ class DeliveryChecker(Checker):
         ``commits`` (with ``sessions``): the group's members record each commit the coordinator accepted
         (``commit``, ``offsets`` as ``[partition, offset]`` pairs), so ``rewound`` can be judged.
         ``retention_bytes`` (with ``positions``): the profile tolerates a partition's size cap deleting
-        from the log's front (Kafka retention.bytes; acknowledgements carry each record's ``bytes``)."""
+        from the log's front (Kafka retention.bytes; acknowledgements carry each record's ``bytes``).
+        ``compacted`` (with ``positions``): the log keeps each key's latest record and may remove what it
+        superseded (Kafka cleanup.policy=compact); ``compaction_tolerated``: the profile says so
+        (``compacted``), else such a record is lost and counted as ``lost_superseded``."""
         super().__init__()
         if expiry_evidence not in EXPIRY_EVIDENCE:
             raise ValueError(f"expiry_evidence must be one of {EXPIRY_EVIDENCE} (got {expiry_evidence!r})")
@@ -411,6 +464,7 @@ class DeliveryChecker(Checker):
         self.lost_within_cap = 0
         self.size_cap = SizeCap(retention_bytes) if retention_bytes is not None else None
         self.trimmed_by_size: set[object] = set()
+        self.compaction = Compaction(compaction_tolerated) if compacted and positions else None
         self.front = FrontDeletion()
         self.dead_letters = DeadLetters()
         self.positions = Positions() if positions or sessions else None
@@ -477,6 +531,8 @@ class DeliveryChecker(Checker):
                 self.cap.observe_ack(value)
             if self.size_cap is not None:
                 self.size_cap.observe_ack(value)
+        if value and self.compaction is not None:
+            self.compaction.observe_send(value)
         self.sends.observe(op)
         if value and value.get("kind") in self.ignore_kinds:
             self.ignored.add(value.get("id"))
@@ -536,6 +592,8 @@ class DeliveryChecker(Checker):
             self.audit_error = ""
             if op.value.get("starts") is not None:
                 self.front.observe(op.value["starts"], op.time)
+            if self.compaction is not None and op.value.get("records") is not None:
+                self.compaction.observe_final_read(op.value["records"])
             if self.positions is not None:
                 for partition, offset, mid in op.value.get("records", ()):
                     self.positions.observe({"partition": partition, "offset": offset, "id": mid}, acked=False)
@@ -561,7 +619,10 @@ class DeliveryChecker(Checker):
         drained = self.drain.complete
         status = self.sends.status
         deleted = self.front.deleted(self.positions.acked_at) if self.positions is not None else set()
-        deleted_after_read = 0
+        compaction = self.compaction
+        superseded = compaction.superseded(self.positions.acked_at) if compaction and self.positions else set()
+        tolerated_superseded = superseded if compaction is not None and compaction.tolerated else set()
+        deleted_after_read = compacted_after_read = 0
         never_consumed = []
         for mid, outcome in status.items():
             if mid in self.ignored:
@@ -573,6 +634,8 @@ class DeliveryChecker(Checker):
                 elif times and self.retained is not None and mid not in self.retained:
                     if mid in deleted:
                         deleted_after_read += 1  # read, then deleted from the log's front: its policy
+                    elif mid in tolerated_superseded:
+                        compacted_after_read += 1  # read, then compacted away under a later record of its key
                     else:
                         anomalies["truncated"].add(mid)
             elif outcome in (INFO, INVOKE):
@@ -591,9 +654,14 @@ class DeliveryChecker(Checker):
                 anomalies["failed_but_delivered"].add(mid)
         outcomes = Counter(status.values())
         expiry = self._judge_expiry(never_consumed, deleted, anomalies)
-        expired, undecided = expiry.expired, expiry.undecided
+        expired, undecided, undecided_why = expiry.expired, expiry.undecided, expiry.why
         if expired or undecided:
             never_consumed = [mid for mid in never_consumed if mid not in expired and mid not in undecided]
+        compacted = self._judge_compaction(never_consumed, superseded, anomalies)
+        if compacted.expired or compacted.undecided:
+            never_consumed = [m for m in never_consumed if m not in compacted.expired and m not in compacted.undecided]
+            expired, undecided = expired | compacted.expired, undecided | compacted.undecided
+            undecided_why = "; ".join(w for w in (undecided_why, compacted.why) if w)
         lost, maybe_trimmed, maybe_why = self._judge_trimming(
             never_consumed, outcomes[INFO] + outcomes[INVOKE], deleted, anomalies
         )
@@ -602,8 +670,8 @@ class DeliveryChecker(Checker):
         incomplete = self._incomplete(anomalies, acknowledged)
         if undecided:
             why = (
-                f"{len(undecided)} acknowledged messages were never consumed, and whether the expiry policy "
-                f"deleted them once they were old enough cannot be told: {expiry.why}"
+                f"{len(undecided)} acknowledged messages were never consumed, and whether the log's policy "
+                f"was allowed to delete them cannot be told: {undecided_why}"
             )
             for kind in ("lost", "lost_by_offset", "skipped"):
                 incomplete.setdefault(kind, why)
@@ -636,9 +704,13 @@ class DeliveryChecker(Checker):
             stats |= {"retention_bytes": self.size_cap.retention_bytes, "record_bytes_max": self.size_cap.largest}
         if self.front.starts is not None:
             stats["deleted_after_read"] = deleted_after_read
+        if compaction is not None:
+            stats |= {"compaction_tolerated": compaction.tolerated, "compacted_after_read": compacted_after_read}
+            stats["lost_superseded"] = sum(1 for mid in lost if mid in superseded)
+            stats["compaction_undecided"] = len(compacted.undecided)
         if self.expire_after_ns is not None:
             stats |= {"may_expire_after_s": self.expire_after_ns / 1e9, "deleted_too_soon": expiry.too_soon}
-            stats["expiry_undecided"] = len(undecided)
+            stats["expiry_undecided"] = len(expiry.undecided)
         reasons = self.dead_letters.reason
         lost_dead_lettered = Counter(reasons[mid] for mid in lost if mid in reasons)
         if lost_dead_lettered:  # where the lost went: a policy the profile does not tolerate (maxlen, ...)
@@ -667,6 +739,26 @@ class DeliveryChecker(Checker):
         for mid in never_consumed:  # in the order they were sent
             if mid in judged.expired:
                 anomalies["expired"].add(mid)
+        return judged
+
+    def _judge_compaction(
+        self, never_consumed: list[object], superseded: set[object], anomalies: dict[str, Anomaly]
+    ) -> Expiry:
+        """Under a tolerated compaction, the acknowledged messages never consumed that a later record of
+        their key superseded: ``compacted`` (reported, failing nothing). Without a completed final log
+        read, none can be told compacted or lost (``undecided``)."""
+        compaction = self.compaction
+        if compaction is None or not compaction.tolerated:
+            return Expiry()
+        anomalies["compacted"] = Anomaly("compacted", blocks_validity=False)
+        if compaction.latest is None:
+            why = "no completed final log read showed which records of each key compaction kept"
+            return Expiry(undecided=set(never_consumed), why=why)
+        judged = Expiry()
+        for mid in never_consumed:
+            if mid in superseded:
+                anomalies["compacted"].add(mid)
+                judged.expired.add(mid)
         return judged
 
     def _expired_by_log_start(self, never_consumed: list[object], deleted: set[object], after_ns: int) -> Expiry:

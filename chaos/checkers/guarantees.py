@@ -63,6 +63,7 @@ class CheckerOptions:
     refusal_reason: str | None = None  # the dead-letter reason of a refused publish (Workload.refusal_reason)
     prioritised: bool = False  # messages carry a priority rank: how often a lower one went first is measured
     retention_bytes: int | None = None  # a partition's size cap (Kafka retention.bytes; Workload.retention_bytes)
+    compacted: bool = False  # the log keeps each key's latest record (Kafka cleanup.policy=compact; Workload.compacted)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,6 +88,8 @@ def checkers_for(guarantees: Any, options: CheckerOptions | None = None) -> list
             expiry_evidence=options.expiry_evidence or "log_start",
             trim_reason=trim_reason,
             retention_bytes=options.retention_bytes if trim_tolerated else None,
+            compacted=options.compacted,
+            compaction_tolerated=guarantees.may_compact,
         )
     ]
     if guarantees.order:

@@ -143,7 +143,8 @@ def fates_line(delivery: dict[str, Any]) -> str:
     by_reason = dict(stats.get("lost_dead_lettered") or {})
     stated = stats.get("may_expire_after_s")
     capped = "keep_newest" in stats or stats.get("trimmed_as") or "retention_bytes" in stats
-    if stated is None and not capped and not by_reason:
+    compacted = "compaction_tolerated" in stats
+    if stated is None and not capped and not compacted and not by_reason:
         return ""
 
     def count(kind: str) -> int:
@@ -158,6 +159,10 @@ def fates_line(delivery: dict[str, Any]) -> str:
         parts.append(f"{count('trimmed')} trimmed (dropped by the queue's length limit: {stats['trimmed_as']})")
     if "retention_bytes" in stats:
         parts.append(f"{count('trimmed')} trimmed (retention.bytes {stats['retention_bytes']} per partition)")
+    if stats.get("compaction_tolerated"):
+        parts.append(f"{count('compacted')} compacted (a later record of the same key is in the final log)")
+    if stats.get("compaction_undecided"):
+        parts.append(f"{stats['compaction_undecided']} compacted or lost, which cannot be told")
     if stats.get("expiry_undecided"):
         parts.append(f"{stats['expiry_undecided']} expired or lost, which cannot be told")
     why = []
@@ -170,6 +175,11 @@ def fates_line(delivery: dict[str, Any]) -> str:
         why.append(
             f"{stats['lost_within_length_cap']} the length cap of {stats['keep_newest']} allowed to trim, "
             "which this profile does not tolerate (guarantees.may_trim_to_length)"
+        )
+    if stats.get("lost_superseded") and not stats.get("compaction_tolerated"):
+        why.append(
+            f"{stats['lost_superseded']} superseded by a later record of their key, which compaction may "
+            "remove and this profile does not tolerate (guarantees.may_compact)"
         )
     why += [f"{n} dead-lettered as {reason}" for reason, n in by_reason.items()]
     parts.append(f"{count('lost')} lost" + (f" ({'; '.join(why)})" if why else ""))

@@ -199,6 +199,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             refusal_reason=workload.refusal_reason,
             prioritised=workload.prioritised,
             retention_bytes=workload.retention_bytes,
+            compacted=workload.compacted,
         )
         verdicts = run_checkers(history, test.make_checkers(options))
     cells = guarantee_cells(profile.guarantees, verdicts)

@@ -95,6 +95,10 @@ class Workload(ABC):
     # a size cap on each partition (Kafka ``retention.bytes``), where the profile sets one: the delivery
     # checker tells what the cap allowed to delete (acknowledgements must carry each record's ``bytes``)
     retention_bytes: int | None = None
+    # whether the log is compacted (Kafka ``cleanup.policy=compact``): it keeps each key's latest record
+    # and may remove what a later one superseded; sends must carry each message's ``key``, and the final
+    # log read its records' positions
+    compacted: bool = False
     # whether messages carry a ``priority`` and the queue's ``rank`` for it (RabbitMQ priority queues): the
     # report then measures how often a lower rank was delivered while a higher one waited
     prioritised: bool = False

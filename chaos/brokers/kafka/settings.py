@@ -118,6 +118,12 @@ def check(profile: KafkaProfile) -> None:
             "guarantees.may_trim_to_length tolerates a size cap's deletions: set cluster.topic_config "
             "retention.bytes (retention by time is guarantees.may_expire_after_s)"
         )
+    policies = (profile.cluster.topic_config or {}).get("cleanup.policy", "delete").split(",")
+    if profile.guarantees.may_compact and "compact" not in policies:
+        raise ProfileError(
+            "guarantees.may_compact tolerates compaction's removals: set cluster.topic_config cleanup.policy "
+            "to compact (or compact,delete)"
+        )
     if "stale-replica-left" in profile.faults.families and profile.cluster.brokers < 5:
         raise ProfileError(
             "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"

@@ -108,6 +108,7 @@ class KafkaWorkload(Workload):
         config = dict(settings.topic_config or {})
         if "retention.bytes" in config:  # the partition's size cap, judged by the sizes acknowledgements record
             self.retention_bytes = int(config["retention.bytes"])
+        self.compacted = "compact" in config.get("cleanup.policy", "").split(",")
         cluster.create_topic(topic, settings.partitions, settings.replication, **config)
         cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
         self.output = f"{topic}.out"

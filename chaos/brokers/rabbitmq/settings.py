@@ -109,6 +109,8 @@ def check(profile: RabbitMQProfile) -> None:
     c = profile.client
     _check_expiry(profile)
     _check_trimming(profile)
+    if profile.guarantees.may_compact:
+        raise ProfileError("guarantees.may_compact: a RabbitMQ queue is never compacted (client.max_length drops)")
     if c.queue_type == "quorum" and not c.durable:
         raise ProfileError("client.durable = false is impossible for a quorum queue (use queue_type = 'classic')")
     if c.poison == "dead_letter" and c.queue_type != "quorum":

@@ -71,6 +71,8 @@ def check(profile: RedisProfile) -> None:
             "guarantees.may_expire_after_s tolerates trimming by age, and this profile sets no client.minid_age_ms "
             "(client.maxlen trims by length: guarantees.may_trim_to_length tolerates that)"
         )
+    if profile.guarantees.may_compact:
+        raise ProfileError("guarantees.may_compact: a Redis stream is never compacted (it trims: client.maxlen)")
     if profile.guarantees.may_trim_to_length and not profile.client.maxlen:
         raise ProfileError("guarantees.may_trim_to_length tolerates trimming, and this profile sets no client.maxlen")
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
