@@ -68,6 +68,7 @@ class FaultLog:
         self.applying: list[Fault] = []  # being applied now (a rolling upgrade takes minutes)
         self.hit: list[bool] = []  # per fault applied: whether it hit anything
         self.network = False  # a fault that cut traffic between nodes was applied
+        self.network_healed_at: float | None = None  # when the last such fault was healed (monotonic s)
         self._spans: list[dict[str, Any]] = []  # per fault: when it began, took hold and was healed
 
     @property
@@ -75,6 +76,15 @@ class FaultLog:
         """When the last fault was healed (monotonic ns, the history's clock), None before any was."""
         healed = [s["healed_at"] for s in self._spans if s.get("healed_at") is not None]
         return int(max(healed) * 1e9) if healed else None
+
+    def network_settle_left(self, settle_s: float) -> float:
+        """How much longer the nodes may still notice a network fault that ended: ``settle_s`` counted
+        from the last such heal (the whole of it while one is applied and not yet healed)."""
+        if not self.network:
+            return 0.0
+        if self.network_healed_at is None or any(f.network for f in self.active + self.applying):
+            return settle_s
+        return max(0.0, self.network_healed_at + settle_s - time.monotonic())
 
     def played(self, origin: float = 0.0) -> list[dict[str, Any]]:
         """Each fault as it really played (seconds since ``origin``): a staged fault planned for 6 s may
@@ -144,5 +154,7 @@ def applied(fault: Fault, history: Recorder | None = None, log_: FaultLog | None
             if fault in faults.active:
                 faults.active.remove(fault)
             span["healed_at"] = time.monotonic()
+            if fault.network:
+                faults.network_healed_at = span["healed_at"]
             faults.record("stop", fault)
             log.info("fault %s healed in %.2f s", fault.name, time.monotonic() - healed)

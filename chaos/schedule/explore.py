@@ -172,8 +172,9 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                     observer.wait_settled(workload.settling_metrics, within, healed)
                 progress.phase = "restore"
                 try:
-                    # After a partition, ready is ready only once the nodes could have noticed it.
-                    cluster.restore(RESTORE_TIMEOUT_S, cluster.partition_settle_s() if faults.network else 0.0)
+                    # After a partition, ready is ready only once the nodes could have noticed it: the
+                    # settle time counts from the heal, and the recovery window has spent most of it.
+                    cluster.restore(RESTORE_TIMEOUT_S, faults.network_settle_left(cluster.partition_settle_s()))
                 except BrokerChaosError as exc:
                     recovered = False
                     problems.append(f"cluster did not recover after the faults, even with the operator's help: {exc}")
