@@ -16,6 +16,9 @@ from chaos.checkers.verdict import Verdict
 from chaos.history import FAIL, INFO, INVOKE, NEMESIS, OK, OPERATOR, Op
 
 TIMELINE_MARGIN_NS = 2_000_000_000
+# An op that lists more ids than this (a final log read names every record) goes into a timeline as a
+# summary: its counts, and where it holds the timeline's own message.
+BULK_IDS = 20
 
 
 class DrainTracker:
@@ -299,9 +302,9 @@ def attach_timelines(history: Iterable[Op], verdicts: list[Verdict]) -> None:
         if op.process in (NEMESIS, OPERATOR):
             faults.append(op)
             continue
-        for mid in _ids_of(op):
+        for mid in set(_ids_of(op)):
             if mid in wanted:
-                wanted[mid].append(op.to_dict())
+                wanted[mid].append(_timeline_event(op, mid))
     for events in wanted.values():
         if not events:
             continue
@@ -313,6 +316,24 @@ def attach_timelines(history: Iterable[Op], verdicts: list[Verdict]) -> None:
     for verdict in verdicts:
         for anomaly in verdict.anomalies.values():
             anomaly.timelines = {str(mid): wanted[mid] for mid in anomaly.ids if _hashable(mid) and wanted.get(mid)}
+
+
+def _timeline_event(op: Op, mid: Any) -> dict[str, Any]:
+    """``op`` as a timeline of ``mid`` shows it: whole, or, where it lists many ids (a final log read of
+    the whole log), its other fields, how many ids and records it lists, and the positions it holds
+    ``mid`` at — a report a person reads, not a copy of the log per example id."""
+    event = op.to_dict()
+    value = op.value
+    if not value or all(len(value.get(k) or ()) <= BULK_IDS for k in ("ids", "inputs", "records")):
+        return event
+    summary = {k: v for k, v in value.items() if k not in ("ids", "inputs", "records")}
+    for key in ("ids", "inputs", "records"):
+        if value.get(key) is not None:
+            summary[f"{key}_count"] = len(value[key])
+    records = value.get("records") or ()
+    summary["holds"] = [[r[0], r[1]] for r in records if len(r) > 2 and r[2] == mid]
+    event["value"] = summary
+    return event
 
 
 def _hashable(value: Any) -> bool:

@@ -58,6 +58,23 @@ def test_delivery_shows_the_fault_around_a_lost_message() -> None:
     assert kinds == ["start", "send", "send", "stop"]
 
 
+def test_a_timeline_shows_each_op_once_and_a_whole_log_read_as_where_it_holds_the_message() -> None:
+    """A consumer's op names its message twice (``id`` and ``source``); the final read lists every record:
+    the timeline has each op once, and of the read only its counts and the positions of this message."""
+    h = _queue()
+    h.send("dup", partition=0, offset=7)
+    for offset in (7, 9):
+        h.receive("dup", partition=0, offset=offset, source="dup")
+    records = [[0, n, f"m{n}"] for n in range(40)] + [[0, 7, "dup"], [0, 9, "dup"]]
+    h.op("auditor", INVOKE, "audit")
+    h.op("auditor", OK, "audit", {"ids": [r[2] for r in records], "records": records, "starts": [[0, 0]]})
+    h.drain()
+    verdict = run_checker(h.history, DeliveryChecker())
+    events = verdict.anomaly("duplicated").timelines["dup"]
+    assert [e["f"] for e in events] == ["send", "send", "receive", "receive", "audit"]
+    assert events[-1]["value"] == {"starts": [[0, 0]], "ids_count": 42, "records_count": 42, "holds": [[0, 7], [0, 9]]}
+
+
 def _audited(found: list[str], outcome: str = OK) -> HistoryBuilder:
     h = _queue()
     h.op("auditor", INVOKE, "audit")
