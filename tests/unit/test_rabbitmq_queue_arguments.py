@@ -42,6 +42,26 @@ def test_without_dead_lettering_nothing_about_overflow_is_declared() -> None:
     assert "x-overflow" not in args and "x-dead-letter-exchange" not in args
 
 
+def test_the_dead_letter_exchange_is_the_profiles_choice_apart_from_the_poison_mode() -> None:
+    args = arguments({"dead_letter_exchange": False})  # a delivery limit, and nowhere to dead-letter to
+    assert args["x-delivery-limit"] == 3 and "x-dead-letter-exchange" not in args
+    assert "x-dead-letter-strategy" not in args and "x-overflow" not in args
+    args = arguments({"poison": "requeue", "dead_letter_exchange": True, "message_ttl_ms": 1000})
+    assert args["x-dead-letter-exchange"] == "q.dlx" and "x-delivery-limit" not in args
+
+
+def test_a_policy_that_needs_dead_letters_is_refused_without_a_dead_letter_exchange() -> None:
+    with pytest.raises(ProfileError, match=r"client\.dead_letter_exchange = true"):
+        parse_profile(
+            {
+                "name": "q",
+                "broker": "rabbitmq",
+                "client": {"message_ttl_ms": 1000, "dead_letter_exchange": False},
+                "guarantees": {"may_expire_after_s": 2.0},
+            }
+        )
+
+
 def properties(client: dict[str, Any]) -> Any:
     profile = parse_profile({"name": "q", "broker": "rabbitmq", "client": client})
     return RabbitMQWorkload._properties(SimpleNamespace(client=profile.client), {"id": "m1"})  # type: ignore[arg-type]

@@ -39,10 +39,14 @@ class RabbitMQClientSettings:
     delivery_limit: int = used_only(
         at_least(3, 1), lambda c: c.poison == "dead_letter", "client.poison = 'dead_letter' (x-delivery-limit)"
     )
+    # x-dead-letter-exchange: whether the queue has one (None: as client.poison decides — 'dead_letter' and
+    # 'reject' declare one, 'requeue' none). Without one a quorum queue drops a message at its
+    # x-delivery-limit, and an expired or overflowed message leaves no trace
+    dead_letter_exchange: bool | None = None
     dead_letter_strategy: str = used_only(  # x-dead-letter-strategy of a quorum queue
         choice("at-least-once", "at-least-once", "at-most-once"),
         lambda c: c.queue_type == "quorum" and c.dead_letters,
-        "a quorum queue dead-letters (client.poison = 'dead_letter' or 'reject')",
+        "a quorum queue with a dead-letter exchange (client.dead_letter_exchange)",
     )
     # x-max-length: the queue holds at most this many ready messages (None: no limit)
     max_length: int | None = None
@@ -86,7 +90,10 @@ class RabbitMQClientSettings:
 
     @property
     def dead_letters(self) -> bool:
-        """Whether the queue gets a dead-letter exchange (the poison modes that dead-letter declare one)."""
+        """Whether the queue gets a dead-letter exchange: as ``dead_letter_exchange`` says, else where the
+        poison mode dead-letters."""
+        if self.dead_letter_exchange is not None:
+            return self.dead_letter_exchange
         return self.poison in ("dead_letter", "reject")
 
 
@@ -150,7 +157,7 @@ def _check_expiry(profile: RabbitMQProfile) -> None:
     if not c.dead_letters:
         raise ProfileError(
             "guarantees.may_expire_after_s needs a dead-letter exchange to tell an expired message from a lost "
-            "one (RabbitMQ discards expired messages without one): set client.poison = 'dead_letter' or 'reject'"
+            "one (RabbitMQ discards expired messages without one): set client.dead_letter_exchange = true"
         )
 
 
@@ -169,7 +176,7 @@ def _check_trimming(profile: RabbitMQProfile) -> None:
     if not c.dead_letters:
         raise ProfileError(
             "guarantees.may_trim_to_length needs a dead-letter exchange to tell a message the limit dropped from "
-            "a lost one: set client.poison = 'dead_letter' or 'reject'"
+            "a lost one: set client.dead_letter_exchange = true"
         )
 
 
