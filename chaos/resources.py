@@ -111,10 +111,12 @@ def _selected(labels: dict[str, str], run_id: str | None, stale_only: bool) -> b
 
 
 def cleanup(client: docker.DockerClient, run_id: str | None = None, stale_only: bool = False) -> CleanupReport:
-    """Remove labelled containers, then networks, then volumes (that order frees the references)."""
+    """Remove labelled containers, then networks, then volumes (that order frees the references). A
+    container the reaper removes while this lists them is passed over (``ignore_removed``): docker-py
+    inspects each listed container, and one gone by then would otherwise fail the whole listing."""
     report = CleanupReport()
     owner = {"label": f"{OWNER_LABEL}={OWNER}"}
-    for container in client.containers.list(all=True, filters=owner):
+    for container in client.containers.list(all=True, filters=owner, ignore_removed=True):
         if _selected(container.labels, run_id, stale_only):
             try:
                 container.remove(force=True, v=True)

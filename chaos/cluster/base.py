@@ -626,7 +626,7 @@ class Cluster(ABC):
                 f"{CLUSTER_LABEL}={self.name}",
             ]
         }
-        for container in client.containers.list(all=True, filters=selector):
+        for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
             with contextlib.suppress(NotFound):
                 container.remove(force=True, v=True)
         for network in client.networks.list(filters=selector):

@@ -11,9 +11,10 @@ from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL, RunContext
 
 
 def leftovers(platform: Platform, run_id: str) -> tuple[list[str], list[str]]:
-    """Names of the containers and of the networks and volumes still labelled with ``run_id``."""
+    """Names of the containers and of the networks and volumes still labelled with ``run_id`` (a container
+    the reaper removes while they are listed is passed over, not an error)."""
     selector = {"label": [f"{OWNER_LABEL}={OWNER}", f"{RUN_LABEL}={run_id}"]}
-    containers = [c.name for c in platform.client.containers.list(all=True, filters=selector)]
+    containers = [c.name for c in platform.client.containers.list(all=True, filters=selector, ignore_removed=True)]
     networks = [n.name for n in platform.client.networks.list(filters=selector)]
     volumes = [v.name for v in platform.client.volumes.list(filters=selector)]
     return containers, networks + volumes
