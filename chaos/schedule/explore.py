@@ -109,6 +109,14 @@ class RunResult:
         }
 
 
+def _repairs_tried(operator_events: list[dict[str, Any]]) -> str:
+    """What the harness did before it gave up on a cluster: a state it has no repair for (a split left by a
+    partition under pause_minority) must not read as one its repairs failed on."""
+    if not operator_events:
+        return "and the harness made no repair (none applies to its state)"
+    return f"even with the operator's help ({len(operator_events)} repair(s))"
+
+
 def _operator_events(history: Recorder, events: list[dict[str, Any]], workload: Any) -> Any:
     """Record each repair the harness makes as an ``operator`` event (and keep it for results.json, in
     seconds since the workload started, like the faults played)."""
@@ -177,7 +185,8 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                     cluster.restore(RESTORE_TIMEOUT_S, faults.network_settle_left(cluster.partition_settle_s()))
                 except BrokerChaosError as exc:
                     recovered = False
-                    problems.append(f"cluster did not recover after the faults, even with the operator's help: {exc}")
+                    repairs = _repairs_tried(operator_events)
+                    problems.append(f"cluster did not recover after the faults, {repairs}: {exc}")
                 progress.phase = "drain"
                 workload.drain(timeout=DRAIN_TIMEOUT_S, unrecovered=not recovered)
             finally:

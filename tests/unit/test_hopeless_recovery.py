@@ -12,6 +12,7 @@ import pytest
 import chaos.cluster.base as cluster_base
 from chaos.cluster.base import Cluster, ClusterNotReadyError, NotReady
 from chaos.history import INFO, OK, MemoryHistory
+from chaos.schedule.explore import _repairs_tried
 from chaos.workloads.base import LoadBudget, Workload
 
 
@@ -144,3 +145,10 @@ def test_stuck_client_threads_share_one_wait_instead_of_adding_theirs_up() -> No
     workload._join_threads(0.3)
     assert sum(sum(t.given) for t in threads) <= 0.3
     assert threads[0].given and threads[0].given[0] > 0
+
+
+def test_a_cluster_given_up_on_says_whether_the_harness_repaired_anything() -> None:
+    """R6's twin under pause_minority stayed split with no repair made: its reason must not claim one."""
+    assert _repairs_tried([]) == "and the harness made no repair (none applies to its state)"
+    restarted = [{"action": "restarted rabbitmq-1's RabbitMQ application", "node": "rabbitmq-1"}]
+    assert _repairs_tried(restarted) == "even with the operator's help (1 repair(s))"
