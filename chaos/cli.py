@@ -48,10 +48,21 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     client = ensure_engine(fix=True)
     keys = [lookup(*_split_key(k)).key for k in args.images] if args.images else list(all_images())
     began = time.monotonic()
-    built = build_images(client, keys, force=args.force)
+    built = build_images(client, keys, force=args.force, jobs=args.jobs)
     total = len(build_order(keys))
     print(f"{len(built)} image(s) built, {total - len(built)} already up to date, in {time.monotonic() - began:.0f} s")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a count of at least 1 (a bad one is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {text!r})")
+    return value
 
 
 def _split_key(text: str) -> tuple[str, str | None]:
@@ -236,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = images_sub.add_parser("build", help="build local images offline (idempotent)")
     build.add_argument("images", nargs="*", help="broker[:version] (default: the whole catalogue)")
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    build.add_argument("--jobs", type=_positive_int, default=1, help="builds at once (default 1)")
     build.set_defaults(run=cmd_images_build)
     listing = images_sub.add_parser("list", help="show which catalogue images are present")
     listing.set_defaults(run=cmd_images_list)

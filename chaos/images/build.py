@@ -14,8 +14,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import docker
@@ -52,10 +54,16 @@ def _labels(spec: ImageSpec) -> dict[str, str]:
     return {OWNER_LABEL: OWNER, RECIPE_LABEL: recipe_hash(spec), "io.brokerchaos.image": spec.key}
 
 
+# Builds run in parallel (``build_images(jobs=...)``), but the host's package manager and Maven's local
+# repository are one each: a step that uses them holds this lock.
+HOST_STATE = threading.Lock()
+
+
 def require_tool(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None and apt_install([package], f"{tool} is needed to build local images"):
+    with HOST_STATE:
         path = shutil.which(tool)
+        if path is None and apt_install([package], f"{tool} is needed to build local images"):
+            path = shutil.which(tool)
     if path is None:
         raise ImageError(f"building local images needs `{tool}` (Debian package {package}); install it")
     return path
@@ -65,13 +73,13 @@ def _build_debian_base(client: docker.DockerClient, spec: ImageSpec) -> None:
     debootstrap = require_tool("debootstrap", "debootstrap")
     suite = spec.recipe.suite
     with tempfile.TemporaryDirectory(prefix=f"brokerchaos-{suite}-", dir="/var/tmp") as root:
-        log.info("  debootstrap --variant=minbase %s (from %s)", suite, debian_mirror())
+        log.info("  %s: debootstrap --variant=minbase %s (from %s)", spec.key, suite, debian_mirror())
         done = subprocess.run(
             [debootstrap, "--variant=minbase", suite, root, debian_mirror()], capture_output=True, text=True
         )
         if done.returncode != 0:
             raise ImageError(f"debootstrap {suite} failed: {done.stdout.strip()[-400:]} {done.stderr.strip()[-400:]}")
-        log.info("  docker import -> %s", spec.local_tag)
+        log.info("  %s: docker import -> %s", spec.key, spec.local_tag)
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         assert tar.stdout is not None
         changes = [f'LABEL {k}="{v}"' for k, v in _labels(spec).items()] + ['CMD ["/bin/bash"]']
@@ -93,7 +101,7 @@ def docker_build(client: docker.DockerClient, spec: ImageSpec, context: Path) ->
                 raise ImageError(f"building {spec.local_tag} failed: {chunk['error'].strip()}")
             line = chunk.get("stream", "").strip()
             if line.startswith("Step "):
-                log.info("  %s", line)
+                log.info("  %s %s", spec.key, line)
             elif line:
                 log.debug("  %s", line)
     except (APIError, BuildError) as exc:
@@ -141,7 +149,7 @@ def _build_go(client: docker.DockerClient, spec: ImageSpec) -> None:
     with tempfile.TemporaryDirectory(prefix="brokerchaos-go-") as tmp:
         ctx = Path(tmp)
         gobin = ctx / "bin"
-        log.info("  go install %s@%s (Go module proxy)", params["module"], params["version"])
+        log.info("  %s: go install %s@%s (Go module proxy)", spec.key, params["module"], params["version"])
         _go(["install", f"{params['module']}@{params['version']}"], f"go install {params['module']}", GOBIN=str(gobin))
         built = next(gobin.iterdir())
         shutil.move(str(built), ctx / params["binary"])
@@ -156,7 +164,7 @@ def _build_go_source(client: docker.DockerClient, spec: ImageSpec) -> None:
         ctx = Path(tmp)
         source = ctx / "src"
         shutil.copytree(params["source"], source)
-        log.info("  go build %s", params["source"])
+        log.info("  %s: go build %s", spec.key, params["source"])
         what = f"go build {params['source']}"
         _go(["build", "-o", str(ctx / params["binary"]), "."], what, source, GOFLAGS="-mod=mod")
         shutil.rmtree(source)
@@ -181,18 +189,50 @@ def builder_for(kind: str) -> Callable[[docker.DockerClient, ImageSpec], None]:
     return BUILDERS[kind]
 
 
-def build_images(client: docker.DockerClient, keys: list[str], force: bool = False) -> list[tuple[ImageSpec, float]]:
-    """Build ``keys`` (and what they need) that are missing or stale; returns (spec, seconds) built."""
+def build_images(
+    client: docker.DockerClient, keys: list[str], force: bool = False, jobs: int = 1
+) -> list[tuple[ImageSpec, float]]:
+    """Build ``keys`` (and what they need) that are missing or stale; returns (spec, seconds) built.
+
+    ``jobs`` builds run at once, each as soon as the images it needs are there: a fresh machine's two
+    Debian bases and its broker images mostly wait on downloads and dpkg, one core each. A failed build
+    stops new ones from starting; those running finish, then the first error is raised."""
     specs = build_order(keys)
+    position = {spec.key: index for index, spec in enumerate(specs, start=1)}
     built: list[tuple[ImageSpec, float]] = []
-    for index, spec in enumerate(specs, start=1):
+
+    def build(spec: ImageSpec) -> None:
+        index = position[spec.key]
         if not force and is_built(client, spec):
             log.info("[%d/%d] %s is up to date", index, len(specs), spec.local_tag)
-            continue
+            return
         log.info("[%d/%d] building %s", index, len(specs), spec.local_tag)
         started = time.monotonic()
         builder_for(spec.recipe.kind)(client, spec)
         took = time.monotonic() - started
         log.info("[%d/%d] built %s in %.0f s", index, len(specs), spec.local_tag, took)
         built.append((spec, took))
+
+    waiting = list(specs)
+    running: dict[Future[None], ImageSpec] = {}
+    finished: set[str] = set()
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="image-build") as pool:
+        while waiting or running:
+            startable = [s for s in waiting if set(s.recipe.needs) <= finished] if failure is None else []
+            for spec in startable[: max(1, jobs) - len(running)]:
+                waiting.remove(spec)
+                running[pool.submit(build, spec)] = spec
+            if not running:
+                break  # a failure left the rest unstartable
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                spec = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    finished.add(spec.key)
+                elif failure is None:
+                    failure = error
+    if failure is not None:
+        raise failure
     return built

@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 
 from chaos.errors import ImageError
-from chaos.images.build import docker_build, require_tool
+from chaos.images.build import HOST_STATE, docker_build, require_tool
 from chaos.images.catalogue import APT, CLEAN, ImageSpec, Recipe, user_first
 
 log = logging.getLogger("brokerchaos.images")
@@ -66,13 +66,14 @@ def build_kafka(client: docker.DockerClient, spec: ImageSpec) -> None:
     with tempfile.TemporaryDirectory(prefix="brokerchaos-kafka-") as tmp:
         ctx = Path(tmp)
         (ctx / "pom.xml").write_text(_kafka_pom(version))
-        log.info("  resolving kafka_2.13:%s and its runtime jars from Maven Central", version)
-        done = subprocess.run(
-            [mvn, "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
-            cwd=ctx,
-            capture_output=True,
-            text=True,
-        )
+        log.info("  %s: resolving kafka_2.13:%s and its runtime jars from Maven Central", spec.key, version)
+        with HOST_STATE:  # one Maven at a time: the local repository is shared
+            done = subprocess.run(
+                [mvn, "-q", "-B", "dependency:copy-dependencies", "-DoutputDirectory=libs", "-DincludeScope=runtime"],
+                cwd=ctx,
+                capture_output=True,
+                text=True,
+            )
         if done.returncode != 0:
             raise ImageError(f"maven could not resolve Kafka {version}: {done.stdout.strip()[-600:]}")
         # A second slf4j-api (1.7.x, from Kafka's own pom) would hide the log4j2 binding.
