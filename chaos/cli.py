@@ -55,7 +55,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 
 def _positive_int(text: str) -> int:
-    """An argparse type: a count of at least 1 (a bad one is a usage error, exit 2)."""
+    """An argparse type: a count of at least 1 (anything else is a usage error)."""
     try:
         value = int(text)
     except ValueError:

@@ -196,7 +196,8 @@ def build_images(
 
     ``jobs`` builds run at once, each as soon as the images it needs are there: a fresh machine's two
     Debian bases and its broker images mostly wait on downloads and dpkg, one core each. A failed build
-    stops new ones from starting; those running finish, then the first error is raised."""
+    stops new ones from starting; those running finish, then the first error is raised (so does Ctrl-C,
+    after the running builds end). One job builds in this thread, in order, as it always did."""
     specs = build_order(keys)
     position = {spec.key: index for index, spec in enumerate(specs, start=1)}
     built: list[tuple[ImageSpec, float]] = []
@@ -213,14 +214,18 @@ def build_images(
         log.info("[%d/%d] built %s in %.0f s", index, len(specs), spec.local_tag, took)
         built.append((spec, took))
 
+    if jobs <= 1:
+        for spec in specs:
+            build(spec)
+        return built
     waiting = list(specs)
     running: dict[Future[None], ImageSpec] = {}
     finished: set[str] = set()
     failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="image-build") as pool:
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="image-build") as pool:
         while waiting or running:
             startable = [s for s in waiting if set(s.recipe.needs) <= finished] if failure is None else []
-            for spec in startable[: max(1, jobs) - len(running)]:
+            for spec in startable[: jobs - len(running)]:
                 waiting.remove(spec)
                 running[pool.submit(build, spec)] = spec
             if not running:
