@@ -65,6 +65,8 @@ def _findings(examples: list[tuple[Path, dict[str, Any]]], failing: bool = True)
                         "profile": result["profile"],
                         "fault": result["family"],
                         "checker": verdict["checker"],
+                        # one consumer group of several (its checkers are named checker@group)
+                        "audience": verdict["checker"].partition("@")[2],
                         "kind": kind,
                         "count": anomaly["count"],
                         "ids": anomaly["ids"],
@@ -73,6 +75,12 @@ def _findings(examples: list[tuple[Path, dict[str, Any]]], failing: bool = True)
                     }
                 )
     return out
+
+
+def _where(finding: dict[str, Any]) -> str:
+    """Profile / fault, and the consumer group whose reads the finding is about where there were several."""
+    where = f"{finding['profile']} / {finding['fault']}"
+    return f"{where}, read by {finding['audience']}" if finding.get("audience") else where
 
 
 def summary_markdown(run_dir: Path) -> str:
@@ -99,7 +107,7 @@ def summary_markdown(run_dir: Path) -> str:
         for f in findings:
             ids = ", ".join(map(str, f["ids"]))
             rel = _relative(f["directory"], run_dir)
-            lines.append(f"- **{f['kind']}** ({f['count']}) in {f['profile']} / {f['fault']}: {ids}")
+            lines.append(f"- **{f['kind']}** ({f['count']}) in {_where(f)}: {ids}")
             links = f"[history]({rel}/history.jsonl), [results]({rel}/results.json)" + _logs(f["directory"], rel)
             lines.append(f"  evidence: {links}")
         lines.append("")
@@ -109,9 +117,7 @@ def summary_markdown(run_dir: Path) -> str:
         for f in reported:
             ids = ", ".join(map(str, f["ids"][:3]))
             rel = _relative(f["directory"], run_dir)
-            lines.append(
-                f"- {f['kind']} ({f['count']}) in {f['profile']} / {f['fault']}: {ids} ([results]({rel}/results.json))"
-            )
+            lines.append(f"- {f['kind']} ({f['count']}) in {_where(f)}: {ids} ([results]({rel}/results.json))")
         lines.append("")
     fates = [f"- {profile} / {fault}: {line}" for profile, fault, line in _fates(found)]
     if fates:
@@ -130,9 +136,10 @@ def _fates(found: list[tuple[Path, dict[str, Any]]]) -> list[tuple[str, str, str
     messages went to the dead-letter queue: each fate counted apart, in words (profile, fault, line)."""
     out = []
     for _directory, result in found:
-        delivery = next((v for v in result["verdicts"] if v["checker"] == "delivery"), None)
-        if delivery is not None and (line := fates_line(delivery)):
-            out.append((result["profile"], result["family"], line))
+        for delivery in (v for v in result["verdicts"] if v["checker"].partition("@")[0] == "delivery"):
+            audience = delivery["checker"].partition("@")[2]  # a consumer group of several, named
+            if line := fates_line(delivery):
+                out.append((result["profile"], result["family"], f"{audience}: {line}" if audience else line))
     return out
 
 
@@ -292,9 +299,7 @@ def index_html(run_dir: Path) -> str:
     if findings:
         parts.append("<h2>Anomalies</h2>")
         for n, f in enumerate(findings):
-            parts.append(
-                f"<h3 id='finding-{n}'>{e(f['kind'])} ({f['count']}) — {e(f['profile'])} / {e(f['fault'])}</h3>"
-            )
+            parts.append(f"<h3 id='finding-{n}'>{e(f['kind'])} ({f['count']}) — {e(_where(f))}</h3>")
             parts.append(
                 "<p>first ids: " + ", ".join(f"<a href='#t-{n}-{e(str(i))}'>{e(str(i))}</a>" for i in f["ids"])
             )
@@ -311,7 +316,7 @@ def index_html(run_dir: Path) -> str:
             rel = f["directory"].relative_to(run_dir) if f["directory"].is_relative_to(run_dir) else f["directory"]
             ids = ", ".join(str(i) for i in f["ids"][:3])
             parts.append(
-                f"<li>{e(f['kind'])} ({f['count']}) — {e(f['profile'])} / {e(f['fault'])}: {e(ids)} "
+                f"<li>{e(f['kind'])} ({f['count']}) — {e(_where(f))}: {e(ids)} "
                 f"(<a href='{e(str(rel))}/results.json'>results</a>)</li>"
             )
         parts.append("</ul>")

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import HypothesisException
 
-from chaos.checkers import Verdict, run_checkers
-from chaos.checkers.guarantees import Cell, CheckerOptions, guarantee_cells, mark_failing
+from chaos.checkers import Verdict
+from chaos.checkers.audiences import judge
+from chaos.checkers.guarantees import Cell, CheckerOptions
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
 from chaos.cluster.base import log_operator
 from chaos.errors import BrokerChaosError
@@ -211,9 +212,9 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             retention_bytes=workload.retention_bytes,
             compacted=workload.compacted,
         )
-        verdicts = run_checkers(history, test.make_checkers(options))
-    cells = guarantee_cells(profile.guarantees, verdicts)
-    mark_failing(verdicts, cells)
+        # several consumer groups: each judged on its own reads (chaos.checkers.audiences)
+        make = lambda: test.make_checkers(options)  # noqa: E731 - fresh checkers per audience
+        verdicts, cells = judge(history, profile.guarantees, make, workload.audiences, workload.audience_of)
     if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
         why = "; ".join(problems)
         cells = {k: (Cell(UNKNOWN, c.checker, reason=why) if c.valid is True else c) for k, c in cells.items()}

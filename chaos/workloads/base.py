@@ -8,6 +8,7 @@ in time, and records whether it completed — the checkers need that to call any
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -127,6 +128,9 @@ class Workload(ABC):
         self._stall_target: str | None = None
         self._stalled_now: set[str] = set()  # the consumers stalled right now
         self._consumer_count = consumers
+        # the consumer groups reading every message, the first worked by the client faults (a workload
+        # with several names them all and implements consume_in)
+        self.groups: list[str] = [""]
         self._lock = threading.Lock()
         self.consumers_start_after_s = 0.0
 
@@ -144,6 +148,46 @@ class Workload(ABC):
     @abstractmethod
     def backlog(self) -> int | None:
         """Messages still waiting for a consumer (None: cannot tell now)."""
+
+    # several consumer groups ------------------------------------------------------------------------
+    def consume_in(self, process: str, group: str) -> None:
+        """Read as ``process``, a member of consumer group ``group`` (a workload whose ``groups`` names
+        more than one implements it: ``consume`` is then the first group's)."""
+        raise NotImplementedError(f"{type(self).__name__} reads with one consumer group")
+
+    @property
+    def audiences(self) -> list[str]:
+        """The readers that must each see every message, judged apart: one per consumer group where there
+        are several (``group-1``, ``group-2``, ...); one audience (the default) is judged on the whole history."""
+        if len(self.groups) <= 1:
+            return [""]
+        return [f"group-{k}" for k in range(1, len(self.groups) + 1)]
+
+    def audience_of(self, process: str) -> str | None:
+        """The audience ``process`` consumes for: ``consumer-N`` reads for the first group, ``gK-consumer-N``
+        for group K (None: it consumes for none, or there is only one group)."""
+        if len(self.groups) <= 1:
+            return None
+        if process.startswith("consumer-"):
+            return "group-1"
+        head, _, rest = process.partition("-")
+        if head[:1] == "g" and head[1:].isdigit() and rest.startswith("consumer-"):
+            return f"group-{head[1:]}"
+        return None
+
+    def _read_in_other_groups(self) -> None:
+        """The members of every group after the first: as many as the first has, started when it starts.
+        Client faults work on the first group only; these read alongside it."""
+        for k, group in enumerate(self.groups[1:], start=2):
+            for i in range(self.consumers):
+                process = f"g{k}-consumer-{i + 1}"
+                self._spawn(process, functools.partial(self._read_alongside, process, group), i)
+
+    def _read_alongside(self, process: str, group: str, _index: int) -> None:
+        deadline = self.started_at + self.consumers_start_after_s
+        while time.monotonic() < deadline and self.consuming:
+            time.sleep(0.05)
+        self.consume_in(process, group)
 
     # control -------------------------------------------------------------------------------------
     @property
@@ -339,6 +383,7 @@ class Workload(ABC):
         self._consuming.set()
         for i in range(self.consumers):
             self._spawn(f"consumer-{i + 1}", self._delayed_consume, i)
+        self._read_in_other_groups()
         for i in range(self.producers):
             self._spawn(f"producer-{i + 1}", self.produce, i)
 

@@ -1,10 +1,13 @@
-"""Shared by the integration tests: what a run left on the engine, and a run identity of a test's own."""
+"""Shared by the integration tests: what a run left on the engine, a run identity of a test's own, and a
+short run of a workload judged per consumer group."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import time
 import uuid
+from typing import Any
 
 from chaos.cluster import Platform
 from chaos.resources import OWNER, OWNER_LABEL, RUN_LABEL, RunContext
@@ -45,3 +48,25 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> str:
             proc.kill()
             proc.communicate()
         raise
+
+
+def read_by_each_group(workload: Any, history: Any, options: Any) -> dict[str, int]:
+    """Play ``workload`` for 1.5 s, drain it, judge each consumer group on its own reads (every cell must
+    pass), and return how many distinct messages each group's delivery verdict counts."""
+    from chaos.checkers.audiences import judge
+    from chaos.checkers.guarantees import checkers_for
+    from chaos.profiles import Guarantees
+
+    with workload.running():
+        time.sleep(1.5)
+    assert workload.drain(timeout=60)
+    workload.stop()
+    assert workload.audiences == ["group-1", "group-2"]
+    readers = {op.process for op in history if op.f == "process"}
+    assert {workload.audience_of(p) for p in readers} == {"group-1", "group-2"}
+    guarantees = Guarantees(no_loss=True, no_duplicates=True, order=True, recovery=False)
+    verdicts, cells = judge(
+        history, guarantees, lambda: checkers_for(guarantees, options), workload.audiences, workload.audience_of
+    )
+    assert {c.valid for c in cells.values()} == {True}, cells
+    return {v.checker: v.stats["consumed_distinct"] for v in verdicts if v.checker.startswith("delivery")}

@@ -10,6 +10,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from chaos.brokers.kafka.cluster import KafkaCluster
 from chaos.cluster.node import Node
+from tests.integration.helpers import read_by_each_group
 
 
 def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -141,3 +142,28 @@ def test_acks_all_writes_survive_a_sigkill_of_the_partition_leader(
         consumer.close()
     missing = acked - read
     assert not missing, f"{len(missing)} acknowledged messages not read back, e.g. {sorted(missing)[:5]}"
+
+
+def test_two_consumer_groups_each_read_every_record_and_the_backlog_counts_both(
+    kafka_cluster: KafkaCluster, unique_name: str
+) -> None:
+    """``client.consumer_groups = 2`` on real Kafka: both groups read all of it, each judged on its own
+    reads; a record written afterwards is backlog twice (once per group's committed offset)."""
+    from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings
+    from chaos.brokers.kafka.workload import KafkaWorkload
+    from chaos.checkers.guarantees import CheckerOptions
+    from chaos.history import MemoryHistory
+    from chaos.workloads.base import LoadBudget
+
+    history = MemoryHistory()
+    budget = LoadBudget(max_messages=300, max_seconds=10, rate=300)
+    client, cluster = KafkaClientSettings(consumer_groups=2), KafkaClusterSettings()
+    workload = KafkaWorkload(kafka_cluster, unique_name, history, budget, client, cluster, consumers=2)
+    consumed = read_by_each_group(
+        workload, history, CheckerOptions(positions=True, sessions=True, commits=True, exclusive_groups=True)
+    )
+    assert consumed == {"delivery@group-1": 300, "delivery@group-2": 300}
+    producer = Producer(kafka_cluster.client_config(acks="all"))
+    producer.produce(unique_name, key="late", value=b"{}")
+    assert producer.flush(10) == 0
+    assert workload.backlog() == 2

@@ -12,6 +12,7 @@ from chaos.brokers.redis.xadd import NotConnectedError, WriteAheadLink
 from chaos.faults.base import applied, nodes
 from chaos.faults.link import ProxyDown
 from chaos.net.toxiproxy import Timeout
+from tests.integration.helpers import read_by_each_group
 
 
 def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -145,3 +146,25 @@ def test_a_link_that_cannot_connect_is_a_definite_failure(redis_cluster: RedisSe
         with pytest.raises(NotConnectedError, match="Error connecting"):
             link.send([{"n": "1"}])
         link.close()
+
+
+def test_two_consumer_groups_each_read_every_entry_and_the_backlog_counts_both(
+    redis_cluster: RedisSentinelCluster, unique_name: str
+) -> None:
+    """``client.consumer_groups = 2`` on real Redis: both groups read all of it, each judged on its own
+    reads; an entry added afterwards is backlog twice (once per group) until both have acknowledged it."""
+    from chaos.brokers.redis.settings import RedisClientSettings
+    from chaos.brokers.redis.workload import RedisStreamsWorkload
+    from chaos.checkers.guarantees import CheckerOptions
+    from chaos.history import MemoryHistory
+    from chaos.workloads.base import LoadBudget
+
+    history = MemoryHistory()
+    budget = LoadBudget(max_messages=300, max_seconds=10, rate=300)
+    client = RedisClientSettings(consumer_groups=2)
+    workload = RedisStreamsWorkload(redis_cluster, unique_name, history, budget, consumers=2, client=client)
+    consumed = read_by_each_group(workload, history, CheckerOptions())
+    assert consumed == {"delivery@group-1": 300, "delivery@group-2": 300}
+    with redis_cluster.client(redis_cluster.current_primary()) as conn:
+        conn.xadd(unique_name, {"id": "late"})
+    assert workload.backlog() == 2

@@ -33,6 +33,20 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ({**BASE, "client": {"acks": "1"}}, "idempotence = true requires client.acks = 'all'"),
         ({**BASE, "guarantees": {"exactly_once": True}}, "exactly_once needs client.transactional"),
         ({**BASE, "faults": {"families": ["meteor"]}}, "'meteor' is not a kafka fault family"),
+        ({**BASE, "client": {"consumer_groups": 0}}, "client.consumer_groups must be >= 1"),
+        (
+            {**BASE, "client": {"consumer_groups": 2}, "workload": {"poison_every": 50}},
+            "every group would write the same poison message to the one dead-letter topic",
+        ),
+        (
+            {**BASE, "client": {"consumer_groups": 2, "transform": True, "transactional": True}},
+            "the exactly-once pipeline (client.transform) runs one group",
+        ),
+        ({**BASE, "broker": "rabbitmq", "client": {"consumer_groups": 2}}, "unknown key client.consumer_groups"),
+        (
+            {**BASE, "broker": "redis", "client": {"consumer_groups": 3}, "workload": {"poison_every": 20}},
+            "every group would write the same poison entry to the one dead-letter stream",
+        ),
         ({**BASE, "expect": "fail"}, "needs expect_anomalies"),
         ({**BASE, "broker": "kafkaesque"}, "unknown broker 'kafkaesque'"),
         ({**BASE, "version": "0.8"}, "unknown kafka version '0.8'"),

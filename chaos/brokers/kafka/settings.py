@@ -63,6 +63,10 @@ class KafkaClientSettings:
     # static membership: each consumer joins with its own group.instance.id, so a member that returns
     # within session_timeout_ms gets its partitions back without a rebalance
     static_membership: bool = False
+    # consumer groups reading the topic, each of workload.consumers members (group.id): each must read
+    # every message. Client faults work on the first group; the others read alongside it, and are judged
+    # apart (a group's reads are no evidence for another's)
+    consumer_groups: int = at_least(1, 1)
 
 
 # What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
@@ -112,6 +116,7 @@ def check(profile: KafkaProfile) -> None:
     if c.transform and c.commit != "after_processing":
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
     _check_group_timing(profile)
+    _check_consumer_groups(profile)
     _check_expiry(profile)
     if profile.guarantees.may_trim_to_length and "retention.bytes" not in (profile.cluster.topic_config or {}):
         raise ProfileError(
@@ -128,6 +133,20 @@ def check(profile: KafkaProfile) -> None:
         raise ProfileError(
             "faults.families stale-replica-left kills two replicas: cluster.brokers = 5 keeps the KRaft quorum"
         )
+
+
+def _check_consumer_groups(profile: KafkaProfile) -> None:
+    """What several consumer groups cannot do here yet, said before any cluster starts."""
+    c = profile.client
+    if c.consumer_groups == 1:
+        return
+    if profile.workload.poison_every and c.dead_letter_topic:
+        raise ProfileError(
+            "client.consumer_groups > 1 with workload.poison_every: every group would write the same poison "
+            "message to the one dead-letter topic (set client.dead_letter_topic = false, or one group)"
+        )
+    if c.transform:
+        raise ProfileError("client.consumer_groups > 1: the exactly-once pipeline (client.transform) runs one group")
 
 
 def _check_group_timing(profile: KafkaProfile) -> None:

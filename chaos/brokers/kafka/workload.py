@@ -103,6 +103,8 @@ class KafkaWorkload(Workload):
         self.poison_every = poison_every
         self.process_ms = process_ms
         self.group = f"bc-group-{uuid.uuid4().hex[:6]}"
+        # every consumer group reading the topic: the first, then the others (client.consumer_groups)
+        self.groups = [self.group] + [f"{self.group}-g{k}" for k in range(2, client.consumer_groups + 1)]
         # the consumers' own commits, recorded (a transforming processor commits inside its transactions)
         self.commits = client.commit in ("after_processing", "before_processing") and not client.transform
         config = dict(settings.topic_config or {})
@@ -272,14 +274,14 @@ class KafkaWorkload(Workload):
             self.pace(seq)
 
     # consuming -------------------------------------------------------------------------------------
-    def _consumer(self, process: str) -> Consumer:
-        return Consumer(self.cluster.client_config(**self._consumer_config(process)))
+    def _consumer(self, process: str, group: str) -> Consumer:
+        return Consumer(self.cluster.client_config(**self._consumer_config(process, group)))
 
-    def _consumer_config(self, process: str) -> dict[str, Any]:
+    def _consumer_config(self, process: str, group: str) -> dict[str, Any]:
         """The group member's configuration, as librdkafka names it (static members are named by process)."""
         c = self.client
         config: dict[str, Any] = {
-            "group.id": self.group,
+            "group.id": group,
             "enable.auto.commit": c.commit == "auto",
             "auto.commit.interval.ms": c.auto_commit_interval_ms,
             "auto.offset.reset": c.auto_offset_reset,
@@ -290,7 +292,7 @@ class KafkaWorkload(Workload):
             "partition.assignment.strategy": c.partition_assignment_strategy,
         }
         if c.static_membership:
-            config["group.instance.id"] = f"{self.group}-{process}"
+            config["group.instance.id"] = f"{group}-{process}"
         return config
 
     def start(self) -> None:
@@ -302,23 +304,29 @@ class KafkaWorkload(Workload):
         if self.client.transform:
             self._transform(index)
             return
-        process = f"consumer-{index + 1}"
-        consumer = self._consumer(process)
+        self.consume_in(f"consumer-{index + 1}", self.group)
+
+    def consume_in(self, process: str, group: str) -> None:
+        """Read, process and commit as one member of ``group``. The first group is the one the client
+        faults work on (crashes, pauses, stalls, scaling); another group's members only read alongside it."""
+        worked = group == self.group
+        consumer = self._consumer(process, group)
         self._subscribe(consumer, process)
         held = False
         try:
             while self.consuming_as(process):
-                held = self._follow_pause(consumer, process, held)
+                if worked:
+                    held = self._follow_pause(consumer, process, held)
                 try:
                     batch = consumer.consume(num_messages=100, timeout=0.2)
                 except KafkaException as exc:
                     if exc.args[0].fatal():
-                        consumer = self._replace(consumer, process, exc.args[0])
+                        consumer = self._replace(consumer, process, group, exc.args[0])
                     time.sleep(0.1)
                     continue
                 good, fatal = self._without_errors(process, batch)
                 if fatal is not None:
-                    consumer = self._replace(consumer, process, fatal)
+                    consumer = self._replace(consumer, process, group, fatal)
                     continue
                 if good and self.client.commit == "before_processing":
                     self._commit(consumer, process)
@@ -329,10 +337,11 @@ class KafkaWorkload(Workload):
                         value["record"] = f"{msg.partition()}:{msg.offset()}"
                         self.history.record(process, OK, "receive", value)
                         self.count_received(process)
-                        if self.should_crash(process):
+                        if worked and self.should_crash(process):
                             return  # close() below; with auto-commit it commits what was consumed
                         self._process(process, value)
-                        self.hold_while_stalled(process)  # (the stall-consumer fault: a zombie after it)
+                        if worked:
+                            self.hold_while_stalled(process)  # (the stall-consumer fault: a zombie after it)
                 except KafkaException:
                     # Not committed: rewind to the last commit so the batch is consumed again.
                     self._rewind(consumer, process)
@@ -360,14 +369,14 @@ class KafkaWorkload(Workload):
             self.holds(process, False)
         return False
 
-    def _replace(self, consumer: Consumer, process: str, error: KafkaError) -> Consumer:
+    def _replace(self, consumer: Consumer, process: str, group: str, error: KafkaError) -> Consumer:
         """A fatal consumer error (a static member fenced by its own instance id, after its coordinator
         moved: confluent-kafka-go#494) ends that consumer for good; an application must create another,
         and so does this one. The new member starts a new read session (its assignment is recorded)."""
         log.warning("%s: fatal consumer error, replaced by a new consumer: %s", process, error.str()[:200])
         with contextlib.suppress(KafkaException, RuntimeError):
             consumer.close()
-        replacement = self._consumer(process)
+        replacement = self._consumer(process, group)
         self._subscribe(replacement, process)
         return replacement
 
@@ -412,7 +421,7 @@ class KafkaWorkload(Workload):
         the consumed offsets (``send_offsets_to_transaction``): an input's output becomes visible exactly
         when its offset is committed. A failed transaction is aborted and the inputs are read again."""
         process = f"consumer-{index + 1}"
-        consumer = self._consumer(process)
+        consumer = self._consumer(process, self.group)
         self._subscribe(consumer, process)
         producer = self._processor_producer(process)
         session = uuid.uuid4().hex[:4]  # a restarted processor counts from 1 again: keep its labels apart
@@ -583,9 +592,10 @@ class KafkaWorkload(Workload):
         raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "dead-letter write not acknowledged"))
 
     def backlog(self) -> int | None:
-        """Consumer-group lag (high watermark minus committed offset, over all partitions); with a
+        """Consumer-group lag (high watermark minus committed offset, over all partitions and every group); with a
         transform pipeline, plus the output reader's lag."""
-        lag = self._lag(self.group, self.topic)
+        lags = [self._lag(group, self.topic) for group in self.groups]
+        lag = None if None in lags else sum(lag for lag in lags if lag is not None)
         if not self.client.transform or lag is None:
             return lag
         out = self._lag(f"{self.group}-out", self.output)
@@ -623,7 +633,8 @@ class KafkaWorkload(Workload):
             pass
         finally:
             probe.close()
-        metrics["consumer_lag"] = self._lag(self.group, self.topic)
+        lags = [self._lag(group, self.topic) for group in self.groups]  # every group's, summed
+        metrics["consumer_lag"] = None if None in lags else sum(lag for lag in lags if lag is not None)
         return metrics
 
     def observe_after_drain(self) -> None:

@@ -79,7 +79,7 @@ KIT = BrokerKit(
     check=check,
     default_profile="redis-safe",
     libraries=("redis",),
-    consumer_keys=frozenset({"ack", "reclaim", "reclaim_idle_ms", "reclaim_with"}),
+    consumer_keys=frozenset({"ack", "reclaim", "reclaim_idle_ms", "reclaim_with", "consumer_groups"}),
 )
 # Valkey runs the same kit on its own image; it has no default profile of its own.
 VALKEY_KIT = BrokerKit(

@@ -55,6 +55,10 @@ class RedisClientSettings:
     xtrim_interval_ms: int = used_only(
         at_least(1000, 10), lambda c: c.trim_with == "xtrim", "client.trim_with = 'xtrim'"
     )
+    # consumer groups reading the stream (XGROUP CREATE), each of workload.consumers members: each must
+    # read every entry. Client faults work on the first group; the others read alongside it, and are
+    # judged apart (a group's reads are no evidence for another's)
+    consumer_groups: int = at_least(1, 1)
     # batches written ahead of their replies (one at a time when redis-py may resend: client.retries)
     in_flight: int = used_only(at_least(4, 1), lambda c: c.retries == 0, "client.retries = 0")
 
@@ -75,5 +79,10 @@ def check(profile: RedisProfile) -> None:
         raise ProfileError("guarantees.may_compact: a Redis stream is never compacted (it trims: client.maxlen)")
     if profile.guarantees.may_trim_to_length and not profile.client.maxlen:
         raise ProfileError("guarantees.may_trim_to_length tolerates trimming, and this profile sets no client.maxlen")
+    if profile.client.consumer_groups > 1 and profile.workload.poison_every and profile.client.max_deliveries:
+        raise ProfileError(
+            "client.consumer_groups > 1 with workload.poison_every: every group would write the same poison "
+            "entry to the one dead-letter stream (set client.max_deliveries = 0, or one group)"
+        )
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
         raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")

@@ -85,8 +85,11 @@ class RedisStreamsWorkload(Workload):
             self.expiry_evidence = "minid"
         self.poison_every = poison_every
         self.process_ms = process_ms
+        # every consumer group reading the stream: the first, then the others (client.consumer_groups)
+        self.groups = [GROUP] + [f"{GROUP}-g{k}" for k in range(2, self.settings.consumer_groups + 1)]
         with self._primary_client() as conn:
-            conn.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            for group in self.groups:
+                conn.xgroup_create(stream, group, id="0", mkstream=True)
 
     @property
     def retries(self) -> int:
@@ -272,7 +275,7 @@ class RedisStreamsWorkload(Workload):
                 metrics[f"repl_offset {node.name}"] = offsets[node.name]
                 if info.get("role") == "master" and metrics["xlen"] is None:
                     metrics["xlen"] = int(conn.xlen(self.stream))
-                    metrics["pending"] = int(conn.xpending(self.stream, GROUP)["pending"])
+                    metrics["pending"] = sum(int(conn.xpending(self.stream, g)["pending"]) for g in self.groups)
             except (redis.RedisError, OSError, KeyError, TypeError):
                 pass
             finally:
@@ -283,30 +286,35 @@ class RedisStreamsWorkload(Workload):
 
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:
-        """Read, process, ack as the profile says. After every (re)connect this consumer first re-reads
-        its own pending entries (id ``0``); with ``reclaim`` it also claims others' idle ones."""
-        process = f"consumer-{index + 1}"
+        self.consume_in(f"consumer-{index + 1}", GROUP)
+
+    def consume_in(self, process: str, group: str) -> None:
+        """Read, process, ack as the profile says, as a member of ``group``. After every (re)connect this
+        consumer first re-reads its own pending entries (id ``0``); with ``reclaim`` it also claims others'
+        idle ones. The first group is the one the client faults work on; another only reads alongside it."""
+        worked = group == GROUP
         conn, node = self._connect()
         own_pending_first = True
         last_reclaim = 0.0
         while self.consuming_as(process):
-            self.hold_while_paused(process)
+            if worked:
+                self.hold_while_paused(process)
             if conn is None:
                 time.sleep(0.1)
                 conn, node = self._connect()
                 own_pending_first = True
                 continue
             try:
-                entries, redelivered = self._next_batch(conn, process, own_pending_first, last_reclaim)
+                entries, redelivered = self._next_batch(conn, group, process, own_pending_first, last_reclaim)
                 if redelivered == "reclaim":
                     last_reclaim = time.monotonic()
                 if own_pending_first and redelivered == "own" and not entries:
                     own_pending_first = False
-                if not self._handle(conn, process, node, entries, redelivered != ""):
+                if not self._handle(conn, group, process, node, entries, redelivered != ""):
                     return  # crashed mid-batch
             except (redis.RedisError, OSError) as exc:
                 if isinstance(exc, redis.ResponseError) and "NOGROUP" in str(exc):
-                    self._ensure_group(conn)  # the primary lost the stream (no persistence): start over
+                    self._ensure_group(conn, group)  # the primary lost the stream (no persistence): start over
                     continue
                 # A dropped link, or a demoted primary (READONLY): find the primary again.
                 conn.close()
@@ -314,85 +322,87 @@ class RedisStreamsWorkload(Workload):
                 conn, node = self._connect()
                 own_pending_first = True
 
-    def _ensure_group(self, conn: redis.Redis) -> None:
+    def _ensure_group(self, conn: redis.Redis, group: str) -> None:
         try:
-            conn.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+            conn.xgroup_create(self.stream, group, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     def _next_batch(
-        self, conn: redis.Redis, process: str, own_first: bool, last_reclaim: float
+        self, conn: redis.Redis, group: str, process: str, own_first: bool, last_reclaim: float
     ) -> tuple[list[tuple[str, dict[str, str]]], str]:
         if own_first and self.settings.ack != "noack":
-            batches: Any = conn.xreadgroup(GROUP, process, {self.stream: "0"}, count=200)
-            return self._existing(conn, [e for _, b in batches or [] for e in b]), "own"
+            batches: Any = conn.xreadgroup(group, process, {self.stream: "0"}, count=200)
+            return self._existing(conn, group, [e for _, b in batches or [] for e in b]), "own"
         idle_ms = self.settings.reclaim_idle_ms
         if self.settings.reclaim and time.monotonic() - last_reclaim > idle_ms / 2000:
-            entries = self._claim_idle(conn, process, idle_ms)
+            entries = self._claim_idle(conn, group, process, idle_ms)
             if entries:
                 return entries, "reclaim"
         noack = self.settings.ack == "noack"
-        batches = conn.xreadgroup(GROUP, process, {self.stream: ">"}, count=100, block=100, noack=noack)
+        batches = conn.xreadgroup(group, process, {self.stream: ">"}, count=100, block=100, noack=noack)
         return [e for _, b in batches or [] for e in b], ""
 
-    def _existing(self, conn: redis.Redis, entries: list[Any]) -> list[Any]:
+    def _existing(self, conn: redis.Redis, group: str, entries: list[Any]) -> list[Any]:
         """A consumer's own pending entries as they still exist: one trimmed away since its delivery (a
         ``maxlen`` cap) comes back from the pending list with no fields. There is nothing left to process,
         so it is acknowledged, clearing the pending list, as an application must."""
         gone = [entry_id for entry_id, fields in entries if not fields]
         if gone:
-            conn.xack(self.stream, GROUP, *gone)
+            conn.xack(self.stream, group, *gone)
         return [(entry_id, fields) for entry_id, fields in entries if fields]
 
-    def _claim_idle(self, conn: redis.Redis, process: str, idle_ms: int) -> list[Any]:
+    def _claim_idle(self, conn: redis.Redis, group: str, process: str, idle_ms: int) -> list[Any]:
         """Entries pending longer than ``idle_ms`` with another consumer, now this one's (their delivery
         counts go up). An entry trimmed or deleted meanwhile comes back empty: left out."""
         if self.settings.reclaim_with == "xautoclaim":
-            claimed = conn.xautoclaim(self.stream, GROUP, process, idle_ms, "0-0", count=100)[1]
+            claimed = conn.xautoclaim(self.stream, group, process, idle_ms, "0-0", count=100)[1]
         else:
-            pending = conn.xpending_range(self.stream, GROUP, min="-", max="+", count=100, idle=idle_ms)
+            pending = conn.xpending_range(self.stream, group, min="-", max="+", count=100, idle=idle_ms)
             ids: list[Any] = [p["message_id"] for p in pending]
-            claimed = conn.xclaim(self.stream, GROUP, process, idle_ms, ids) if ids else []
+            claimed = conn.xclaim(self.stream, group, process, idle_ms, ids) if ids else []
         return [e for e in claimed if e and e[1] is not None]
 
-    def _handle(self, conn: redis.Redis, process: str, node: str | None, entries: list[Any], redelivered: bool) -> bool:
+    def _handle(
+        self, conn: redis.Redis, group: str, process: str, node: str | None, entries: list[Any], redelivered: bool
+    ) -> bool:
         for entry_id, fields in entries:
             value = _value(fields, entry_id)
             if redelivered:
                 value["redelivered"] = True
             self.history.record(process, OK, "receive", value, node=node)
             self.count_received(process)
-            if self.should_crash(process):
+            if group == GROUP and self.should_crash(process):
                 return False
             if self.settings.ack == "before_processing":
-                conn.xack(self.stream, GROUP, entry_id)
+                conn.xack(self.stream, group, entry_id)
             if value.get("kind") == "poison":
-                self._poison(conn, entry_id, value)
+                self._poison(conn, group, entry_id, value)
                 continue
             self.processing_pause()
             self.history.record(process, OK, "process", value, node=node)
             if self.settings.ack == "after_processing":
-                conn.xack(self.stream, GROUP, entry_id)
+                conn.xack(self.stream, group, entry_id)
         return True
 
-    def _poison(self, conn: redis.Redis, entry_id: str, value: dict[str, Any]) -> None:
+    def _poison(self, conn: redis.Redis, group: str, entry_id: str, value: dict[str, Any]) -> None:
         """The handler fails on a malformed payload: leave it pending, or dead-letter it past the limit."""
         limit = self.settings.max_deliveries
         if not limit or self.settings.ack != "after_processing":
             return
-        pending = conn.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
+        pending = conn.xpending_range(self.stream, group, min=entry_id, max=entry_id, count=1)
         deliveries = int(pending[0]["times_delivered"]) if pending else 0
         if deliveries >= limit:
             # One MULTI/EXEC: the dead letter and the ack happen together or not at all. As two commands, a
             # primary killed between them left the entry pending, and it was dead-lettered again.
             with conn.pipeline(transaction=True) as both:
                 both.xadd(self.dlq, {"id": value["id"], "reason": "delivery_limit", "delivery_count": str(deliveries)})
-                both.xack(self.stream, GROUP, entry_id)
+                both.xack(self.stream, group, entry_id)
                 both.execute()
 
     def backlog(self) -> int | None:
-        """Entries not yet delivered plus those delivered but unacknowledged."""
+        """Entries not yet delivered plus those delivered but unacknowledged, over every group."""
         try:
             with self._primary_client() as conn:
                 if not conn.exists(self.stream):
@@ -401,13 +411,16 @@ class RedisStreamsWorkload(Workload):
                 last = conn.xinfo_stream(self.stream)["last-generated-id"]
         except (redis.RedisError, OSError, LookupError):
             return None
-        group = groups.get(GROUP)
-        if group is None:
-            return None
-        lag = group.get("lag")
-        if lag is None:  # Redis cannot compute it (e.g. after a failover): compare ids instead
-            lag = 0 if last == group.get("last-delivered-id") else 1
-        return int(group.get("pending", 0)) + int(lag)
+        total = 0
+        for name in self.groups:
+            group = groups.get(name)
+            if group is None:
+                return None
+            lag = group.get("lag")
+            if lag is None:  # Redis cannot compute it (e.g. after a failover): compare ids instead
+                lag = 0 if last == group.get("last-delivered-id") else 1
+            total += int(group.get("pending", 0)) + int(lag)
+        return total
 
     def observe_after_drain(self) -> None:
         """Record what the dead-letter stream holds (the broker's word, not the consumer's intent)."""

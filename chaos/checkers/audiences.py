@@ -1,0 +1,94 @@
+"""Judging a run whose messages have several audiences: consumer groups that each read every message.
+
+Each group is a reader of its own: it must see every acknowledged message, in order, and recover its
+reads after each heal, whatever the other groups do. So the checkers judge each audience apart, on the
+history as that audience lived it — the producers', the nemesis's, the operator's and the drain's events,
+the final log read, and the ops of its own consumers only (another group's reads are no evidence for
+it). A guarantee holds only where it holds for every audience; it is unknown where it is unknown for
+one and false for none. Each audience's verdicts keep its name (``delivery@group-2``), so the report
+says which group lost what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from chaos.checkers.base import Checker, run_checkers
+from chaos.checkers.guarantees import Cell, guarantee_cells, mark_failing
+from chaos.checkers.verdict import UNKNOWN, Verdict
+from chaos.history import Op
+
+# process name -> the audience it consumes for (None: it consumes for none: a producer, the nemesis, ...)
+AudienceOf = Callable[[str], "str | None"]
+
+
+class AudienceView:
+    """The history as one audience lived it: every op except those of another audience's consumers.
+    Re-iterable when the history is (the checkers' second pass reads it again for timelines)."""
+
+    def __init__(self, history: Iterable[Op], audience: str, audience_of: AudienceOf) -> None:
+        self.history = history
+        self.audience = audience
+        self.audience_of = audience_of
+
+    def __iter__(self) -> Iterator[Op]:
+        others: dict[str, bool] = {}  # process -> whether it belongs to another audience
+        for op in self.history:
+            other = others.get(op.process)
+            if other is None:
+                owner = self.audience_of(op.process)
+                other = others[op.process] = owner is not None and owner != self.audience
+            if not other:
+                yield op
+
+
+def judge(
+    history: Iterable[Op],
+    guarantees: Any,
+    make_checkers: Callable[[], list[Checker]],
+    audiences: list[str],
+    audience_of: AudienceOf,
+) -> tuple[list[Verdict], dict[str, Cell]]:
+    """The run's verdicts and guarantee cells: with one audience as ever; with several, each judged on
+    its own view by fresh checkers, its verdicts named for it, and the cells merged (:func:`merge_cells`)."""
+    if len(audiences) <= 1:
+        verdicts = run_checkers(history, make_checkers())
+        cells = guarantee_cells(guarantees, verdicts)
+        mark_failing(verdicts, cells)
+        return verdicts, cells
+    verdicts = []
+    per_audience: list[dict[str, Cell]] = []
+    for audience in audiences:
+        own = run_checkers(AudienceView(history, audience, audience_of), make_checkers())
+        cells = guarantee_cells(guarantees, own)
+        mark_failing(own, cells)
+        for verdict in own:
+            verdict.checker = f"{verdict.checker}@{audience}"
+        per_audience.append({g: _named(c, audience) for g, c in cells.items()})
+        verdicts += own
+    return verdicts, merge_cells(per_audience)
+
+
+def _named(cell: Cell, audience: str) -> Cell:
+    reason = f"{audience}: {cell.reason}" if cell.reason else ""
+    return Cell(cell.valid, f"{cell.checker}@{audience}", cell.failed_by, reason)
+
+
+def merge_cells(per_audience: list[dict[str, Cell]]) -> dict[str, Cell]:
+    """One cell per guarantee from each audience's: the first audience's failure where one failed (its
+    checker names the audience; the others' failures are in their own verdicts); else unknown with every
+    audience's reason where one is unknown; else true."""
+    merged: dict[str, Cell] = {}
+    for guarantee in dict.fromkeys(g for cells in per_audience for g in cells):
+        cells = [c[guarantee] for c in per_audience if guarantee in c]
+        failed = [c for c in cells if c.valid is False]
+        unknown = [c for c in cells if c.valid is UNKNOWN]
+        if failed:
+            merged[guarantee] = failed[0]
+        elif unknown:
+            reason = "; ".join(c.reason for c in unknown if c.reason)
+            merged[guarantee] = Cell(UNKNOWN, unknown[0].checker, reason=reason)
+        else:
+            merged[guarantee] = cells[0]
+    return merged
