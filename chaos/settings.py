@@ -74,7 +74,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
         (item,) = get_args(hint)
         return isinstance(value, list) and all(_type_ok(v, item) for v in value)
     if origin is dict:
-        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+        _, item = get_args(hint)
+        return isinstance(value, dict) and all(isinstance(k, str) and _type_ok(v, item) for k, v in value.items())
     if hint is Any:
         return True
     return isinstance(value, hint)

@@ -1,12 +1,13 @@
-"""Judging a run whose messages have several audiences: consumer groups that each read every message.
+"""Judging a run whose messages have several audiences: consumer groups that each read every message, or
+the queues an exchange routes each message to.
 
-Each group is a reader of its own: it must see every acknowledged message, in order, and recover its
-reads after each heal, whatever the other groups do. So the checkers judge each audience apart, on the
-history as that audience lived it — the producers', the nemesis's, the operator's and the drain's events,
-the final log read, and the ops of its own consumers only (another group's reads are no evidence for
-it). A guarantee holds only where it holds for every audience; it is unknown where it is unknown for
-one and false for none. Each audience's verdicts keep its name (``delivery@group-2``), so the report
-says which group lost what.
+Each audience is a reader of its own: it must see every acknowledged message meant for it, in order, and
+recover its reads after each heal, whatever the others do. So the checkers judge each audience apart, on
+the history as that audience lived it — the nemesis's, the operator's and the drain's events, the final
+log read, the sends meant for it (all of them, unless the workload routes each message to some audiences
+only), and the ops of its own consumers (another audience's reads are no evidence for it). A guarantee
+holds only where it holds for every audience; it is unknown where it is unknown for one and false for
+none. Each audience's verdicts keep its name (``delivery@group-2``), so the report says which lost what.
 """
 
 from __future__ import annotations
@@ -21,16 +22,23 @@ from chaos.history import Op
 
 # process name -> the audience it consumes for (None: it consumes for none: a producer, the nemesis, ...)
 AudienceOf = Callable[[str], "str | None"]
+# a sent message's value -> the audiences it is meant for (None: every audience)
+Routes = Callable[[dict[str, Any]], "list[str] | None"]
+SEND = "send"
 
 
 class AudienceView:
-    """The history as one audience lived it: every op except those of another audience's consumers.
-    Re-iterable when the history is (the checkers' second pass reads it again for timelines)."""
+    """The history as one audience lived it: every op except those of another audience's consumers and the
+    sends ``routes`` says are not meant for it. Re-iterable when the history is (the checkers' second pass
+    reads it again for timelines)."""
 
-    def __init__(self, history: Iterable[Op], audience: str, audience_of: AudienceOf) -> None:
+    def __init__(
+        self, history: Iterable[Op], audience: str, audience_of: AudienceOf, routes: Routes | None = None
+    ) -> None:
         self.history = history
         self.audience = audience
         self.audience_of = audience_of
+        self.routes = routes
 
     def __iter__(self) -> Iterator[Op]:
         others: dict[str, bool] = {}  # process -> whether it belongs to another audience
@@ -39,8 +47,13 @@ class AudienceView:
             if other is None:
                 owner = self.audience_of(op.process)
                 other = others[op.process] = owner is not None and owner != self.audience
-            if not other:
-                yield op
+            if other:
+                continue
+            if op.f == SEND and self.routes is not None:
+                meant_for = self.routes(op.value)
+                if meant_for is not None and self.audience not in meant_for:
+                    continue
+            yield op
 
 
 def judge(
@@ -49,6 +62,7 @@ def judge(
     make_checkers: Callable[[], list[Checker]],
     audiences: list[str],
     audience_of: AudienceOf,
+    routes: Routes | None = None,
 ) -> tuple[list[Verdict], dict[str, Cell]]:
     """The run's verdicts and guarantee cells: with one audience as ever; with several, each judged on
     its own view by fresh checkers, its verdicts named for it, and the cells merged (:func:`merge_cells`)."""
@@ -60,7 +74,7 @@ def judge(
     verdicts = []
     per_audience: list[dict[str, Cell]] = []
     for audience in audiences:
-        own = run_checkers(AudienceView(history, audience, audience_of), make_checkers())
+        own = run_checkers(AudienceView(history, audience, audience_of, routes), make_checkers())
         cells = guarantee_cells(guarantees, own)
         mark_failing(own, cells)
         for verdict in own:

@@ -214,7 +214,8 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
         )
         # several consumer groups: each judged on its own reads (chaos.checkers.audiences)
         make = lambda: test.make_checkers(options)  # noqa: E731 - fresh checkers per audience
-        verdicts, cells = judge(history, profile.guarantees, make, workload.audiences, workload.audience_of)
+        audiences = (workload.audiences, workload.audience_of, workload.routes)
+        verdicts, cells = judge(history, profile.guarantees, make, *audiences)
     if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
         why = "; ".join(problems)
         cells = {k: (Cell(UNKNOWN, c.checker, reason=why) if c.valid is True else c) for k, c in cells.items()}

@@ -175,6 +175,11 @@ class Workload(ABC):
             return f"group-{head[1:]}"
         return None
 
+    def routes(self, value: dict[str, Any]) -> list[str] | None:
+        """The audiences a sent message (its ``send`` op's value) is meant for (None: every audience): an
+        exchange routes each message to the queues its key binds."""
+        return None
+
     def _read_in_other_groups(self) -> None:
         """The members of every group after the first: as many as the first has, started when it starts.
         Client faults work on the first group only; these read alongside it."""

@@ -50,9 +50,10 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> str:
         raise
 
 
-def read_by_each_group(workload: Any, history: Any, options: Any) -> dict[str, int]:
-    """Play ``workload`` for 1.5 s, drain it, judge each consumer group on its own reads (every cell must
-    pass), and return how many distinct messages each group's delivery verdict counts."""
+def read_by_each_audience(workload: Any, history: Any, options: Any, audiences: list[str]) -> dict[str, int]:
+    """Play ``workload`` for 1.5 s, drain it, judge each of its ``audiences`` (consumer groups, or an
+    exchange's queues) on its own reads (every cell must pass), and return how many distinct messages each
+    audience's delivery verdict counts."""
     from chaos.checkers.audiences import judge
     from chaos.checkers.guarantees import checkers_for
     from chaos.profiles import Guarantees
@@ -61,12 +62,11 @@ def read_by_each_group(workload: Any, history: Any, options: Any) -> dict[str, i
         time.sleep(1.5)
     assert workload.drain(timeout=60)
     workload.stop()
-    assert workload.audiences == ["group-1", "group-2"]
+    assert workload.audiences == audiences
     readers = {op.process for op in history if op.f == "process"}
-    assert {workload.audience_of(p) for p in readers} == {"group-1", "group-2"}
+    assert {workload.audience_of(p) for p in readers} == set(audiences)
     guarantees = Guarantees(no_loss=True, no_duplicates=True, order=True, recovery=False)
-    verdicts, cells = judge(
-        history, guarantees, lambda: checkers_for(guarantees, options), workload.audiences, workload.audience_of
-    )
+    make = lambda: checkers_for(guarantees, options)  # noqa: E731
+    verdicts, cells = judge(history, guarantees, make, audiences, workload.audience_of, workload.routes)
     assert {c.valid for c in cells.values()} == {True}, cells
     return {v.checker: v.stats["consumed_distinct"] for v in verdicts if v.checker.startswith("delivery")}

@@ -10,7 +10,9 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from chaos.brokers.kafka.cluster import KafkaCluster
 from chaos.cluster.node import Node
-from tests.integration.helpers import read_by_each_group
+from tests.integration.helpers import read_by_each_audience
+
+GROUPS = ["group-1", "group-2"]
 
 
 def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -159,9 +161,8 @@ def test_two_consumer_groups_each_read_every_record_and_the_backlog_counts_both(
     budget = LoadBudget(max_messages=300, max_seconds=10, rate=300)
     client, cluster = KafkaClientSettings(consumer_groups=2), KafkaClusterSettings()
     workload = KafkaWorkload(kafka_cluster, unique_name, history, budget, client, cluster, consumers=2)
-    consumed = read_by_each_group(
-        workload, history, CheckerOptions(positions=True, sessions=True, commits=True, exclusive_groups=True)
-    )
+    options = CheckerOptions(positions=True, sessions=True, commits=True, exclusive_groups=True)
+    consumed = read_by_each_audience(workload, history, options, GROUPS)
     assert consumed == {"delivery@group-1": 300, "delivery@group-2": 300}
     producer = Producer(kafka_cluster.client_config(acks="all"))
     producer.produce(unique_name, key="late", value=b"{}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pika
 import pika.exceptions
 import pytest
 
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
+from tests.integration.helpers import read_by_each_audience
 
 
 def test_three_nodes_form_one_cluster_with_random_credentials(rabbitmq_cluster: RabbitMQCluster) -> None:
@@ -69,3 +71,72 @@ def test_confirmed_messages_survive_a_sigkill_of_the_quorum_queue_leader(
         channel.basic_ack(method.delivery_tag)
     conn.close()
     assert consumed == confirmed
+
+
+TOPIC = {
+    "exchange_type": "topic",
+    "bindings": {"eu-orders": ["orders.eu.*"], "all-orders": ["orders.#"], "cancellations": ["*.*.cancelled"]},
+    "routing_keys": ["orders.eu.created", "orders.us.created", "orders.eu.cancelled", "audit.log"],
+    "poison": "requeue",
+}
+
+
+def _topic_workload(cluster: RabbitMQCluster, name: str, history: object, **client: object) -> object:
+    from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
+    from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
+    from chaos.workloads.base import LoadBudget
+
+    settings = RabbitMQClientSettings(**{**TOPIC, **client})  # type: ignore[arg-type]
+    budget = LoadBudget(max_messages=200, max_seconds=10, rate=300)
+    return RabbitMQWorkload(cluster, name, history, budget, settings, consumers=1)  # type: ignore[arg-type]
+
+
+def test_a_topic_exchange_routes_each_message_to_the_queues_its_key_binds_and_the_rest_to_the_alternate(
+    rabbitmq_cluster: RabbitMQCluster, unique_name: str
+) -> None:
+    """Real routing against the model: every queue holds exactly what its bindings route to it (a copy
+    missing would be lost there, a misrouted one unexpected), and audit.log reaches the alternate exchange's
+    queue. 200 messages, four keys in turn."""
+    from chaos.checkers.guarantees import CheckerOptions
+    from chaos.history import MemoryHistory
+
+    history = MemoryHistory()
+    workload = _topic_workload(rabbitmq_cluster, unique_name, history, alternate_exchange=True)
+    audiences = ["eu-orders", "all-orders", "cancellations", "unrouted"]
+    consumed = read_by_each_audience(workload, history, CheckerOptions(), audiences)
+    assert consumed == {
+        "delivery@eu-orders": 100,
+        "delivery@all-orders": 150,
+        "delivery@cancellations": 50,
+        "delivery@unrouted": 50,
+    }
+
+
+def test_without_an_alternate_exchange_or_mandatory_the_broker_confirms_an_unroutable_message_and_drops_it(
+    rabbitmq_cluster: RabbitMQCluster, unique_name: str
+) -> None:
+    """The loss the catalogue's topic-exchange row is about, on a real broker: audit.log binds no queue;
+    published without mandatory, each is confirmed and lost (judged as the unroutable audience)."""
+    from chaos.checkers.audiences import judge
+    from chaos.checkers.guarantees import CheckerOptions, checkers_for
+    from chaos.history import MemoryHistory
+    from chaos.profiles import Guarantees
+
+    history = MemoryHistory()
+    workload: Any = _topic_workload(rabbitmq_cluster, unique_name, history, mandatory=False)
+    with workload.running():
+        time.sleep(1.0)
+    assert workload.drain(timeout=60)
+    workload.stop()
+    assert workload.audiences == ["eu-orders", "all-orders", "cancellations", "unroutable"]
+    guarantees = Guarantees(no_loss=True, order=False, recovery=False)
+    make = lambda: checkers_for(guarantees, CheckerOptions())  # noqa: E731
+    verdicts, cells = judge(history, guarantees, make, workload.audiences, workload.audience_of, workload.routes)
+    lost = {v.checker: v.anomaly("lost").count for v in verdicts if v.checker.startswith("delivery")}
+    assert lost == {
+        "delivery@eu-orders": 0,
+        "delivery@all-orders": 0,
+        "delivery@cancellations": 0,
+        "delivery@unroutable": 50,
+    }
+    assert cells["no_loss"].valid is False and cells["no_loss"].checker == "delivery@unroutable"

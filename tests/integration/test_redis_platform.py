@@ -12,7 +12,9 @@ from chaos.brokers.redis.xadd import NotConnectedError, WriteAheadLink
 from chaos.faults.base import applied, nodes
 from chaos.faults.link import ProxyDown
 from chaos.net.toxiproxy import Timeout
-from tests.integration.helpers import read_by_each_group
+from tests.integration.helpers import read_by_each_audience
+
+GROUPS = ["group-1", "group-2"]
 
 
 def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
@@ -163,7 +165,7 @@ def test_two_consumer_groups_each_read_every_entry_and_the_backlog_counts_both(
     budget = LoadBudget(max_messages=300, max_seconds=10, rate=300)
     client = RedisClientSettings(consumer_groups=2)
     workload = RedisStreamsWorkload(redis_cluster, unique_name, history, budget, consumers=2, client=client)
-    consumed = read_by_each_group(workload, history, CheckerOptions())
+    consumed = read_by_each_audience(workload, history, CheckerOptions(), GROUPS)
     assert consumed == {"delivery@group-1": 300, "delivery@group-2": 300}
     with redis_cluster.client(redis_cluster.current_primary()) as conn:
         conn.xadd(unique_name, {"id": "late"})

@@ -43,6 +43,29 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "the exactly-once pipeline (client.transform) runs one group",
         ),
         ({**BASE, "broker": "rabbitmq", "client": {"consumer_groups": 2}}, "unknown key client.consumer_groups"),
+        ({**BASE, "broker": "rabbitmq", "client": {"bindings": {"q": ["k"]}}}, "set client.exchange_type"),
+        ({**BASE, "broker": "rabbitmq", "client": {"exchange_type": "topic"}}, "needs client.bindings"),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"exchange_type": "topic", "bindings": {"q": ["a.*"]}}},
+            "needs client.routing_keys",
+        ),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"exchange_type": "fanout", "bindings": {"q": ["a"]}}},
+            "it takes no keys",
+        ),
+        (
+            {**BASE, "broker": "rabbitmq", "client": {"exchange_type": "direct", "bindings": {"q": "a"}}},
+            "client.bindings must be dict[str, list[str]]",
+        ),
+        (
+            {
+                **BASE,
+                "broker": "rabbitmq",
+                "client": {"exchange_type": "fanout", "bindings": {"a": [], "b": []}},
+                "workload": {"poison_every": 10},
+            },
+            "workload.poison_every is judged for one queue",
+        ),
         (
             {**BASE, "broker": "redis", "client": {"consumer_groups": 3}, "workload": {"poison_every": 20}},
             "every group would write the same poison entry to the one dead-letter stream",

@@ -60,7 +60,7 @@ KIT = BrokerKit(
     upgrade_problem=upgrade_problem,
     default_profile="rabbitmq-safe",
     libraries=("pika",),
-    consumer_keys=frozenset({"ack", "prefetch"}),
+    consumer_keys=frozenset({"ack", "prefetch", "bindings"}),
 )
 KITS = (KIT,)
 

@@ -47,6 +47,8 @@ class PublishPlan:
     on_confirmed: Callable[[], None] = lambda: None
     confirms: bool = True
     window: int = 256
+    exchange: str = ""  # "" the default exchange: the routing key is the queue's name
+    mandatory: bool = True  # basic.publish's mandatory flag: an unroutable message comes back (a failed send)
 
 
 class ConfirmingPublisher:
@@ -161,7 +163,11 @@ class ConfirmingPublisher:
         self.history.record(process, INVOKE, "send", value)
         try:
             self._channel.basic_publish(
-                "", self.plan.queue, json.dumps(value).encode(), self.plan.properties(value), mandatory=True
+                self.plan.exchange,
+                value.get("routing_key", self.plan.queue),
+                json.dumps(value).encode(),
+                self.plan.properties(value),
+                mandatory=self.plan.mandatory,
             )
         except (pika.exceptions.AMQPError, OSError) as exc:
             self.history.record(process, INFO, "send", value, error=repr(exc)[:200])

@@ -78,6 +78,22 @@ class RabbitMQClientSettings:
     # the ``priority`` property of the published messages, in turn (e.g. [0, 5]): the report measures how
     # often a lower one was delivered while a higher one waited; None: messages carry none
     priorities: list[int] | None = None
+    # The exchange producers publish to: "default" (the default exchange, straight to the one queue), or an
+    # exchange of this type (direct, fanout, topic) routing to the queues client.bindings declares
+    exchange_type: str = choice("default", "default", "direct", "fanout", "topic")
+    # queue name -> its binding keys on the exchange (e.g. { eu-orders = ["orders.eu.*"] }; fanout takes
+    # none: []). Each queue is declared with the queue settings above and read by workload.consumers
+    # consumers; client faults and the queue-leader faults work on the first; each queue is judged on the
+    # messages its bindings route to it
+    bindings: dict[str, list[str]] | None = None
+    # the routing keys of the published messages, in turn (direct and topic exchanges)
+    routing_keys: list[str] | None = None
+    # basic.publish's mandatory flag: the broker returns a message no queue is bound for (the publish
+    # fails); without it the broker confirms the message and drops it
+    mandatory: bool = True
+    # the exchange's alternate-exchange: a fanout exchange with one queue, "unrouted", that gets what no
+    # binding routes (read and judged as one more queue)
+    alternate_exchange: bool = False
     # Seconds between declaring the queue and its first use (0: publish at once). Ra leaves a new quorum
     # queue's registration on each node to DETS, which writes it out within 0.5-3 s; a cluster killed
     # before that recovers the queue empty (R7).
@@ -125,6 +141,7 @@ def check(profile: RabbitMQProfile) -> None:
     _check_overflow(c)
     _check_priorities(profile)
     _check_classic_storage(profile)
+    _check_routing(profile)
     if c.mirrored and c.queue_type != "classic":
         raise ProfileError("client.mirrored = true mirrors a classic queue (a quorum queue replicates by itself)")
     at_least_once = c.queue_type == "quorum" and c.dead_letters and (c.dead_letter_strategy == "at-least-once")
@@ -220,6 +237,38 @@ def _check_priorities(profile: RabbitMQProfile) -> None:
         )
     if c.queue_type == "quorum" and series(profile.version or DEFAULT_VERSION)[0] < 4:
         raise ProfileError(f"client.priorities: quorum queues on RabbitMQ {profile.version} ignore priorities (4.0+)")
+
+
+def _check_routing(profile: RabbitMQProfile) -> None:
+    """An exchange needs queues bound to it, and (direct, topic) keys to route by; what several queues do
+    not judge apart yet (dead letters, policy drops) is refused with them."""
+    c = profile.client
+    if c.exchange_type == "default":
+        for key in ("bindings", "routing_keys", "alternate_exchange"):
+            if getattr(c, key) not in (None, False):
+                raise ProfileError(f"client.{key} routes through an exchange: set client.exchange_type")
+        return
+    if not c.bindings:
+        raise ProfileError(f"client.exchange_type = '{c.exchange_type}' needs client.bindings (queue -> binding keys)")
+    if "unrouted" in c.bindings:
+        raise ProfileError("client.bindings: 'unrouted' is the alternate exchange's queue (client.alternate_exchange)")
+    if c.exchange_type == "fanout":
+        if c.routing_keys or any(c.bindings.values()):
+            raise ProfileError("client.exchange_type = 'fanout' routes to every bound queue: it takes no keys")
+    elif not c.routing_keys:
+        raise ProfileError(f"client.exchange_type = '{c.exchange_type}' needs client.routing_keys to publish with")
+    g = profile.guarantees
+    several = [
+        ("workload.poison_every", bool(profile.workload.poison_every)),
+        ("guarantees.dead_letter", g.dead_letter),
+        ("guarantees.may_expire_after_s", g.may_expire_after_s is not None),
+        ("guarantees.may_trim_to_length", g.may_trim_to_length),
+        ("client.priorities", bool(c.priorities)),
+        ("client.mirrored", c.mirrored),
+    ]
+    for key, given in several:
+        if given:
+            raise ProfileError(f"{key} is judged for one queue: not yet with an exchange's queues (client.bindings)")
 
 
 def _check_classic_storage(profile: RabbitMQProfile) -> None:

@@ -29,6 +29,7 @@ import pika.exceptions
 
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
+from chaos.brokers.rabbitmq.routing import UNROUTABLE, routed_queues
 from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings, priority_rank
 from chaos.history import INFO, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
@@ -78,8 +79,59 @@ class RabbitMQWorkload(Workload):
             retry_s = (getattr(cluster, "dead_letter_retry_ms", None) or 180_000) / 1000
             self.drain_stall_s = max(self.drain_stall_s, retry_s + 5)
         self.prioritised = bool(client.priorities)
+        self._route_through_exchange(queue)
         if client.mirrored:
             self._mirror_everywhere()
+
+    def _route_through_exchange(self, subject: str) -> None:
+        """With an exchange (``client.exchange_type``): one queue per binding, named ``<subject>.<name>``
+        (and ``<subject>.unrouted`` behind the alternate exchange), each read by its own consumers; the first
+        is the one the client and queue-leader faults work on."""
+        c = self.client
+        self.exchange = "" if c.exchange_type == "default" else f"{subject}.x"
+        self.labels = [*(c.bindings or {}), *(["unrouted"] if c.alternate_exchange else [])]
+        if not self.exchange:
+            self.queues = [subject]
+            return
+        self.queues = [f"{subject}.{label}" for label in self.labels]
+        self.queue = self.queues[0]
+        self.groups = list(self.queues)
+        keys = c.routing_keys or [""]
+        self._routes = {key: self._labels_for(key) for key in keys}
+
+    def _labels_for(self, key: str) -> list[str]:
+        """The queues (their labels) the exchange routes ``key`` to. What none is bound for goes to the
+        alternate exchange's queue; else, published mandatory, the broker returns it (a failed send, shown to
+        every queue: one the broker confirmed instead would be lost in each); else it is confirmed and
+        dropped (``unroutable``: an audience no consumer reads, where it is lost)."""
+        c = self.client
+        routed = routed_queues(c.exchange_type, c.bindings or {}, key)
+        if routed:
+            return routed
+        if c.alternate_exchange:
+            return ["unrouted"]
+        return list(self.labels) if c.mandatory else [UNROUTABLE]
+
+    @property
+    def audiences(self) -> list[str]:
+        """One audience per queue of the exchange (by its binding's name), and ``unroutable`` where a routing
+        key reaches no queue: the messages no consumer can ever read."""
+        if not self.exchange:
+            return [""]
+        unroutable = any(UNROUTABLE in labels for labels in self._routes.values())
+        return [*self.labels, *([UNROUTABLE] if unroutable else [])]
+
+    def audience_of(self, process: str) -> str | None:
+        group = super().audience_of(process)  # group-K: the K-th queue's consumers
+        if not self.exchange or group is None:
+            return None
+        return self.labels[int(group.rsplit("-", 1)[1]) - 1]
+
+    def routes(self, value: dict[str, Any]) -> list[str] | None:
+        """The audiences a sent message is for: the queues its routing key binds (None: the one queue)."""
+        if not self.exchange:
+            return None
+        return self._routes.get(value.get("routing_key", ""), [UNROUTABLE])
 
     def start(self) -> None:
         """Declare the queue as the workload starts, as an application does when it deploys, and use it
@@ -150,13 +202,31 @@ class RabbitMQWorkload(Workload):
             _close(conn)
 
     def _declarations(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
-        """The dead-letter exchange and queue, their binding, and the queue: (channel method, args, kwargs)."""
-        return [
+        """The dead-letter exchange and queue, their binding, and the queue(s) — with an exchange, the
+        exchange, its alternate exchange and every binding too: (channel method, args, kwargs)."""
+        durable = self.client.durable
+        steps: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
             ("exchange_declare", (self.dlx, "fanout"), {"durable": True}),
             ("queue_declare", (self.dlq,), {"durable": True, "arguments": {"x-queue-type": "quorum"}}),
             ("queue_bind", (self.dlq, self.dlx), {}),
-            ("queue_declare", (self.queue,), {"durable": self.client.durable, "arguments": self._arguments()}),
         ]
+        steps += [("queue_declare", (q,), {"durable": durable, "arguments": self._arguments()}) for q in self.queues]
+        if not self.exchange:
+            return steps
+        arguments = {}
+        if self.client.alternate_exchange:
+            alternate = f"{self.exchange}.ae"
+            arguments["alternate-exchange"] = alternate
+            steps += [
+                ("exchange_declare", (alternate, "fanout"), {"durable": True}),
+                ("queue_bind", (self.queues[-1], alternate), {}),
+            ]
+        steps.append(
+            ("exchange_declare", (self.exchange, self.client.exchange_type), {"durable": True, "arguments": arguments})
+        )
+        for queue, keys in zip(self.queues, (self.client.bindings or {}).values(), strict=False):
+            steps += [("queue_bind", (queue, self.exchange), {"routing_key": key}) for key in keys or [""]]
+        return steps
 
     def _connect(self, attempt: int) -> pika.BlockingConnection | None:
         running = [n for n in self.cluster.nodes if n.status() == "running"]
@@ -180,6 +250,8 @@ class RabbitMQWorkload(Workload):
             if self.out_of_budget(seq):
                 return None
             value = {"id": f"{process}-{seq}", "group": self.queue, "producer": process, "seq": seq}
+            if self.client.routing_keys:
+                value["routing_key"] = self.client.routing_keys[seq % len(self.client.routing_keys)]
             value["kind"] = self.message_kind(seq)
             if self.client.priorities:
                 self._prioritise(value, self.client.priorities[seq % len(self.client.priorities)])
@@ -200,6 +272,8 @@ class RabbitMQWorkload(Workload):
             confirms=self.client.confirms,
             window=self.client.window,
             on_confirmed=counted,
+            exchange=self.exchange,
+            mandatory=self.client.mandatory,
         )
         attempt = index
         while self.producing and not self.out_of_budget(seq):
@@ -247,8 +321,11 @@ class RabbitMQWorkload(Workload):
 
     # consuming -------------------------------------------------------------------------------------
     def consume(self, index: int) -> None:
-        process = f"consumer-{index + 1}"
-        attempt = index
+        self.consume_in(f"consumer-{index + 1}", self.queue)
+
+    def consume_in(self, process: str, queue: str) -> None:
+        """Read ``queue`` as ``process`` (with an exchange, each bound queue has consumers of its own)."""
+        attempt = self.consumer_index(process)
         while self.consuming_as(process):
             conn = self._connect(attempt)
             attempt += 1
@@ -256,22 +333,23 @@ class RabbitMQWorkload(Workload):
                 time.sleep(0.2)
                 continue
             try:
-                if not self._consume_on(conn, process):
+                if not self._consume_on(conn, process, queue):
                     return  # crashed: the connection dies with unacknowledged deliveries
             except PIKA_ERRORS:
                 time.sleep(0.1)
             finally:
                 _close(conn)
 
-    def _consume_on(self, conn: pika.BlockingConnection, process: str) -> bool:
+    def _consume_on(self, conn: pika.BlockingConnection, process: str, queue: str) -> bool:
         channel = conn.channel()
         self._declare(channel)
         channel.basic_qos(prefetch_count=self.client.prefetch)
         auto_ack = self.client.ack == "auto"
-        for method, props, body in channel.consume(self.queue, auto_ack=auto_ack, inactivity_timeout=0.2):
+        for method, props, body in channel.consume(queue, auto_ack=auto_ack, inactivity_timeout=0.2):
             if not self.consuming_as(process):
                 return True
-            self.hold_while_paused(process)
+            if queue == self.queue:
+                self.hold_while_paused(process)
             if method is None:
                 continue
             value = json.loads(body)
@@ -282,7 +360,7 @@ class RabbitMQWorkload(Workload):
                     value[key] = int(headers[header])
             self.history.record(process, OK, "receive", value)
             self.count_received(process)
-            if self.should_crash(process):
+            if queue == self.queue and self.should_crash(process):
                 return False
             if self.client.ack == "before_processing":
                 channel.basic_ack(method.delivery_tag)
@@ -297,8 +375,8 @@ class RabbitMQWorkload(Workload):
         return True
 
     def backlog(self) -> int | None:
-        """Messages not yet processed: the larger of the broker's listing (ready + unacknowledged) and the
-        queue's own ready count (a passive declare answered by its leader).
+        """Messages not yet processed, over every queue: per queue, the larger of the broker's listing
+        (ready + unacknowledged) and the queue's own ready count (a passive declare answered by its leader).
 
         Right after a whole-cluster restart the listing says 0 for a quorum queue that still holds its
         messages; the leader's count does not. Unknown (None) while either cannot be read."""
@@ -306,19 +384,23 @@ class RabbitMQWorkload(Workload):
             out = self.cluster.ctl("list_queues", "--formatter", "json", "name", "messages")
         except RuntimeError:
             return None
-        listed = next((int(r.get("messages", 0)) for r in json.loads(out) if r.get("name") == self.queue), None)
-        if listed is None:
+        rows = {r.get("name"): int(r.get("messages", 0)) for r in json.loads(out)}
+        if any(queue not in rows for queue in self.queues):
             return None  # not recovered yet, or gone for good; consumers re-declare it on connect
         conn = self._connect(0)
         if conn is None:
             return None
+        total = 0
         try:
-            ready = conn.channel().queue_declare(self.queue, passive=True).method.message_count
+            channel = conn.channel()
+            for queue in self.queues:
+                ready = channel.queue_declare(queue, passive=True).method.message_count
+                total += max(rows[queue], int(ready))
         except PIKA_ERRORS:
             return None
         finally:
             _close(conn)
-        return max(listed, int(ready))
+        return total
 
     settling_metrics = ("partitions_seen", "nodes_refusing_clients")
     observe_every_s = 5.0  # each sample is a rabbitmqctl run: an Erlang VM start on a shared core
@@ -340,9 +422,9 @@ class RabbitMQWorkload(Workload):
                 "list_queues", "--formatter", "json", "name", "messages_ready", "messages_unacknowledged"
             )
             for row in json.loads(out):
-                if row.get("name") == self.queue:
-                    metrics["ready"] = int(row.get("messages_ready") or 0)
-                    metrics["unacked"] = int(row.get("messages_unacknowledged") or 0)
+                if row.get("name") in self.queues:  # every queue's, summed
+                    metrics["ready"] = (metrics["ready"] or 0) + int(row.get("messages_ready") or 0)
+                    metrics["unacked"] = (metrics["unacked"] or 0) + int(row.get("messages_unacknowledged") or 0)
                 elif row.get("name") == self.dlq:
                     metrics["dead_lettered"] = int(row.get("messages_ready") or 0)
         with contextlib.suppress(RuntimeError, ValueError):

@@ -1,0 +1,47 @@
+"""Where RabbitMQ routes a message: the queues an exchange's bindings give its routing key.
+
+The checkers judge each bound queue on the messages this says it should hold, so a model that is wrong
+can only fail a run, never pass one: a message the broker put in a queue this left out is read there as
+``unexpected``, and one it left out of a queue this named is ``lost`` there.
+
+- ``direct``: the queues bound with exactly the routing key;
+- ``fanout``: every bound queue, whatever the key;
+- ``topic``: the queues with a binding pattern that matches the key, word by word (words are separated
+  by dots; ``*`` stands for exactly one word, ``#`` for zero or more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+EXCHANGE_TYPES = ("direct", "fanout", "topic")
+# the audience of what no queue is bound for (and no alternate exchange takes): no consumer can read it
+UNROUTABLE = "unroutable"
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """Whether a topic binding ``pattern`` matches routing ``key`` (RabbitMQ's topic exchange rules)."""
+    return _match(pattern.split("."), key.split("."))
+
+
+def _match(pattern: Sequence[str], words: Sequence[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _match(rest, words[1:])
+
+
+def routed_queues(exchange_type: str, bindings: Mapping[str, Sequence[str]], key: str) -> list[str]:
+    """The queues (``bindings``: queue -> its binding keys) an exchange of ``exchange_type`` routes ``key``
+    to, in the bindings' order."""
+    if exchange_type == "fanout":
+        return list(bindings)
+    if exchange_type == "direct":
+        return [queue for queue, keys in bindings.items() if key in keys]
+    if exchange_type == "topic":
+        return [queue for queue, keys in bindings.items() if any(topic_matches(p, key) for p in keys)]
+    raise ValueError(f"unknown exchange type {exchange_type!r} (known: {', '.join(EXCHANGE_TYPES)})")
