@@ -73,15 +73,21 @@ def judge(
         return verdicts, cells
     verdicts = []
     per_audience: list[dict[str, Cell]] = []
+    across = [c for c in make_checkers() if c.across_audiences]  # e.g. a transaction's atomicity
+    if across:
+        verdicts = run_checkers(history, across)
+        whole = guarantee_cells(guarantees, verdicts)
+        mark_failing(verdicts, whole)
     for audience in audiences:
-        own = run_checkers(AudienceView(history, audience, audience_of, routes), make_checkers())
+        checkers = [c for c in make_checkers() if not c.across_audiences]
+        own = run_checkers(AudienceView(history, audience, audience_of, routes), checkers)
         cells = guarantee_cells(guarantees, own)
         mark_failing(own, cells)
         for verdict in own:
             verdict.checker = f"{verdict.checker}@{audience}"
         per_audience.append({g: _named(c, audience) for g, c in cells.items()})
         verdicts += own
-    return verdicts, merge_cells(per_audience)
+    return verdicts, merge_cells(per_audience) | (whole if across else {})
 
 
 def _named(cell: Cell, audience: str) -> Cell:

@@ -50,6 +50,9 @@ class Checker(ABC):
     # the op names this checker reads (None: all); the nemesis's and the operator's ops reach every
     # checker, as do the drain's. Declared so that a history's pass skips the rest: it runs once per op.
     fs: frozenset[str] | None = None
+    # judged once on the whole history even where a run has several audiences (consumer groups, an
+    # exchange's queues, the topics a transaction spans): what it checks spans them all
+    across_audiences: bool = False
 
     def __init__(self) -> None:
         self.drain = DrainTracker()

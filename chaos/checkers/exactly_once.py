@@ -16,6 +16,10 @@ consume-transform-produce output, ``source_txn`` (the transaction that wrote its
 - **derived_from_unknown**: a record derived from an input whose transaction has no known outcome
   (reported, not failing: a read_committed processor sees only committed inputs, so this is evidence
   that the transaction did commit; ``stats.txn_unknown_but_derived`` counts those transactions).
+- **torn_transaction**: some of a transaction's writes were read and others never were (needs a
+  completed drain): its writes did not become visible together — across the topics it spans too
+  (``client.transaction_topics``), which is why this checker judges the whole history, not each
+  topic's readers apart. A transaction writes one record per entry of its ``inputs``.
 
 A transaction label must name one transaction: a label invoked again (a restarted producer counting
 from 1 again) mixes two outcomes, so the records read of it are not judged, and the kinds that look at
@@ -31,11 +35,20 @@ from chaos.checkers.base import Checker, SendTracker
 from chaos.checkers.verdict import Anomaly, Verdict, decide, every_kind
 from chaos.history import FAIL, INFO, INVOKE, OK, Op
 
-KINDS = ("lost", "duplicated", "aborted_read", "derived_from_aborted", "uncommitted_read", "derived_from_unknown")
+KINDS = (
+    "lost",
+    "duplicated",
+    "aborted_read",
+    "derived_from_aborted",
+    "uncommitted_read",
+    "derived_from_unknown",
+    "torn_transaction",
+)
 
 
 class ExactlyOnceChecker(Checker):
     name = "exactly_once"
+    across_audiences = True  # a transaction may span topics each read by readers of their own
 
     def __init__(self, output_f: str = "receive", txn_f: str = "txn", send_f: str = "send") -> None:
         super().__init__()
@@ -47,6 +60,8 @@ class ExactlyOnceChecker(Checker):
         self.reused: list[Any] = []  # transaction labels invoked more than once
         self.outputs_of: defaultdict[Any, set[Any]] = defaultdict(set)
         self.read_txn: dict[Any, tuple[Any, Any]] = {}  # output record -> (its txn, its input's txn)
+        self.writes_of: dict[Any, int] = {}  # txn -> how many records it writes (one per input)
+        self.read_of: defaultdict[Any, set[Any]] = defaultdict(set)  # txn -> its records read
         self.reads = 0
 
     def observe(self, op: Op) -> None:
@@ -59,6 +74,8 @@ class ExactlyOnceChecker(Checker):
                 txns = (value.get("txn"), value.get("source_txn"))
                 if txns != (None, None):
                     self.read_txn[record] = txns
+                if txns[0] is not None:
+                    self.read_of[txns[0]].add(record)
             return
         if op.f == self.txn_f:
             txn = op.value.get("txn")
@@ -66,6 +83,7 @@ class ExactlyOnceChecker(Checker):
                 if txn in self.txn_outcome:
                     self.reused.append(txn)
                 self.txn_outcome[txn] = INVOKE
+                self.writes_of[txn] = len(op.value.get("inputs") or ())
             else:
                 self.txn_outcome[txn] = op.type
             return
@@ -98,6 +116,9 @@ class ExactlyOnceChecker(Checker):
             elif source_txn is not None and source in (None, INVOKE, INFO):
                 anomalies["derived_from_unknown"].add(record)
                 unknown_but_derived.add(source_txn)
+        for txn, writes in self.writes_of.items():
+            if txn not in reused and drained and 0 < len(self.read_of.get(txn, ())) < writes:
+                anomalies["torn_transaction"].add(txn)
         incomplete = every_kind(anomalies, "" if drained else self.drain.missing())
         if ambiguous:
             shown = ", ".join(map(str, sorted(reused, key=str)[:3]))
@@ -105,7 +126,14 @@ class ExactlyOnceChecker(Checker):
                 f"{len(ambiguous)} records read belong to transaction labels invoked more than once ({shown}): "
                 "which outcome they had cannot be told"
             )
-            for kind in ("aborted_read", "derived_from_aborted", "uncommitted_read", "derived_from_unknown"):
+            kinds = (
+                "aborted_read",
+                "derived_from_aborted",
+                "uncommitted_read",
+                "derived_from_unknown",
+                "torn_transaction",
+            )
+            for kind in kinds:
                 incomplete.setdefault(kind, why)
         if drained and not self.inputs.status:
             incomplete["lost"] = "no input was sent"

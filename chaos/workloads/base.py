@@ -131,6 +131,7 @@ class Workload(ABC):
         # the consumer groups reading every message, the first worked by the client faults (a workload
         # with several names them all and implements consume_in)
         self.groups: list[str] = [""]
+        self.audience_prefix = "group"  # the audiences' names: group-1, group-2, ... (Kafka's topics: topic-K)
         self._lock = threading.Lock()
         self.consumers_start_after_s = 0.0
 
@@ -161,7 +162,7 @@ class Workload(ABC):
         are several (``group-1``, ``group-2``, ...); one audience (the default) is judged on the whole history."""
         if len(self.groups) <= 1:
             return [""]
-        return [f"group-{k}" for k in range(1, len(self.groups) + 1)]
+        return [f"{self.audience_prefix}-{k}" for k in range(1, len(self.groups) + 1)]
 
     def audience_of(self, process: str) -> str | None:
         """The audience ``process`` consumes for: ``consumer-N`` reads for the first group, ``gK-consumer-N``
@@ -169,10 +170,10 @@ class Workload(ABC):
         if len(self.groups) <= 1:
             return None
         if process.startswith("consumer-"):
-            return "group-1"
+            return f"{self.audience_prefix}-1"
         head, _, rest = process.partition("-")
         if head[:1] == "g" and head[1:].isdigit() and rest.startswith("consumer-"):
-            return f"group-{head[1:]}"
+            return f"{self.audience_prefix}-{head[1:]}"
         return None
 
     def routes(self, value: dict[str, Any]) -> list[str] | None:

@@ -50,8 +50,10 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> str:
         raise
 
 
-def read_by_each_audience(workload: Any, history: Any, options: Any, audiences: list[str]) -> dict[str, int]:
-    """Play ``workload`` for 1.5 s, drain it, judge each of its ``audiences`` (consumer groups, or an
+def read_by_each_audience(
+    workload: Any, history: Any, options: Any, audiences: list[str], exactly_once: bool = False, seconds: float = 1.5
+) -> dict[str, int]:
+    """Play ``workload`` for ``seconds``, drain it, judge each of its ``audiences`` (consumer groups, or an
     exchange's queues) on its own reads (every cell must pass), and return how many distinct messages each
     audience's delivery verdict counts."""
     from chaos.checkers.audiences import judge
@@ -59,13 +61,13 @@ def read_by_each_audience(workload: Any, history: Any, options: Any, audiences: 
     from chaos.profiles import Guarantees
 
     with workload.running():
-        time.sleep(1.5)
+        time.sleep(seconds)
     assert workload.drain(timeout=60)
     workload.stop()
     assert workload.audiences == audiences
     readers = {op.process for op in history if op.f == "process"}
     assert {workload.audience_of(p) for p in readers} == set(audiences)
-    guarantees = Guarantees(no_loss=True, no_duplicates=True, order=True, recovery=False)
+    guarantees = Guarantees(no_loss=True, no_duplicates=True, order=True, recovery=False, exactly_once=exactly_once)
     make = lambda: checkers_for(guarantees, options)  # noqa: E731
     verdicts, cells = judge(history, guarantees, make, audiences, workload.audience_of, workload.routes)
     assert {c.valid for c in cells.values()} == {True}, cells

@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from chaos.brokers.kafka.cluster import KafkaCluster
+from chaos.brokers.kafka.workload import KafkaWorkload
 from chaos.cluster.node import Node
 from tests.integration.helpers import read_by_each_audience
 
@@ -152,7 +153,6 @@ def test_two_consumer_groups_each_read_every_record_and_the_backlog_counts_both(
     """``client.consumer_groups = 2`` on real Kafka: both groups read all of it, each judged on its own
     reads; a record written afterwards is backlog twice (once per group's committed offset)."""
     from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings
-    from chaos.brokers.kafka.workload import KafkaWorkload
     from chaos.checkers.guarantees import CheckerOptions
     from chaos.history import MemoryHistory
     from chaos.workloads.base import LoadBudget
@@ -168,3 +168,25 @@ def test_two_consumer_groups_each_read_every_record_and_the_backlog_counts_both(
     producer.produce(unique_name, key="late", value=b"{}")
     assert producer.flush(10) == 0
     assert workload.backlog() == 2
+
+
+def test_a_transaction_over_two_topics_shows_in_both_or_neither(kafka_cluster: KafkaCluster, unique_name: str) -> None:
+    """``client.transaction_topics = 2`` on real Kafka: each committed transaction's orders and inventory
+    records are read from both topics (each by its own group), each aborted one (it held poison) from
+    neither; exactly-once, judged on the whole history, passes."""
+    from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings
+    from chaos.checkers.guarantees import CheckerOptions
+    from chaos.history import MemoryHistory
+    from chaos.workloads.base import LoadBudget
+
+    history = MemoryHistory()
+    budget = LoadBudget(max_messages=200, max_seconds=20, rate=300)  # a first transaction waits for its coordinator
+    client = KafkaClientSettings(transactional=True, transaction_topics=2, dead_letter_topic=False)
+    workload = KafkaWorkload(
+        kafka_cluster, unique_name, history, budget, client, KafkaClusterSettings(), consumers=1, poison_every=50
+    )
+    options = CheckerOptions(positions=True, sessions=True, commits=True, exclusive_groups=True)
+    consumed = read_by_each_audience(workload, history, options, ["topic-1", "topic-2"], exactly_once=True, seconds=5)
+    assert consumed["delivery@topic-1"] == consumed["delivery@topic-2"] > 0
+    aborted = {op.value["txn"] for op in history if op.f == "txn" and op.type == "fail"}
+    assert aborted  # every fifth transaction held poison: read in neither topic

@@ -34,6 +34,11 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
         ({**BASE, "guarantees": {"exactly_once": True}}, "exactly_once needs client.transactional"),
         ({**BASE, "faults": {"families": ["meteor"]}}, "'meteor' is not a kafka fault family"),
         ({**BASE, "client": {"consumer_groups": 0}}, "client.consumer_groups must be >= 1"),
+        ({**BASE, "client": {"transaction_topics": 2}}, "has no effect unless client.transactional = true"),
+        (
+            {**BASE, "client": {"transactional": True, "transaction_topics": 2}, "workload": {"poison_every": 9}},
+            "each topic's readers would dead-letter their copy",
+        ),
         (
             {**BASE, "client": {"consumer_groups": 2}, "workload": {"poison_every": 50}},
             "every group would write the same poison message to the one dead-letter topic",

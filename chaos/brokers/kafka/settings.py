@@ -67,6 +67,10 @@ class KafkaClientSettings:
     # every message. Client faults work on the first group; the others read alongside it, and are judged
     # apart (a group's reads are no evidence for another's)
     consumer_groups: int = at_least(1, 1)
+    # topics each transaction writes (the production checklist's orders and inventory, written together):
+    # every message goes to each, as <id>@t<K> in topic K, in the same transaction; each topic is read by
+    # a consumer group of its own, and a transaction must become visible in all of them or none
+    transaction_topics: int = used_only(at_least(1, 1), lambda c: c.transactional, "client.transactional = true")
 
 
 # What this folder's code reads of a profile: its own [cluster] and [client] tables, typed.
@@ -117,6 +121,12 @@ def check(profile: KafkaProfile) -> None:
         raise ProfileError("client.transform = true commits offsets in the transaction: leave client.commit unset")
     _check_group_timing(profile)
     _check_consumer_groups(profile)
+    if c.transaction_topics > 1 and (c.transform or (profile.workload.poison_every and c.dead_letter_topic)):
+        raise ProfileError(
+            "client.transaction_topics > 1: not with client.transform, nor with poison dead-lettered "
+            "(each topic's readers would dead-letter their copy): set workload.poison_every = 0 or "
+            "client.dead_letter_topic = false"
+        )
     _check_expiry(profile)
     if profile.guarantees.may_trim_to_length and "retention.bytes" not in (profile.cluster.topic_config or {}):
         raise ProfileError(
@@ -147,6 +157,8 @@ def _check_consumer_groups(profile: KafkaProfile) -> None:
         )
     if c.transform:
         raise ProfileError("client.consumer_groups > 1: the exactly-once pipeline (client.transform) runs one group")
+    if c.transaction_topics > 1:
+        raise ProfileError("client.consumer_groups > 1 with client.transaction_topics > 1: one group per topic here")
 
 
 def _check_group_timing(profile: KafkaProfile) -> None:

@@ -105,13 +105,22 @@ class KafkaWorkload(Workload):
         self.group = f"bc-group-{uuid.uuid4().hex[:6]}"
         # every consumer group reading the topic: the first, then the others (client.consumer_groups)
         self.groups = [self.group] + [f"{self.group}-g{k}" for k in range(2, client.consumer_groups + 1)]
+        # the topics each transaction writes (client.transaction_topics), each read by a group of its own
+        self.topics = [topic] + [f"{topic}.t{k}" for k in range(2, client.transaction_topics + 1)]
+        if len(self.topics) > 1:
+            self.groups = [self.group] + [f"{self.group}-t{k}" for k in range(2, len(self.topics) + 1)]
+            self.audience_prefix = "topic"
+        # the topic each group reads: its own with several topics, else the one topic
+        read = self.topics if len(self.topics) > 1 else [topic] * len(self.groups)
+        self.read_topic = dict(zip(self.groups, read, strict=True))
         # the consumers' own commits, recorded (a transforming processor commits inside its transactions)
         self.commits = client.commit in ("after_processing", "before_processing") and not client.transform
         config = dict(settings.topic_config or {})
         if "retention.bytes" in config:  # the partition's size cap, judged by the sizes acknowledgements record
             self.retention_bytes = int(config["retention.bytes"])
         self.compacted = "compact" in config.get("cleanup.policy", "").split(",")
-        cluster.create_topic(topic, settings.partitions, settings.replication, **config)
+        for each in self.topics:
+            cluster.create_topic(each, settings.partitions, settings.replication, **config)
         cluster.create_topic(self.dlq, 1, min(settings.replication, 3))
         self.output = f"{topic}.out"
         if client.transform:
@@ -236,6 +245,7 @@ class KafkaWorkload(Workload):
         while self.producing and not self.out_of_budget(seq):
             txn = f"{process}-{session}-t{seq // TXN_SIZE}"
             batch = [self._message(process, seq + i, txn) for i in range(TXN_SIZE)]
+            batch += [self._copy(m, k) for k in range(2, len(self.topics) + 1) for m in batch]
             seq += TXN_SIZE
             ids = [m["id"] for m in batch]
             self.history.record(process, INVOKE, "txn", {"txn": txn, "inputs": ids})
@@ -246,7 +256,8 @@ class KafkaWorkload(Workload):
                 producer.begin_transaction()
                 for m in batch:
                     report = functools.partial(_collect, reports, m)
-                    producer.produce(self.topic, key=m["key"], value=json.dumps(m), on_delivery=report)
+                    topic = self.topics[m.get("topic", 1) - 1]
+                    producer.produce(topic, key=m["key"], value=json.dumps(m), on_delivery=report)
                 producer.flush(30)
                 if any(m["kind"] == "poison" for m in batch):
                     producer.abort_transaction(30)
@@ -272,6 +283,24 @@ class KafkaWorkload(Workload):
                 at = placed.get(m["id"]) if outcome == OK else None
                 self.history.record(process, outcome, "send", m if at is None else {**m, **at})
             self.pace(seq)
+
+    @staticmethod
+    def _copy(value: dict[str, Any], k: int) -> dict[str, Any]:
+        """The record one transaction writes to its ``k``-th topic for ``value`` (an order's inventory
+        entry): a message of its own, ``<id>@t<k>``, sent and read like any other."""
+        return {**value, "id": f"{value['id']}@t{k}", "topic": k}
+
+    def routes(self, value: dict[str, Any]) -> list[str] | None:
+        """The audience a send is meant for: the readers of the topic it was written to (None: one topic)."""
+        if len(self.topics) == 1:
+            return None
+        return [f"topic-{value.get('topic', 1)}"]
+
+    def audience_of(self, process: str) -> str | None:
+        """Consumers as the base names them; the final log read of topic K is ``auditor-tK``'s."""
+        if len(self.topics) > 1 and process.startswith("auditor"):
+            return f"topic-{process.rpartition('-t')[2]}" if "-t" in process else "topic-1"
+        return super().audience_of(process)
 
     # consuming -------------------------------------------------------------------------------------
     def _consumer(self, process: str, group: str) -> Consumer:
@@ -311,7 +340,7 @@ class KafkaWorkload(Workload):
         faults work on (crashes, pauses, stalls, scaling); another group's members only read alongside it."""
         worked = group == self.group
         consumer = self._consumer(process, group)
-        self._subscribe(consumer, process)
+        self._subscribe(consumer, process, self.read_topic[group])
         held = False
         try:
             while self.consuming_as(process):
@@ -335,6 +364,8 @@ class KafkaWorkload(Workload):
                         value = json.loads(msg.value())  # ours always carry one
                         value.update(partition=msg.partition(), offset=msg.offset(), source=value["id"])
                         value["record"] = f"{msg.partition()}:{msg.offset()}"
+                        if msg.topic() != self.topic:  # one transaction's records in two topics: kept apart
+                            value["record"] = f"{msg.topic()}/{value['record']}"
                         self.history.record(process, OK, "receive", value)
                         self.count_received(process)
                         if worked and self.should_crash(process):
@@ -377,7 +408,7 @@ class KafkaWorkload(Workload):
         with contextlib.suppress(KafkaException, RuntimeError):
             consumer.close()
         replacement = self._consumer(process, group)
-        self._subscribe(replacement, process)
+        self._subscribe(replacement, process, self.read_topic[group])
         return replacement
 
     def _without_errors(self, process: str, batch: list[Any]) -> tuple[list[Any], KafkaError | None]:
@@ -506,7 +537,7 @@ class KafkaWorkload(Workload):
         finally:
             reader.close()
 
-    def _subscribe(self, consumer: Consumer, process: str) -> None:
+    def _subscribe(self, consumer: Consumer, process: str, topic: str | None = None) -> None:
         """Subscribe to the topic, recording each change of assignment (``assign``, ``revoke``): between two,
         the consumer's offsets per partition only go up (the checker's read sessions)."""
 
@@ -517,7 +548,10 @@ class KafkaWorkload(Workload):
             return record
 
         consumer.subscribe(
-            [self.topic], on_assign=recorder("assign"), on_revoke=recorder("revoke"), on_lost=recorder("revoke")
+            [topic or self.topic],
+            on_assign=recorder("assign"),
+            on_revoke=recorder("revoke"),
+            on_lost=recorder("revoke"),
         )
 
     def _rewind(self, consumer: Consumer, process: str) -> None:
@@ -594,7 +628,7 @@ class KafkaWorkload(Workload):
     def backlog(self) -> int | None:
         """Consumer-group lag (high watermark minus committed offset, over all partitions and every group); with a
         transform pipeline, plus the output reader's lag."""
-        lags = [self._lag(group, self.topic) for group in self.groups]
+        lags = [self._lag(group, self.read_topic[group]) for group in self.groups]
         lag = None if None in lags else sum(lag for lag in lags if lag is not None)
         if not self.client.transform or lag is None:
             return lag
@@ -633,7 +667,7 @@ class KafkaWorkload(Workload):
             pass
         finally:
             probe.close()
-        lags = [self._lag(group, self.topic) for group in self.groups]  # every group's, summed
+        lags = [self._lag(group, self.read_topic[group]) for group in self.groups]  # every group's, summed
         metrics["consumer_lag"] = None if None in lags else sum(lag for lag in lags if lag is not None)
         return metrics
 
@@ -642,12 +676,17 @@ class KafkaWorkload(Workload):
         self._audit_log()
 
     def _audit_log(self, timeout: float = 30.0) -> None:
-        """Read the whole topic once more, from the start, with a fresh reader: what the log still holds.
+        """Each topic's final log read (see :meth:`_audit_topic`)."""
+        for k, topic in enumerate(self.topics, start=1):
+            self._audit_topic(topic, "auditor" if k == 1 else f"auditor-t{k}", timeout)
+
+    def _audit_topic(self, topic: str, process: str, timeout: float) -> None:
+        """Read the whole ``topic`` once more, from the start, with a fresh reader: what the log still holds.
 
         Consumers may have read a write before the log lost it (a truncation after an unclean election);
         the delivery checker compares acknowledged writes with this read. Recorded as one ``audit`` op:
         ``ok`` with the ids found once every partition was read to its end, ``info`` when it could not be."""
-        self.history.record("auditor", INVOKE, "audit")
+        self.history.record(process, INVOKE, "audit")
         records: list[tuple[int, int, str]] = []  # (partition, offset, id): what each position holds
         starts: list[list[int]] = []  # [partition, log start offset] once read: what retention deleted
 
@@ -657,12 +696,12 @@ class KafkaWorkload(Workload):
         try:
             # read_uncommitted: the question is what the log holds (aborted sends are failures anyway), and
             # the reader's position then moves past transaction markers to the high watermark.
-            self._read_to_end(self.topic, keep, timeout, starts)
+            self._read_to_end(topic, keep, timeout, starts)
         except (KafkaException, KeyError) as exc:
-            self.history.record("auditor", INFO, "audit", {"read": len(records)}, error=str(exc)[:200])
+            self.history.record(process, INFO, "audit", {"read": len(records)}, error=str(exc)[:200])
             return
         value = {"ids": [r[2] for r in records], "records": records, "starts": starts}
-        self.history.record("auditor", OK, "audit", value)
+        self.history.record(process, OK, "audit", value)
 
     def _read_dead_letters(self, timeout: float = 20.0) -> None:
         """Read the dead-letter topic to its end: one ``dead_letter`` op per record, then
