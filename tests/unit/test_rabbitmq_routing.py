@@ -132,3 +132,11 @@ def test_a_confirmed_message_no_queue_is_bound_for_is_lost_as_unroutable_and_a_r
     # and had the broker confirmed it instead, every queue would have lost it
     verdicts, cells = judged(exchange_run(["m1", "m3"], sends), QUEUES, mandatory_routes)
     assert {v.checker for v in verdicts if v.anomaly("lost").ids == ["m4"]} == {f"delivery@{q}" for q in QUEUES}
+
+
+def test_a_headers_exchange_matches_all_pairs_or_any_one() -> None:
+    bindings = {"eu-big": ["region=eu,size=big"], "eu-or-big": ["any:region=eu,size=big"], "us": ["region=us"]}
+    assert routed_queues("headers", bindings, "region=eu,size=big") == ["eu-big", "eu-or-big"]
+    assert routed_queues("headers", bindings, "region=eu,size=small") == ["eu-or-big"]
+    assert routed_queues("headers", bindings, "region=us,size=big") == ["eu-or-big", "us"]
+    assert routed_queues("headers", bindings, "kind=audit") == []

@@ -61,7 +61,9 @@ KIT = BrokerKit(
     default_profile="kafka-safe",
     libraries=("confluent-kafka",),
     library_versions=_librdkafka,
-    consumer_keys=frozenset({"commit", "auto_commit_interval_ms", "retry_backoff_ms", "transform", "consumer_groups"}),
+    consumer_keys=frozenset(
+        {"commit", "auto_commit_interval_ms", "retry_backoff_ms", "transform", "consumer_groups", "transaction_topics"}
+    ),
 )
 KITS = (KIT,)
 

@@ -79,14 +79,16 @@ class RabbitMQClientSettings:
     # often a lower one was delivered while a higher one waited; None: messages carry none
     priorities: list[int] | None = None
     # The exchange producers publish to: "default" (the default exchange, straight to the one queue), or an
-    # exchange of this type (direct, fanout, topic) routing to the queues client.bindings declares
-    exchange_type: str = choice("default", "default", "direct", "fanout", "topic")
+    # exchange of this type (direct, fanout, topic, headers) routing to the queues client.bindings declares
+    exchange_type: str = choice("default", "default", "direct", "fanout", "topic", "headers")
     # queue name -> its binding keys on the exchange (e.g. { eu-orders = ["orders.eu.*"] }; fanout takes
-    # none: []). Each queue is declared with the queue settings above and read by workload.consumers
-    # consumers; client faults and the queue-leader faults work on the first; each queue is judged on the
-    # messages its bindings route to it
+    # none: []; headers: "name=value,..." matching all of them, "any:name=value,..." one of them). Each
+    # queue is declared with the queue settings above and read by workload.consumers consumers; client
+    # faults and the queue-leader faults work on the first; each queue is judged on the messages its
+    # bindings route to it
     bindings: dict[str, list[str]] | None = None
-    # the routing keys of the published messages, in turn (direct and topic exchanges)
+    # the routing keys of the published messages, in turn (direct and topic exchanges; headers: each
+    # message's headers, "name=value,...")
     routing_keys: list[str] | None = None
     # basic.publish's mandatory flag: the broker returns a message no queue is bound for (the publish
     # fails); without it the broker confirms the message and drops it
@@ -257,6 +259,11 @@ def _check_routing(profile: RabbitMQProfile) -> None:
             raise ProfileError("client.exchange_type = 'fanout' routes to every bound queue: it takes no keys")
     elif not c.routing_keys:
         raise ProfileError(f"client.exchange_type = '{c.exchange_type}' needs client.routing_keys to publish with")
+    if c.exchange_type == "headers":
+        specs = [*(c.routing_keys or []), *(b for keys in c.bindings.values() for b in keys)]
+        bad = [s for s in specs if not all("=" in pair for pair in s.removeprefix("any:").split(","))]
+        if bad:
+            raise ProfileError(f"client.exchange_type = 'headers': write headers as name=value,... (got {bad[0]!r})")
     g = profile.guarantees
     several = [
         ("workload.poison_every", bool(profile.workload.poison_every)),

@@ -29,7 +29,7 @@ import pika.exceptions
 
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
-from chaos.brokers.rabbitmq.routing import UNROUTABLE, routed_queues
+from chaos.brokers.rabbitmq.routing import UNROUTABLE, header_binding, header_pairs, routed_queues
 from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings, priority_rank
 from chaos.history import INFO, OK, Recorder
 from chaos.workloads.base import LoadBudget, Workload
@@ -225,6 +225,9 @@ class RabbitMQWorkload(Workload):
             ("exchange_declare", (self.exchange, self.client.exchange_type), {"durable": True, "arguments": arguments})
         )
         for queue, keys in zip(self.queues, (self.client.bindings or {}).values(), strict=False):
+            if self.client.exchange_type == "headers":
+                steps += [("queue_bind", (queue, self.exchange), {"arguments": header_binding(b)}) for b in keys]
+                continue
             steps += [("queue_bind", (queue, self.exchange), {"routing_key": key}) for key in keys or [""]]
         return steps
 
@@ -304,6 +307,7 @@ class RabbitMQWorkload(Workload):
             message_id=value["id"],
             expiration=expiration,
             priority=value.get("priority"),
+            headers=header_pairs(value["routing_key"]) if self.client.exchange_type == "headers" else None,
         )
 
     def _declare_async(self, channel: Any, done: Callable[[], None]) -> None:
