@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 import socket
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -172,6 +173,13 @@ class Cluster(ABC):
         # Told of every repair the harness makes (restart a node, end a split brain...): an operator
         # event in the history, so recovery is judged on what the cluster did before it.
         self.on_operator: Callable[[str, str | None], None] = log_operator
+        # The runs in progress on this cluster, each told of every repair too: two runs may share it at
+        # once (a catalogue row and its twin under faults on their own clients), and a repair of the
+        # cluster they share is an operator event in both histories.
+        self.operator_listeners: list[Callable[[str, str | None], None]] = []
+        # held while a run restores the cluster after its faults: two runs sharing it must not both
+        # repair one node
+        self.restoring = threading.Lock()
 
     # hooks for the broker folders ---------------------------------------------------------------
     @abstractmethod
@@ -217,6 +225,8 @@ class Cluster(ABC):
     def operator(self, action: str, node: str | None = None) -> None:
         """The harness helped the cluster: ``action`` (e.g. "started rabbitmq-2 (exited)")."""
         self.on_operator(action, node)
+        for listener in list(self.operator_listeners):
+            listener(action, node)
 
     def after_ready(self) -> None:  # noqa: B027 - optional hook
         """Work that must wait for a formed cluster (e.g. enabling management plugins)."""

@@ -132,6 +132,10 @@ FAMILIES: dict[str, Callable[[FaultContext], Fault]] = {
 }
 
 
+# Families that act on the run's own clients only (its consumers), never on the cluster: two runs sharing a
+# cluster at once do not feel each other's faults (the meta-suite plays a row and its twin so).
+WORKLOAD_FAMILIES = frozenset({"crash-consumer", "scale-consumers", "pause-consumers", "stall-consumer"})
+
 # Families whose cluster must record what its nodes fsync (see chaos.cluster.syncjournal).
 NEEDS_SYNC_JOURNAL = frozenset({"power-loss-leader", "power-loss-all"})
 ENTRY_POINT_GROUP = "brokerchaos.faults"

@@ -125,6 +125,10 @@ class RunOutcome:
     seconds: float = 0.0
 
     @property
+    def cluster_broken(self) -> bool:
+        return any(e.cluster_broken for e in self.exploration)
+
+    @property
     def all_pass(self) -> bool:
         return all(e.failing is None and e.results and not e.problem for e in self.exploration)
 
@@ -162,14 +166,19 @@ def evidence_seconds(history: Path) -> float | None:
     return None if first_fault is None else (last - first_fault) / 1e9
 
 
-def run_profile(profile: Profile, clusters: Clusters, budget: Budget, seed: int, directory: Path) -> RunOutcome:
+def run_profile(
+    profile: Profile, clusters: Clusters, budget: Budget, seed: int, directory: Path, retire: bool = True
+) -> RunOutcome:
+    """Explore each of the profile's families on the cluster ``clusters`` serves it; a cluster a run left
+    broken is retired (``retire``; a caller sharing the cluster with another run at once retires it after
+    both, :attr:`RunOutcome.cluster_broken`)."""
     began = time.monotonic()
     outcome = RunOutcome(profile.name, list(profile.faults.families))
     for family in profile.faults.families:
         test = ChaosTest.of(profile, family, clusters.get(profile), budget, seed)
         exploration = test.explore(directory / family)
         outcome.exploration.append(exploration)
-        if exploration.cluster_broken:
+        if exploration.cluster_broken and retire:
             clusters.retire(directory / family / "cluster-logs")
     outcome.seconds = time.monotonic() - began
     return outcome

@@ -26,7 +26,6 @@ from chaos.checkers import Verdict
 from chaos.checkers.audiences import judge
 from chaos.checkers.guarantees import Cell, CheckerOptions
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
-from chaos.cluster.base import log_operator
 from chaos.errors import BrokerChaosError
 from chaos.faults.base import FaultLog
 from chaos.faults.families import FaultContext
@@ -122,8 +121,7 @@ def _operator_events(history: Recorder, events: list[dict[str, Any]], workload: 
     """Record each repair the harness makes as an ``operator`` event (and keep it for results.json, in
     seconds since the workload started, like the faults played)."""
 
-    def record(action: str, node: str | None) -> None:
-        log.warning("operator: %s", action)
+    def record(action: str, node: str | None) -> None:  # (the cluster's on_operator logs it)
         history.record(OPERATOR, INFO, "repair", {"action": action}, node=node)
         at = time.monotonic() - (workload.started_at or time.monotonic())
         events.append({"at_s": round(at, 2), "action": action, "node": node})
@@ -161,7 +159,8 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             context = FaultContext(cluster, workload, rng, workload.fault_subject, profile.upgrade)
             return test.make_fault(step.family, context)
 
-        cluster.on_operator = _operator_events(history, operator_events, workload)
+        operator = _operator_events(history, operator_events, workload)
+        cluster.operator_listeners.append(operator)
         with (
             ObservationSampler(workload, directory / "observations.jsonl", history) as observer,
             Progress(label, workload, faults, deadline, observer.latest) as progress,
@@ -183,7 +182,9 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                 try:
                     # After a partition, ready is ready only once the nodes could have noticed it: the
                     # settle time counts from the heal, and the recovery window has spent most of it.
-                    cluster.restore(RESTORE_TIMEOUT_S, faults.network_settle_left(cluster.partition_settle_s()))
+                    settle_s = faults.network_settle_left(cluster.partition_settle_s())
+                    with cluster.restoring:
+                        cluster.restore(RESTORE_TIMEOUT_S, settle_s)
                 except BrokerChaosError as exc:
                     recovered = False
                     repairs = _repairs_tried(operator_events)
@@ -192,7 +193,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                 workload.drain(timeout=DRAIN_TIMEOUT_S, unrecovered=not recovered)
             finally:
                 workload.stop()
-                cluster.on_operator = log_operator
+                cluster.operator_listeners.remove(operator)
         rate = workload.rate()
         grace = min(RECOVERY_GRACE_S, recovery_window_s)
         options = CheckerOptions(
