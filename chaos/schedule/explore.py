@@ -8,12 +8,14 @@ hypothesis shrink the failing one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,17 @@ def _repairs_tried(operator_events: list[dict[str, Any]]) -> str:
     return f"even with the operator's help ({len(operator_events)} repair(s))"
 
 
+@contextlib.contextmanager
+def _told_of_repairs(cluster: Any, listener: Any) -> Iterator[None]:
+    """``listener`` hears of every repair the harness makes to ``cluster`` while the run lasts (another run
+    sharing the cluster at once has its own)."""
+    cluster.operator_listeners.append(listener)
+    try:
+        yield
+    finally:
+        cluster.operator_listeners.remove(listener)
+
+
 def _operator_events(history: Recorder, events: list[dict[str, Any]], workload: Any) -> Any:
     """Record each repair the harness makes as an ``operator`` event (and keep it for results.json, in
     seconds since the workload started, like the faults played)."""
@@ -159,9 +172,8 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
             context = FaultContext(cluster, workload, rng, workload.fault_subject, profile.upgrade)
             return test.make_fault(step.family, context)
 
-        operator = _operator_events(history, operator_events, workload)
-        cluster.operator_listeners.append(operator)
         with (
+            _told_of_repairs(cluster, _operator_events(history, operator_events, workload)),
             ObservationSampler(workload, directory / "observations.jsonl", history) as observer,
             Progress(label, workload, faults, deadline, observer.latest) as progress,
         ):
@@ -193,7 +205,6 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                 workload.drain(timeout=DRAIN_TIMEOUT_S, unrecovered=not recovered)
             finally:
                 workload.stop()
-                cluster.operator_listeners.remove(operator)
         rate = workload.rate()
         grace = min(RECOVERY_GRACE_S, recovery_window_s)
         options = CheckerOptions(
