@@ -71,13 +71,11 @@ def judge(
         cells = guarantee_cells(guarantees, verdicts)
         mark_failing(verdicts, cells)
         return verdicts, cells
-    verdicts = []
     per_audience: list[dict[str, Cell]] = []
     across = [c for c in make_checkers() if c.across_audiences]  # e.g. a transaction's atomicity
-    if across:
-        verdicts = run_checkers(history, across)
-        whole = guarantee_cells(guarantees, verdicts)
-        mark_failing(verdicts, whole)
+    verdicts = run_checkers(history, across) if across else []
+    whole = guarantee_cells(guarantees, verdicts)  # the guarantees those decide, on the whole history
+    mark_failing(verdicts, whole)
     for audience in audiences:
         checkers = [c for c in make_checkers() if not c.across_audiences]
         own = run_checkers(AudienceView(history, audience, audience_of, routes), checkers)
@@ -87,7 +85,7 @@ def judge(
             verdict.checker = f"{verdict.checker}@{audience}"
         per_audience.append({g: _named(c, audience) for g, c in cells.items()})
         verdicts += own
-    return verdicts, merge_cells(per_audience) | (whole if across else {})
+    return verdicts, merge_cells(per_audience) | whole
 
 
 def _named(cell: Cell, audience: str) -> Cell:
