@@ -7,6 +7,12 @@
   Where the broker flags redeliveries (RabbitMQ's ``redelivered``), a further copy it flags is counted
   apart, as **redelivered** (at-least-once after a lost acknowledgement), and ``duplicated`` keeps the
   copies it presented as new (a publisher's retry, a replication anomaly). Both fail ``no_duplicates``.
+- **resent_after_epoch_bump**: a duplicate of a message its Kafka idempotent producer still had in flight
+  when it took a new producer epoch (its ``producer_id`` ops): the producer sent it again under the new
+  epoch, with sequence numbers the broker had never seen, so a copy the old leader had already written was
+  not recognised (librdkafka bumps the epoch after "skipped sequence numbers" on a leader change:
+  confluentinc/librdkafka#4953). Counted apart from ``duplicated`` so the cause is named; it fails
+  ``no_duplicates`` all the same.
 - **unexpected**: consumed but never sent.
 - **failed_but_delivered**: consumed although its send definitely failed (``fail``): the client was told
   the write did not happen, and it did.
@@ -119,6 +125,7 @@ KINDS = (
     "lost",
     "truncated",
     "duplicated",
+    "resent_after_epoch_bump",
     "redelivered",
     "unexpected",
     "failed_but_delivered",
@@ -128,6 +135,7 @@ KINDS = (
 POSITION_KINDS = ("inconsistent_offsets", "lost_by_offset")
 SESSION_KINDS = ("nonmonotonic", "skipped")
 COMMIT_F = "commit"
+PRODUCER_ID_F = "producer_id"  # a Kafka idempotent producer took this producer id and epoch
 # Reads that return a record at its position (whatever the workload calls consuming).
 READ_FS = frozenset({"receive", "consume", "process", "dead_letter"})
 DEAD_LETTER_F, DEAD_LETTER_READ_F = "dead_letter", "dead_letter_read"
@@ -135,6 +143,34 @@ EXPIRY_EVIDENCE = ("log_start", "dead_letter", "minid")
 # What a consumer records when its position may move other than by reading on.
 SESSION_EVENTS = frozenset({"assign", "revoke", "seek"})
 Position = tuple[Any, int]  # (partition, offset)
+
+
+class ProducerEpochs:
+    """Each producer's id and epoch as it took them (``producer_id`` ops), and the messages that were in
+    flight (sent, not yet answered) when one changed: the producer sends those again under the new epoch
+    with new sequence numbers, which the broker cannot match with a copy it already wrote."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, tuple[Any, Any]] = {}
+        self.changes: Counter[str] = Counter()  # per producer process: how often its id or epoch changed
+        self.changes_at_send: dict[object, int] = {}  # per message in flight: ``changes`` when it was sent
+        self.in_flight_at_change: set[object] = set()
+
+    def observe(self, op: Op) -> None:
+        if op.type != OK or not op.value:
+            return
+        taken = (op.value.get("id"), op.value.get("epoch"))
+        before = self.current.get(op.process)
+        self.current[op.process] = taken
+        if before is not None and before != taken:
+            self.changes[op.process] += 1
+
+    def observe_send(self, op: Op) -> None:
+        mid = op.value.get("id")
+        if op.type == INVOKE:
+            self.changes_at_send[mid] = self.changes[op.process]
+        elif self.changes_at_send.pop(mid, self.changes[op.process]) != self.changes[op.process]:
+            self.in_flight_at_change.add(mid)
 
 
 class Positions:
@@ -466,12 +502,15 @@ class DeliveryChecker(Checker):
         self.trimmed_by_size: set[object] = set()
         self.compaction = Compaction(compaction_tolerated) if compacted and positions else None
         self.front = FrontDeletion()
+        self.epochs = ProducerEpochs()
         self.dead_letters = DeadLetters()
         self.positions = Positions() if positions or sessions else None
         self.sessions = ReadSessions(session_fs) if sessions else None
         self.commits = commits and sessions
         self._read_fs = READ_FS | {consume_f}
-        self.fs = self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F, COMMIT_F, TRIM_F}
+        self.fs = (
+            self._read_fs | SESSION_EVENTS | {send_f, "audit", DEAD_LETTER_READ_F, COMMIT_F, TRIM_F, PRODUCER_ID_F}
+        )
         self.ignore_kinds = ignore_kinds
         self.ignored: set[object] = set()
         self.consume_f = consume_f
@@ -497,6 +536,7 @@ class DeliveryChecker(Checker):
         handlers[DEAD_LETTER_F] = self._on_dead_letter
         handlers[DEAD_LETTER_READ_F] = self.dead_letters.observe_read
         handlers["audit"] = self._observe_audit
+        handlers[PRODUCER_ID_F] = self.epochs.observe
         handlers[send_f] = self._on_send
         if self.minid is not None:
             handlers[TRIM_F] = self.minid.observe_trim
@@ -534,6 +574,8 @@ class DeliveryChecker(Checker):
         if value and self.compaction is not None:
             self.compaction.observe_send(value)
         self.sends.observe(op)
+        if value:
+            self.epochs.observe_send(op)
         if value and value.get("kind") in self.ignore_kinds:
             self.ignored.add(value.get("id"))
 
@@ -613,6 +655,7 @@ class DeliveryChecker(Checker):
     def verdict(self) -> Verdict:
         anomalies = {kind: Anomaly(kind) for kind in KINDS}
         anomalies["duplicated"].blocks_validity = not self.allow_duplicates
+        anomalies["resent_after_epoch_bump"].blocks_validity = not self.allow_duplicates
         anomalies["redelivered"].blocks_validity = not self.allow_duplicates
         anomalies["recovered"].blocks_validity = False
         anomalies["unconfirmed_lost"].blocks_validity = self.fail_on_unconfirmed_loss
@@ -647,7 +690,8 @@ class DeliveryChecker(Checker):
             anomalies["redelivered"].add(mid)
         for mid, times in self.consumed.items():
             if times > 1:
-                anomalies["duplicated"].add(mid)
+                resent = mid in self.epochs.in_flight_at_change
+                anomalies["resent_after_epoch_bump" if resent else "duplicated"].add(mid)
             if mid not in status:
                 anomalies["unexpected"].add(mid)
             elif status[mid] == FAIL:

@@ -166,7 +166,9 @@ def guarantee_cells(guarantees: Any, verdicts: list[Verdict]) -> dict[str, Cell]
     if guarantees.no_loss and delivery is not None:
         cells["no_loss"] = decide_cell(delivery, loss_kinds(guarantees))
     if guarantees.no_duplicates and delivery is not None:
-        cells["no_duplicates"] = decide_cell(delivery, ("duplicated", "redelivered", "nonmonotonic", "rewound"))
+        cells["no_duplicates"] = decide_cell(
+            delivery, ("duplicated", "resent_after_epoch_bump", "redelivered", "nonmonotonic", "rewound")
+        )
     for guarantee, checker in WHOLE_CHECKER.items():
         verdict = by_name.get(checker)
         if getattr(guarantees, guarantee) and verdict is not None:

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -36,6 +37,30 @@ from chaos.workloads.base import LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")
+# librdkafka's eos debug lines as an idempotent producer takes a producer id, or bumps its epoch
+PRODUCER_ID_LINE = re.compile(r"(?:Acquired|bumped epoch to) PID\{Id:(\d+),Epoch:(\d+)\}")
+
+
+class ProducerIdLog:
+    """librdkafka's log of one idempotent producer, its ``eos`` debug lines on: each producer id and epoch
+    it takes is recorded (``producer_id``). A message in flight when the epoch changes is sent again under
+    the new epoch with new sequence numbers, so a copy the old leader had already written is written twice
+    (confluentinc/librdkafka#4953): the delivery checker names such duplicates by this record. Other
+    debug lines are dropped; the rest goes to our log as before."""
+
+    def __init__(self, history: Recorder, process: str) -> None:
+        self.history = history
+        self.process = process
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:
+        if level > logging.DEBUG:
+            LIBRDKAFKA_LOG.log(level, fmt, *args)
+            return
+        match = PRODUCER_ID_LINE.search(str(args[-1])) if args else None
+        if match:
+            value = {"id": int(match[1]), "epoch": int(match[2])}
+            self.history.record(self.process, OK, "producer_id", value)
+
 
 MAYBE_APPENDED = {
     KafkaError._MSG_TIMED_OUT,
@@ -109,7 +134,7 @@ class KafkaWorkload(Workload):
         self.topics = [topic] + [f"{topic}.t{k}" for k in range(2, client.transaction_topics + 1)]
         if len(self.topics) > 1:
             self.groups = [self.group] + [f"{self.group}-t{k}" for k in range(2, len(self.topics) + 1)]
-            self.audience_prefix = "topic"
+            self.audience_labels = [f"topic-{k}" for k in range(1, len(self.topics) + 1)]
         # the topic each group reads: its own with several topics, else the one topic
         read = self.topics if len(self.topics) > 1 else [topic] * len(self.groups)
         self.read_topic = dict(zip(self.groups, read, strict=True))
@@ -173,6 +198,8 @@ class KafkaWorkload(Workload):
         )
         if c.transactional:
             config["transactional.id"] = f"{self.group}-{process}"
+        elif c.idempotence:  # its producer ids and epochs, recorded
+            config |= {"debug": "eos", "logger": ProducerIdLog(self.history, process)}
         producer = Producer(config)
         if c.transactional:
             producer.init_transactions(30)
@@ -299,7 +326,7 @@ class KafkaWorkload(Workload):
     def audience_of(self, process: str) -> str | None:
         """Consumers as the base names them; the final log read of topic K is ``auditor-tK``'s."""
         if len(self.topics) > 1 and process.startswith("auditor"):
-            return f"topic-{process.rpartition('-t')[2]}" if "-t" in process else "topic-1"
+            return self.audience_label(int(process.rpartition("-t")[2]) if "-t" in process else 1)
         return super().audience_of(process)
 
     # consuming -------------------------------------------------------------------------------------
