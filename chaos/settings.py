@@ -53,6 +53,19 @@ def per_run(setting: Any) -> Any:
     return dataclasses.field(default=setting.default, metadata={**setting.metadata, "per_run": True})
 
 
+def refuse_shared_dead_letters(
+    groups: int, poison_every: int, dead_letters: bool, target: str, off: str, message: str = "message"
+) -> None:
+    """Several consumer groups each read every poison message: each would write its own copy into the one
+    dead-letter ``target``, which no checker here can tell apart from a duplicate. Refused at load, the
+    same words for every broker (``message`` as the broker names one); ``off`` turns dead-lettering off."""
+    if groups > 1 and poison_every and dead_letters:
+        raise ProfileError(
+            f"client.consumer_groups > 1 with workload.poison_every: every group would write the same poison "
+            f"{message} to the one {target} (set {off}, or one group)"
+        )
+
+
 def cluster_identity(table: SettingsTable) -> str:
     """What of a ``[cluster]`` table the running brokers were started with: every setting but the
     :func:`per_run` ones, which each run applies to its own topic or queue."""

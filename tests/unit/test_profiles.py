@@ -40,6 +40,15 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "each topic's readers would dead-letter their copy",
         ),
         (
+            {
+                **BASE,
+                "cluster": {"topic_config": {"cleanup.policy": "compact"}},
+                "client": {"transactional": True, "transaction_topics": 2},
+                "workload": {"poison_every": 0},
+            },
+            "cleanup.policy = compact: a policy that deletes part of a transaction would read as a torn",
+        ),
+        (
             {**BASE, "client": {"consumer_groups": 2}, "workload": {"poison_every": 50}},
             "every group would write the same poison message to the one dead-letter topic",
         ),

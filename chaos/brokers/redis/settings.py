@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaos.profiles import Profile
-from chaos.settings import ProfileError, at_least, choice, used_only
+from chaos.settings import ProfileError, at_least, choice, refuse_shared_dead_letters, used_only
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,13 @@ def check(profile: RedisProfile) -> None:
         raise ProfileError("guarantees.may_compact: a Redis stream is never compacted (it trims: client.maxlen)")
     if profile.guarantees.may_trim_to_length and not profile.client.maxlen:
         raise ProfileError("guarantees.may_trim_to_length tolerates trimming, and this profile sets no client.maxlen")
-    if profile.client.consumer_groups > 1 and profile.workload.poison_every and profile.client.max_deliveries:
-        raise ProfileError(
-            "client.consumer_groups > 1 with workload.poison_every: every group would write the same poison "
-            "entry to the one dead-letter stream (set client.max_deliveries = 0, or one group)"
-        )
+    refuse_shared_dead_letters(
+        profile.client.consumer_groups,
+        profile.workload.poison_every,
+        profile.client.max_deliveries > 0,
+        "dead-letter stream",
+        "client.max_deliveries = 0",
+        "entry",
+    )
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
         raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")
