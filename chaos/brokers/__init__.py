@@ -58,6 +58,9 @@ class BrokerKit:
     library_versions: Callable[[], dict[str, str | None]] = dict  # versions no distribution carries
     # [client] keys only the kit's own consumer applies: refused with workload.consumer_command
     consumer_keys: frozenset[str] = frozenset()
+    # whether a run of the profile keeps this machine's cores busy on its own (a consume-transform-produce
+    # pipeline): two such runs at once take as long as one after the other
+    cpu_bound: Callable[[Profile], bool] = lambda profile: False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

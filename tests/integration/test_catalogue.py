@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.brokers import kit_for
 from chaos.cluster import Platform
 from chaos.faults.families import WORKLOAD_FAMILIES
 from chaos.profiles import Profile, load_profile, shipped_profiles
@@ -56,10 +57,8 @@ def _at_once(row: Profile, twin: Profile) -> bool:
     and their faults act on each run's own consumers only (a crash, a pause), neither feels the other's.
     Half the time of one after the other; the cluster carries both loads."""
     shared = Clusters.key(row) == Clusters.key(twin)
-    # A consume-transform-produce pipeline is CPU-bound here: K5 and its twin took 46 s each at once
-    # against 23 s alone (session 19), so at once saved nothing.
-    pipeline = any(getattr(p.client, "transform", False) for p in (row, twin))
-    return shared and set(row.faults.families) <= WORKLOAD_FAMILIES and row.meta_attempts == 1 and not pipeline
+    busy = any(kit_for(p.broker).cpu_bound(p) for p in (row, twin))  # at once would save nothing
+    return shared and set(row.faults.families) <= WORKLOAD_FAMILIES and row.meta_attempts == 1 and not busy
 
 
 def _caught_beside_its_twin(row: Profile, twin: Profile, clusters: Clusters, run_dir: Path) -> None:

@@ -181,3 +181,14 @@ def test_a_family_defined_twice_is_refused(install_family: Callable[[str, object
     install_family("kill-leader", lambda ctx: None)
     with pytest.raises(UsageError, match="defined twice"):
         families.plugins()
+
+
+def test_only_a_kafka_transform_pipeline_is_cpu_bound() -> None:
+    """The meta-suite runs a row beside its twin unless either keeps the cores busy on its own."""
+    base = {"name": "t", "faults": {"families": ["crash-consumer"]}}
+    pipeline = {"transactional": True, "transform": True, "isolation_level": "read_committed"}
+    k5 = parse_profile({**base, "broker": "kafka", "client": pipeline, "guarantees": {"exactly_once": True}})
+    assert kit_for("kafka").cpu_bound(k5) is True
+    for broker in ("kafka", "rabbitmq", "redis"):
+        plain = parse_profile({**base, "broker": broker})
+        assert kit_for(broker).cpu_bound(plain) is False
