@@ -131,7 +131,9 @@ class Workload(ABC):
         # the consumer groups reading every message, the first worked by the client faults (a workload
         # with several names them all and implements consume_in)
         self.groups: list[str] = [""]
-        self.audience_prefix = "group"  # the audiences' names: group-1, group-2, ... (Kafka's topics: topic-K)
+        # the audiences' names, group by group (none given: group-1, group-2, ...; Kafka's topics: topic-K;
+        # an exchange's queues: their bindings' names)
+        self.audience_labels: list[str] = []
         self._lock = threading.Lock()
         self.consumers_start_after_s = 0.0
 
@@ -156,13 +158,17 @@ class Workload(ABC):
         more than one implements it: ``consume`` is then the first group's)."""
         raise NotImplementedError(f"{type(self).__name__} reads with one consumer group")
 
+    def audience_label(self, k: int) -> str:
+        """The name of the audience group ``k`` (counted from 1) reads for."""
+        return self.audience_labels[k - 1] if self.audience_labels else f"group-{k}"
+
     @property
     def audiences(self) -> list[str]:
         """The readers that must each see every message, judged apart: one per consumer group where there
         are several (``group-1``, ``group-2``, ...); one audience (the default) is judged on the whole history."""
         if len(self.groups) <= 1:
             return [""]
-        return [f"{self.audience_prefix}-{k}" for k in range(1, len(self.groups) + 1)]
+        return [self.audience_label(k) for k in range(1, len(self.groups) + 1)]
 
     def audience_of(self, process: str) -> str | None:
         """The audience ``process`` consumes for: ``consumer-N`` reads for the first group, ``gK-consumer-N``
@@ -170,10 +176,10 @@ class Workload(ABC):
         if len(self.groups) <= 1:
             return None
         if process.startswith("consumer-"):
-            return f"{self.audience_prefix}-1"
+            return self.audience_label(1)
         head, _, rest = process.partition("-")
         if head[:1] == "g" and head[1:].isdigit() and rest.startswith("consumer-"):
-            return f"{self.audience_prefix}-{head[1:]}"
+            return self.audience_label(int(head[1:]))
         return None
 
     def routes(self, value: dict[str, Any]) -> list[str] | None:

@@ -89,11 +89,11 @@ class RabbitMQWorkload(Workload):
         is the one the client and queue-leader faults work on."""
         c = self.client
         self.exchange = "" if c.exchange_type == "default" else f"{subject}.x"
-        self.labels = [*(c.bindings or {}), *(["unrouted"] if c.alternate_exchange else [])]
+        self.audience_labels = [*(c.bindings or {}), *(["unrouted"] if c.alternate_exchange else [])]
         if not self.exchange:
             self.queues = [subject]
             return
-        self.queues = [f"{subject}.{label}" for label in self.labels]
+        self.queues = [f"{subject}.{label}" for label in self.audience_labels]
         self.queue = self.queues[0]
         self.groups = list(self.queues)
         keys = c.routing_keys or [""]
@@ -110,7 +110,7 @@ class RabbitMQWorkload(Workload):
             return routed
         if c.alternate_exchange:
             return ["unrouted"]
-        return list(self.labels) if c.mandatory else [UNROUTABLE]
+        return list(self.audience_labels) if c.mandatory else [UNROUTABLE]
 
     @property
     def audiences(self) -> list[str]:
@@ -119,13 +119,7 @@ class RabbitMQWorkload(Workload):
         if not self.exchange:
             return [""]
         unroutable = any(UNROUTABLE in labels for labels in self._routes.values())
-        return [*self.labels, *([UNROUTABLE] if unroutable else [])]
-
-    def audience_of(self, process: str) -> str | None:
-        group = super().audience_of(process)  # group-K: the K-th queue's consumers
-        if not self.exchange or group is None:
-            return None
-        return self.labels[int(group.rsplit("-", 1)[1]) - 1]
+        return [*self.audience_labels, *([UNROUTABLE] if unroutable else [])]
 
     def routes(self, value: dict[str, Any]) -> list[str] | None:
         """The audiences a sent message is for: the queues its routing key binds (None: the one queue)."""
