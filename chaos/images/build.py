@@ -240,4 +240,7 @@ def build_images(
                     failure = error
     if failure is not None:
         raise failure
+    if waiting:  # what they need is neither built here nor among the images asked for
+        names = ", ".join(f"{s.key} (needs {', '.join(s.recipe.needs)})" for s in waiting)
+        raise ImageError(f"images never started, what they need was not built: {names}")
     return built

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chaos.errors import ImageError
 from chaos.images import build
 from chaos.images.catalogue import ImageSpec, Recipe
 
@@ -79,3 +80,13 @@ def test_a_failed_build_starts_nothing_that_needs_it_and_is_raised(recorder: Rec
     with pytest.raises(RuntimeError, match="debian:bookworm failed"):
         build.build_images(None, ["kafka:1"], jobs=2)  # type: ignore[arg-type]
     assert "kafka:1" not in recorder.started and "kafka:2" not in recorder.started
+
+
+def test_an_image_whose_need_is_not_among_those_built_is_named_not_skipped(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orphan = _spec("kafka:3", "debian:sid")  # nothing in the order builds debian:sid
+    monkeypatch.setattr(build, "build_order", lambda keys: [BASE, orphan])
+    with pytest.raises(ImageError, match=r"kafka:3 \(needs debian:sid\)"):
+        build.build_images(None, ["kafka:3"], jobs=2)  # type: ignore[arg-type]
+    assert "kafka:3" not in recorder.started and "debian:bookworm" in recorder.ended
