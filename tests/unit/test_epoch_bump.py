@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chaos.brokers.kafka.workload import ProducerIdLog
-from chaos.checkers import DeliveryChecker, run_checker
+from chaos.checkers import UNKNOWN, DeliveryChecker, run_checker
 from chaos.checkers.guarantees import decide_cell
 from chaos.history import INVOKE, OK, MemoryHistory
 from tests.unit.histories import HistoryBuilder
@@ -132,3 +132,11 @@ def test_the_producer_log_records_each_producer_id_and_epoch_and_passes_the_rest
         ("producer-1", "producer_id", {"id": 0, "epoch": 1}),
     ]
     assert "Disconnected" in caplog.text
+
+
+def test_a_duplicate_read_fails_even_without_a_completed_drain_and_a_clean_one_is_then_unknown() -> None:
+    """Two copies read are proof however the run ended; without the drain, no duplicate is not."""
+    for copies, expected in ((2, False), (1, UNKNOWN)):
+        h = _in_flight_across(bump=True, copies=copies)
+        verdict = run_checker(MemoryHistory([op for op in h.history if op.f != "drain"]), DeliveryChecker())
+        assert verdict.valid == expected and "resent_after_epoch_bump" in verdict.incomplete
