@@ -203,6 +203,9 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                     problems.append(f"cluster did not recover after the faults, {repairs}: {exc}")
                 progress.phase = "drain"
                 workload.drain(timeout=DRAIN_TIMEOUT_S, unrecovered=not recovered)
+                if recovered and workload.backlog_unanswered:
+                    recovered = False  # its nodes are up, but it cannot serve the next run
+                    problems.append("the cluster never answered how much was left to drain, up to the drain's timeout")
             finally:
                 workload.stop()
         rate = workload.rate()

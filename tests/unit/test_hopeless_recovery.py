@@ -122,6 +122,25 @@ def test_a_drain_on_a_recovered_cluster_keeps_waiting_for_a_backlog_it_cannot_me
     assert seconds >= 1.5
 
 
+class BacklogAnswersLate(UnmeasurableBacklog):
+    """Unmeasurable at first, then answered (empty): a broker that was still electing its queues' leaders."""
+
+    def __init__(self, unanswered_s: float) -> None:
+        super().__init__()
+        self.answers_at = time.monotonic() + unanswered_s
+
+    def backlog(self) -> int | None:
+        return 0 if time.monotonic() >= self.answers_at else None
+
+
+def test_a_backlog_never_answered_up_to_the_timeout_marks_the_cluster_unfit_for_the_next_run() -> None:
+    never = UnmeasurableBacklog()
+    never.drain(timeout=1.0)
+    assert never.backlog_unanswered
+    late = BacklogAnswersLate(unanswered_s=0.5)
+    assert late.drain(timeout=5.0, quiet_s=0.2) and not late.backlog_unanswered
+
+
 class StuckThread:
     """A client thread that never ends (a consumer closing against a coordinator that is gone): it
     records the time it was given to end."""
