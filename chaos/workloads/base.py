@@ -173,13 +173,14 @@ class Workload(ABC):
 
     def audience_of(self, process: str) -> str | None:
         """The audience ``process`` consumes for: ``consumer-N`` reads for the first group, ``gK-consumer-N``
-        for group K (None: it consumes for none, or there is only one group)."""
+        (and ``gK-dlq-reader``, where each group has dead letters of its own) for group K (None: it consumes
+        for none, or there is only one group)."""
         if len(self.groups) <= 1:
             return None
         if process.startswith("consumer-"):
             return self.audience_label(1)
         head, _, rest = process.partition("-")
-        if head[:1] == "g" and head[1:].isdigit() and rest.startswith("consumer-"):
+        if head[:1] == "g" and head[1:].isdigit() and (rest.startswith("consumer-") or rest == "dlq-reader"):
             return self.audience_label(int(head[1:]))
         return None
 

@@ -140,3 +140,58 @@ def test_without_an_alternate_exchange_or_mandatory_the_broker_confirms_an_unrou
         "delivery@unroutable": 50,
     }
     assert cells["no_loss"].valid is False and cells["no_loss"].checker == "delivery@unroutable"
+
+
+def _fanout_poison_run(cluster: RabbitMQCluster, name: str, **client: object) -> tuple[Any, Any]:
+    """A fanout to billing and shipping, poison every 10th of 200 messages, dead-lettered after one
+    return: played, drained (each queue's dead letters read), and judged on dead letters per queue."""
+    from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
+    from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
+    from chaos.checkers.audiences import judge
+    from chaos.checkers.guarantees import CheckerOptions, checkers_for
+    from chaos.history import MemoryHistory
+    from chaos.profiles import Guarantees
+    from chaos.workloads.base import LoadBudget
+
+    settings = RabbitMQClientSettings(
+        queue_type="quorum",
+        exchange_type="fanout",
+        bindings={"billing": [], "shipping": []},
+        poison="dead_letter",
+        delivery_limit=1,
+        **client,  # type: ignore[arg-type]
+    )
+    history = MemoryHistory()
+    budget = LoadBudget(max_messages=200, max_seconds=10, rate=300)
+    workload = RabbitMQWorkload(cluster, name, history, budget, settings, consumers=1, poison_every=10)
+    with workload.running():
+        time.sleep(1.0)
+    assert workload.drain(timeout=60)
+    workload.stop()
+    guarantees = Guarantees(no_loss=True, dead_letter=True, order=False, recovery=False)
+    options = CheckerOptions(consume_f="receive", dead_letter_after=workload.dead_letter_after)
+    make = lambda: checkers_for(guarantees, options)  # noqa: E731
+    verdicts, cells = judge(history, guarantees, make, workload.audiences, workload.audience_of, workload.routes)
+    return history, (verdicts, cells)
+
+
+def test_behind_a_fanout_each_queue_dead_letters_its_own_copy_of_poison_into_its_own_queue(
+    rabbitmq_cluster: RabbitMQCluster, unique_name: str
+) -> None:
+    """Each bound queue's poison is in that queue's dead letters, once, read for that queue's audience;
+    and without a dead-letter exchange (catalogue R9, per queue) both queues drop it, caught in each."""
+    history, (verdicts, cells) = _fanout_poison_run(rabbitmq_cluster, unique_name)
+    poison = {op.value["id"] for op in history if op.f == "send" and op.type == "ok" and op.value["kind"] == "poison"}
+    assert len(poison) == 20
+    for reader in ("g1-dlq-reader", "g2-dlq-reader"):
+        read = [op.value for op in history if op.process == reader and op.f == "dead_letter"]
+        assert sorted(v["id"] for v in read) == sorted(poison)
+        assert {v["reason"] for v in read} == {"delivery_limit"}
+    assert cells["dead_letter"].valid is True and cells["no_loss"].valid is True, cells
+
+    _, (verdicts, cells) = _fanout_poison_run(rabbitmq_cluster, f"{unique_name}-nodlx", dead_letter_exchange=False)
+    assert cells["dead_letter"].valid is False
+    missing = {
+        v.checker: v.anomaly("poison_not_dead_lettered").count for v in verdicts if v.checker.startswith("dead_")
+    }
+    assert missing == {"dead_letter@billing": 20, "dead_letter@shipping": 20}

@@ -136,12 +136,15 @@ def test_the_figure_fails_no_guarantee_and_is_only_measured_where_messages_carry
 # what a profile's priorities declare -------------------------------------------------------------------
 def workload(client: dict[str, Any], version: str = "4.3.6") -> SimpleNamespace:
     profile = parse_profile({"name": "q", "broker": "rabbitmq", "version": version, "client": client})
-    return SimpleNamespace(client=profile.client, dlx="q.dlx", queue="q", cluster=SimpleNamespace(version=version))
+    dead_letters = {"q": ("q.dlx", "q.dlq")}
+    return SimpleNamespace(
+        client=profile.client, dead_letters=dead_letters, queue="q", cluster=SimpleNamespace(version=version)
+    )
 
 
 def test_a_classic_queue_declares_x_max_priority_and_ranks_by_it_capped() -> None:
     w = workload({"queue_type": "classic", "poison": "reject", "max_priority": 5, "priorities": [1, 9]})
-    assert RabbitMQWorkload._arguments(w)["x-max-priority"] == 5  # type: ignore[arg-type]
+    assert RabbitMQWorkload._arguments(w, "q")["x-max-priority"] == 5  # type: ignore[arg-type]
     value: dict[str, Any] = {"id": "m1"}
     RabbitMQWorkload._prioritise(w, value, 9)  # type: ignore[arg-type]
     assert (value["priority"], value["rank"], value["group"]) == (9, 5, "q:rank-5")
@@ -150,7 +153,7 @@ def test_a_classic_queue_declares_x_max_priority_and_ranks_by_it_capped() -> Non
 
 def test_a_quorum_queue_ranks_two_levels_on_4_0_to_4_2_and_one_per_priority_from_4_3() -> None:
     w = workload({"priorities": [0, 4, 5, 9]}, version="4.0.5")
-    assert "x-max-priority" not in RabbitMQWorkload._arguments(w)  # type: ignore[arg-type]
+    assert "x-max-priority" not in RabbitMQWorkload._arguments(w, "q")  # type: ignore[arg-type]
     assert [priority_rank(w.client, "4.0.5", p) for p in (0, 4, 5, 9)] == [0, 0, 1, 1]
     assert [priority_rank(w.client, "4.3.6", p) for p in (0, 4, 5, 9, 40)] == [0, 4, 5, 9, 31]
 

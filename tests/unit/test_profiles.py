@@ -75,10 +75,15 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             {
                 **BASE,
                 "broker": "rabbitmq",
-                "client": {"exchange_type": "fanout", "bindings": {"a": [], "b": []}},
-                "workload": {"poison_every": 10},
+                "client": {
+                    "exchange_type": "direct",
+                    "bindings": {"eu": ["orders.eu"], "all": ["orders.eu", "orders.us"]},
+                    "routing_keys": ["orders.eu", "orders.us"],
+                },
+                "workload": {"poison_every": 50},
+                "guarantees": {"dead_letter": True},
             },
-            "workload.poison_every is judged for one queue",
+            "so queue eu never gets one",
         ),
         (
             {**BASE, "broker": "redis", "client": {"consumer_groups": 3}, "workload": {"poison_every": 20}},

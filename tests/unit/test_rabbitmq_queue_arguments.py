@@ -18,7 +18,8 @@ from chaos.settings import ProfileError
 
 def arguments(client: dict[str, Any]) -> dict[str, Any]:
     profile = parse_profile({"name": "q", "broker": "rabbitmq", "client": client})
-    return RabbitMQWorkload._arguments(SimpleNamespace(client=profile.client, dlx="q.dlx"))  # type: ignore[arg-type]
+    workload = SimpleNamespace(client=profile.client, dead_letters={"q": ("q.dlx", "q.dlq")})
+    return RabbitMQWorkload._arguments(workload, "q")  # type: ignore[arg-type]
 
 
 def test_a_length_limit_declares_its_overflow() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaos.brokers.rabbitmq.images import DEFAULT_VERSION
+from chaos.brokers.rabbitmq.routing import routed_queues
 from chaos.brokers.rabbitmq.upgrade import series
 from chaos.profiles import Profile
 from chaos.settings import ProfileError, at_least, choice, used_only
@@ -84,8 +85,8 @@ class RabbitMQClientSettings:
     # queue name -> its binding keys on the exchange (e.g. { eu-orders = ["orders.eu.*"] }; fanout takes
     # none: []; headers: "name=value,..." matching all of them, "any:name=value,..." one of them). Each
     # queue is declared with the queue settings above and read by workload.consumers consumers; client
-    # faults and the queue-leader faults work on the first; each queue is judged on the messages its
-    # bindings route to it
+    # faults and the queue-leader faults work on the first; each queue has its own dead-letter exchange and
+    # queue, and is judged on the messages its bindings route to it and on its own dead letters
     bindings: dict[str, list[str]] | None = None
     # the routing keys of the published messages, in turn (direct and topic exchanges; headers: each
     # message's headers, "name=value,...")
@@ -242,8 +243,8 @@ def _check_priorities(profile: RabbitMQProfile) -> None:
 
 
 def _check_routing(profile: RabbitMQProfile) -> None:
-    """An exchange needs queues bound to it, and (direct, topic) keys to route by; what several queues do
-    not judge apart yet (dead letters, policy drops) is refused with them."""
+    """An exchange needs queues bound to it, and (direct, topic) keys to route by. Each bound queue has its
+    own dead-letter exchange and queue, so dead letters and policy drops are judged queue by queue."""
     c = profile.client
     if c.exchange_type == "default":
         for key in ("bindings", "routing_keys", "alternate_exchange"):
@@ -264,18 +265,27 @@ def _check_routing(profile: RabbitMQProfile) -> None:
         bad = [s for s in specs if not all("=" in pair for pair in s.removeprefix("any:").split(","))]
         if bad:
             raise ProfileError(f"client.exchange_type = 'headers': write headers as name=value,... (got {bad[0]!r})")
-    g = profile.guarantees
-    several = [
-        ("workload.poison_every", bool(profile.workload.poison_every)),
-        ("guarantees.dead_letter", g.dead_letter),
-        ("guarantees.may_expire_after_s", g.may_expire_after_s is not None),
-        ("guarantees.may_trim_to_length", g.may_trim_to_length),
-        ("client.priorities", bool(c.priorities)),
-        ("client.mirrored", c.mirrored),
-    ]
-    for key, given in several:
-        if given:
-            raise ProfileError(f"{key} is judged for one queue: not yet with an exchange's queues (client.bindings)")
+    _check_poison_reaches_every_queue(profile)
+
+
+def _check_poison_reaches_every_queue(profile: RabbitMQProfile) -> None:
+    """Each producer publishes with the routing keys in turn and makes every ``poison_every``-th message
+    poison: where the two periods line up, some bound queue never gets a poison message, and its dead
+    letters could never be judged (``dead_letter`` unknown on every run). Refused at load instead."""
+    c, every = profile.client, profile.workload.poison_every
+    if not (every and profile.guarantees.dead_letter and c.bindings and c.routing_keys):
+        return
+    keys = c.routing_keys
+    poison_keys = {keys[(k * every + every - 1) % len(keys)] for k in range(len(keys))}
+    reached = {q for key in poison_keys for q in routed_queues(c.exchange_type, c.bindings, key)}
+    missed = [q for q in c.bindings if q not in reached]
+    if missed:
+        raise ProfileError(
+            f"workload.poison_every = {every} with {len(keys)} client.routing_keys in turn: every poison message "
+            f"is published with {', '.join(sorted(poison_keys))}, so queue {missed[0]} never gets one and its "
+            "dead letters cannot be judged (a poison_every that shares no factor with the number of keys "
+            "reaches them all)"
+        )
 
 
 def _check_classic_storage(profile: RabbitMQProfile) -> None:

@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -60,26 +61,28 @@ class RabbitMQWorkload(Workload):
         super().__init__(history, budget, producers, consumers)
         self.cluster = cluster
         self.queue = queue
-        self.dlq = f"{queue}.dlq"
-        self.dlx = f"{queue}.dlx"
         self.client = client
+        self._route_through_exchange(queue)
+        # each queue's own dead-letter exchange and queue: with an exchange, a message routed to several
+        # queues is dead-lettered from each, and each copy is its own queue's audience's evidence
+        self.dead_letters = {q: (f"{q}.dlx", f"{q}.dlq") for q in self.queues}
+        self.dlx, self.dlq = self.dead_letters[self.queue]
         # a quorum queue dead-letters a message returned more often than x-delivery-limit: limit + 1 deliveries
         self.dead_letter_after = client.delivery_limit + 1 if client.poison == "dead_letter" else None
         self.poison_every = poison_every
         self.process_ms = process_ms
-        if "x-dead-letter-exchange" in self._arguments():
+        if "x-dead-letter-exchange" in self._arguments(self.queue):
             self.expiry_evidence = "dead_letter"  # an expired message is dead-lettered with its reason and time
             if client.length_limited and client.overflow == "drop-head":
                 self.trim_reason = "maxlen"  # what a full queue drops from its head is dead-lettered so
             if client.length_limited and client.overflow == "reject-publish-dlx":
                 self.refusal_reason = "maxlen"  # and a publish it refuses, nacked, is dead-lettered so
-        if "x-dead-letter-strategy" in self._arguments():
+        if "x-dead-letter-strategy" in self._arguments(self.queue):
             # An at-least-once dead-letter hop whose confirm a fault lost is re-sent only after the
             # broker's retry interval: until then the backlog does not move, and that is not a stall.
             retry_s = (getattr(cluster, "dead_letter_retry_ms", None) or 180_000) / 1000
             self.drain_stall_s = max(self.drain_stall_s, retry_s + 5)
         self.prioritised = bool(client.priorities)
-        self._route_through_exchange(queue)
         if client.mirrored:
             self._mirror_everywhere()
 
@@ -152,11 +155,12 @@ class RabbitMQWorkload(Workload):
             "delivery_limit": str(self.client.delivery_limit),
         }
 
-    def _arguments(self) -> dict[str, Any]:
+    def _arguments(self, queue: str) -> dict[str, Any]:
+        """``queue``'s declaration arguments: the profile's, and its own dead-letter exchange."""
         c = self.client
         args: dict[str, Any] = {"x-queue-type": c.queue_type}
         if c.dead_letters:
-            args["x-dead-letter-exchange"] = self.dlx
+            args["x-dead-letter-exchange"] = self.dead_letters[queue][0]
         if c.queue_type == "quorum" and c.poison == "dead_letter":
             args["x-delivery-limit"] = c.delivery_limit
         if c.queue_type == "quorum" and c.dead_letter_strategy == "at-least-once" and "x-dead-letter-exchange" in args:
@@ -182,7 +186,8 @@ class RabbitMQWorkload(Workload):
         """Classic queue mirroring is a policy, not a queue argument: a copy on every node, new mirrors
         synchronised at once. Set before the queue is declared, so no message predates its mirrors."""
         definition = json.dumps({"ha-mode": "all", "ha-sync-mode": "automatic"})
-        self.cluster.ctl("set_policy", "--apply-to", "queues", f"{self.queue}-mirrored", f"^{self.queue}$", definition)
+        pattern = "^(" + "|".join(re.escape(q) for q in self.queues) + ")$"
+        self.cluster.ctl("set_policy", "--apply-to", "queues", f"{self.queue}-mirrored", pattern, definition)
 
     def _declare(self, channel: Any = None) -> None:
         """Declare (idempotently) the queue and its dead-letter plumbing, as an application does on every
@@ -196,15 +201,17 @@ class RabbitMQWorkload(Workload):
             _close(conn)
 
     def _declarations(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
-        """The dead-letter exchange and queue, their binding, and the queue(s) — with an exchange, the
-        exchange, its alternate exchange and every binding too: (channel method, args, kwargs)."""
+        """Each queue's dead-letter exchange and queue, their binding, and the queue(s) — with an exchange,
+        the exchange, its alternate exchange and every binding too: (channel method, args, kwargs)."""
         durable = self.client.durable
-        steps: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
-            ("exchange_declare", (self.dlx, "fanout"), {"durable": True}),
-            ("queue_declare", (self.dlq,), {"durable": True, "arguments": {"x-queue-type": "quorum"}}),
-            ("queue_bind", (self.dlq, self.dlx), {}),
-        ]
-        steps += [("queue_declare", (q,), {"durable": durable, "arguments": self._arguments()}) for q in self.queues]
+        steps: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for queue, (dlx, dlq) in self.dead_letters.items():
+            steps += [
+                ("exchange_declare", (dlx, "fanout"), {"durable": True}),
+                ("queue_declare", (dlq,), {"durable": True, "arguments": {"x-queue-type": "quorum"}}),
+                ("queue_bind", (dlq, dlx), {}),
+                ("queue_declare", (queue,), {"durable": durable, "arguments": self._arguments(queue)}),
+            ]
         if not self.exchange:
             return steps
         arguments = {}
@@ -404,7 +411,7 @@ class RabbitMQWorkload(Workload):
     observe_every_s = 5.0  # each sample is a rabbitmqctl run: an Erlang VM start on a shared core
 
     def observe(self) -> dict[str, float | None]:
-        """Queue depth (ready, unacknowledged), the dead-letter queue's depth, the network partitions the
+        """Queue depth (ready, unacknowledged), the dead-letter queues' depth, the network partitions the
         running nodes report (``rabbit_node_monitor``), and the nodes that refuse an AMQP connection
         through their proxy: a node paused by ``pause_minority`` closes its listeners, and the others
         may list it as running all the same."""
@@ -415,16 +422,17 @@ class RabbitMQWorkload(Workload):
             "partitions_seen": None,
             "nodes_refusing_clients": self._nodes_refusing_clients(),
         }
+        dead_letter_queues = {dlq for _dlx, dlq in self.dead_letters.values()}
         with contextlib.suppress(RuntimeError, ValueError):
             out = self.cluster.ctl(
                 "list_queues", "--formatter", "json", "name", "messages_ready", "messages_unacknowledged"
             )
-            for row in json.loads(out):
-                if row.get("name") in self.queues:  # every queue's, summed
+            for row in json.loads(out):  # every queue's, summed; and every dead-letter queue's
+                if row.get("name") in self.queues:
                     metrics["ready"] = (metrics["ready"] or 0) + int(row.get("messages_ready") or 0)
                     metrics["unacked"] = (metrics["unacked"] or 0) + int(row.get("messages_unacknowledged") or 0)
-                elif row.get("name") == self.dlq:
-                    metrics["dead_lettered"] = int(row.get("messages_ready") or 0)
+                elif row.get("name") in dead_letter_queues:
+                    metrics["dead_lettered"] = (metrics["dead_lettered"] or 0) + int(row.get("messages_ready") or 0)
         with contextlib.suppress(RuntimeError, ValueError):
             out = self.cluster.ctl("eval", PARTITIONS_SEEN)
             metrics["partitions_seen"] = int(out.strip().splitlines()[-1])
@@ -440,25 +448,37 @@ class RabbitMQWorkload(Workload):
         return refusing
 
     def observe_after_drain(self) -> None:
-        """Read the dead-letter queue to its end: one ``dead_letter`` op per message, then one
-        ``dead_letter_read`` (``ok`` once the queue answered empty; ``info`` when it could not be read)."""
+        """Read each queue's dead-letter queue to its end, as that queue's reader (:meth:`dead_letter_reader`)."""
+        for queue, (_dlx, dlq) in self.dead_letters.items():
+            self._read_dead_letters(dlq, self.dead_letter_reader(queue))
+
+    def dead_letter_reader(self, queue: str) -> str:
+        """The process that reads ``queue``'s dead letters: ``dlq-reader`` for the one queue; with an
+        exchange, ``gK-dlq-reader`` for the K-th, so its reads are that queue's audience's evidence alone."""
+        if len(self.queues) == 1:
+            return "dlq-reader"
+        return f"g{self.queues.index(queue) + 1}-dlq-reader"
+
+    def _read_dead_letters(self, dlq: str, reader: str) -> None:
+        """One ``dead_letter`` op per message in ``dlq``, then one ``dead_letter_read`` (``ok`` once the
+        queue answered empty; ``info`` when it could not be read)."""
         conn = self._connect(0)
         if conn is None:
-            self.history.record("dlq-reader", INFO, "dead_letter_read", error="no node accepted a connection")
+            self.history.record(reader, INFO, "dead_letter_read", error="no node accepted a connection")
             return
         try:
             channel = conn.channel()
             while True:
-                method, props, body = channel.basic_get(self.dlq, auto_ack=True)
+                method, props, body = channel.basic_get(dlq, auto_ack=True)
                 if method is None:
                     break
-                self.history.record("dlq-reader", OK, "dead_letter", dead_letter_record(json.loads(body), props))
+                self.history.record(reader, OK, "dead_letter", dead_letter_record(json.loads(body), props))
         except PIKA_ERRORS as exc:
-            self.history.record("dlq-reader", INFO, "dead_letter_read", error=repr(exc)[:200])
+            self.history.record(reader, INFO, "dead_letter_read", error=repr(exc)[:200])
             return
         finally:
             _close(conn)
-        self.history.record("dlq-reader", OK, "dead_letter_read")
+        self.history.record(reader, OK, "dead_letter_read")
 
 
 def dead_letter_record(value: dict[str, Any], props: Any) -> dict[str, Any]:
