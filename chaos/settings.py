@@ -54,7 +54,7 @@ def per_run(setting: Any) -> Any:
 
 
 def refuse_shared_dead_letters(
-    groups: int, poison_every: int, dead_letters: bool, target: str, off: str, message: str = "message"
+    groups: int, poison_every: int, dead_letters: bool, *, target: str, off: str, message: str = "message"
 ) -> None:
     """Several consumer groups each read every poison message: each would write its own copy into the one
     dead-letter ``target``, which no checker here can tell apart from a duplicate. Refused at load, the

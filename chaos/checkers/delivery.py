@@ -153,8 +153,9 @@ class ProducerEpochs:
     def __init__(self) -> None:
         self.current: dict[str, tuple[Any, Any]] = {}
         self.changes: Counter[str] = Counter()  # per producer process: how often its id or epoch changed
-        self.changes_at_send: dict[object, int] = {}  # per message in flight: ``changes`` when it was sent
-        self.in_flight_at_change: set[object] = set()
+        # per message in flight: its producer and that producer's ``changes`` when it was sent
+        self.changes_at_send: dict[object, tuple[str, int]] = {}
+        self.answered_across_change: set[object] = set()  # answered after its producer changed id or epoch
 
     def observe(self, op: Op) -> None:
         if op.type != OK or not op.value:
@@ -168,9 +169,19 @@ class ProducerEpochs:
     def observe_send(self, op: Op) -> None:
         mid = op.value.get("id")
         if op.type == INVOKE:
-            self.changes_at_send[mid] = self.changes[op.process]
-        elif self.changes_at_send.pop(mid, self.changes[op.process]) != self.changes[op.process]:
-            self.in_flight_at_change.add(mid)
+            self.changes_at_send[mid] = (op.process, self.changes[op.process])
+            return
+        sent = self.changes_at_send.pop(mid, None)
+        if sent is not None and sent[1] != self.changes[op.process]:
+            self.answered_across_change.add(mid)
+
+    def in_flight_at_change(self, mid: object) -> bool:
+        """Whether ``mid`` was in flight when its producer changed id or epoch: answered after the change,
+        or never answered at all and the producer changed after sending it."""
+        if mid in self.answered_across_change:
+            return True
+        sent = self.changes_at_send.get(mid)
+        return sent is not None and sent[1] != self.changes[sent[0]]
 
 
 class Positions:
@@ -690,7 +701,7 @@ class DeliveryChecker(Checker):
             anomalies["redelivered"].add(mid)
         for mid, times in self.consumed.items():
             if times > 1:
-                resent = mid in self.epochs.in_flight_at_change
+                resent = self.epochs.in_flight_at_change(mid)
                 anomalies["resent_after_epoch_bump" if resent else "duplicated"].add(mid)
             if mid not in status:
                 anomalies["unexpected"].add(mid)

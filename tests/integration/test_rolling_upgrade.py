@@ -57,12 +57,11 @@ def _client_resends(result: RunResult) -> int:
     after an epoch bump (confluentinc/librdkafka#4953; replayed in session 20: the old leader wrote the
     message under epoch 0 at sequence 1881, the producer bumped to epoch 1 and sent it again as sequence 0).
     Every other cell must pass; the failure stays in the run's verdict and is shown as a warning here."""
-    failing = {name: cell for name, cell in result.cells.items() if cell.valid is not True}
-    if set(failing) != {"no_duplicates"} or failing["no_duplicates"].failed_by != ("resent_after_epoch_bump",):
+    failing = {name for name, cell in result.cells.items() if cell.valid is not True}
+    kinds = result.failed_kinds()
+    if failing != {"no_duplicates"} or set(kinds) != {"resent_after_epoch_bump"} or result.problems:
         return 0
-    if result.problems or set(result.failed_kinds()) != {"resent_after_epoch_bump"}:
-        return 0
-    count = result.failed_kinds()["resent_after_epoch_bump"]
+    count = kinds["resent_after_epoch_bump"]
     warnings.warn(f"the Kafka producer resent {count} message(s) after an epoch bump (librdkafka#4953)", stacklevel=2)
     return count
 

@@ -74,6 +74,21 @@ def test_a_bump_after_the_message_was_answered_does_not_explain_its_duplicate() 
     assert run_checker(h.history, DeliveryChecker()).ids("duplicated") == ["m1"]
 
 
+def test_a_send_never_answered_across_its_producers_bump_is_in_flight_at_it() -> None:
+    """No answer ever reached the producer (the run ended first): the bump after its send still finds
+    it in flight, as librdkafka resends every unanswered message under the new epoch."""
+    for bump, kind in ((True, "resent_after_epoch_bump"), (False, "duplicated")):
+        h = HistoryBuilder()
+        _pid(h, 0)
+        h.op("p1", INVOKE, "send", {"id": "m1"})
+        if bump:
+            _pid(h, 1)
+        h.receive("m1", record="0:0")
+        h.receive("m1", record="0:1")
+        h.drain()
+        assert run_checker(h.history, DeliveryChecker()).ids(kind) == ["m1"], bump
+
+
 def test_another_producers_bump_does_not_explain_this_ones_duplicate() -> None:
     h = HistoryBuilder()
     _pid(h, 0, "p1")

@@ -171,8 +171,8 @@ def _check_consumer_groups(profile: KafkaProfile) -> None:
         c.consumer_groups,
         profile.workload.poison_every,
         c.dead_letter_topic,
-        "dead-letter topic",
-        "client.dead_letter_topic = false",
+        target="dead-letter topic",
+        off="client.dead_letter_topic = false",
     )
     if c.transform:
         raise ProfileError("client.consumer_groups > 1: the exactly-once pipeline (client.transform) runs one group")

@@ -83,9 +83,9 @@ def check(profile: RedisProfile) -> None:
         profile.client.consumer_groups,
         profile.workload.poison_every,
         profile.client.max_deliveries > 0,
-        "dead-letter stream",
-        "client.max_deliveries = 0",
-        "entry",
+        target="dead-letter stream",
+        off="client.max_deliveries = 0",
+        message="entry",
     )
     if profile.client.ack == "noack" and profile.guarantees.dead_letter:
         raise ProfileError("client.ack = 'noack' cannot dead-letter (nothing stays pending)")
