@@ -86,6 +86,21 @@ def test_every_shipped_profile_loads_and_the_defaults_are_the_safe_ones() -> Non
             "so queue eu never gets one",
         ),
         (
+            {
+                **BASE,
+                "broker": "rabbitmq",
+                "client": {
+                    "exchange_type": "direct",
+                    "bindings": {"eu": ["orders.eu"]},
+                    "routing_keys": ["audit.log", "orders.eu"],
+                    "alternate_exchange": True,
+                },
+                "workload": {"poison_every": 10},
+                "guarantees": {"dead_letter": True},
+            },
+            "so queue unrouted never gets one",
+        ),
+        (
             {**BASE, "broker": "redis", "client": {"consumer_groups": 3}, "workload": {"poison_every": 20}},
             "every group would write the same poison entry to the one dead-letter stream",
         ),

@@ -276,9 +276,13 @@ def _check_poison_reaches_every_queue(profile: RabbitMQProfile) -> None:
     if not (every and profile.guarantees.dead_letter and c.bindings and c.routing_keys):
         return
     keys = c.routing_keys
+
+    def queues_of(key: str) -> list[str]:  # what no binding routes goes to the alternate exchange's queue
+        return routed_queues(c.exchange_type, c.bindings or {}, key) or (["unrouted"] if c.alternate_exchange else [])
+
     poison_keys = {keys[(k * every + every - 1) % len(keys)] for k in range(len(keys))}
-    reached = {q for key in poison_keys for q in routed_queues(c.exchange_type, c.bindings, key)}
-    missed = [q for q in c.bindings if q not in reached]
+    reached = {q for key in poison_keys for q in queues_of(key)}
+    missed = [q for q in dict.fromkeys(q for key in keys for q in queues_of(key)) if q not in reached]
     if missed:
         raise ProfileError(
             f"workload.poison_every = {every} with {len(keys)} client.routing_keys in turn: every poison message "
