@@ -195,3 +195,32 @@ def test_behind_a_fanout_each_queue_dead_letters_its_own_copy_of_poison_into_its
         v.checker: v.anomaly("poison_not_dead_lettered").count for v in verdicts if v.checker.startswith("dead_")
     }
     assert missing == {"dead_letter@billing": 20, "dead_letter@shipping": 20}
+
+
+def test_mirroring_behind_an_exchange_puts_every_bound_queue_and_no_other_under_one_policy(
+    rabbitmq_cluster: RabbitMQCluster, unique_name: str
+) -> None:
+    """client.mirrored with a fanout: the broker applies the one ha-mode policy to both bound queues, as
+    its own listing says, and to neither dead-letter queue."""
+    import json
+
+    from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
+    from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
+    from chaos.history import MemoryHistory
+    from chaos.workloads.base import LoadBudget
+
+    settings = RabbitMQClientSettings(
+        queue_type="classic", poison="reject", mirrored=True, exchange_type="fanout", bindings={"a": [], "b": []}
+    )
+    budget = LoadBudget(max_messages=10, max_seconds=1, rate=10)
+    workload = RabbitMQWorkload(rabbitmq_cluster, unique_name, MemoryHistory(), budget, settings)
+    workload._declare()
+    rows = json.loads(rabbitmq_cluster.ctl("list_queues", "--formatter", "json", "name", "policy"))
+    policies = {r["name"]: r.get("policy") or None for r in rows if r["name"].startswith(unique_name)}
+    policy = f"{unique_name}.a-mirrored"
+    assert policies == {
+        f"{unique_name}.a": policy,
+        f"{unique_name}.b": policy,
+        f"{unique_name}.a.dlq": None,
+        f"{unique_name}.b.dlq": None,
+    }
