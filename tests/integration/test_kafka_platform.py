@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 
+import confluent_kafka
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
+from chaos.brokers.kafka.clients import Producer
 from chaos.brokers.kafka.cluster import KafkaCluster
 from chaos.brokers.kafka.workload import KafkaWorkload
 from chaos.cluster.node import Node
@@ -190,3 +193,37 @@ def test_a_transaction_over_two_topics_shows_in_both_or_neither(kafka_cluster: K
     assert consumed["delivery@topic-1"] == consumed["delivery@topic-2"] > 0
     aborted = {op.value["txn"] for op in history if op.f == "txn" and op.type == "fail"}
     assert aborted  # every fifth transaction held poison: read in neither topic
+
+
+def _flush_a_fenced_transaction(cluster: KafkaCluster, topic: str, producer_class: type) -> object:
+    """What ``flush`` raises (None: nothing) for a transactional producer of ``producer_class`` fenced by
+    a newer one with its transactional.id: its write is refused, and librdkafka makes that a fatal error."""
+    config = cluster.client_config(**{"transactional.id": f"{topic}-{uuid.uuid4().hex[:6]}"})
+    fenced = producer_class(config)
+    fenced.init_transactions(30)
+    newer = confluent_kafka.Producer(config)
+    newer.init_transactions(30)  # the coordinator bumps the id's epoch: the first producer is fenced
+    fenced.begin_transaction()
+    reports: list[object] = []
+    for i in range(20):  # as the workload sends: each with a delivery report
+        fenced.produce(topic, key=f"k{i}", value=b"{}", on_delivery=lambda err, _msg: reports.append(err))
+    try:
+        fenced.flush(30)
+    except:  # noqa: E722 — the one clause that sees whatever the library raises
+        return sys.exc_info()[1]
+    return None
+
+
+def test_a_fenced_producers_fatal_error_reaches_the_workload_as_a_kafka_exception(
+    kafka_cluster: KafkaCluster, unique_name: str
+) -> None:
+    """A fatal error made on purpose: the library's own Producer raises it from ``flush`` as something
+    ``except KafkaException`` never sees (here a SystemError, as its delivery reports ran with the error
+    pending; in CI's K3 row the bare ``KafkaError``), and the thread that meets it dies. Through the
+    workload's Producer it is a fatal KafkaException."""
+    kafka_cluster.create_topic(unique_name, partitions=1)
+    library = _flush_a_fenced_transaction(kafka_cluster, unique_name, confluent_kafka.Producer)
+    assert library is not None and not isinstance(library, KafkaException), repr(library)
+    ours = _flush_a_fenced_transaction(kafka_cluster, unique_name, Producer)
+    assert isinstance(ours, KafkaException), repr(ours)
+    assert ours.args[0].fatal()

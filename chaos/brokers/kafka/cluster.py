@@ -19,9 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from confluent_kafka import Consumer, ElectionType, KafkaException, Producer, TopicPartition
+from confluent_kafka import ElectionType, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
+from chaos.brokers.kafka.clients import Consumer, Producer
 from chaos.cluster.base import Cluster, NotReady, PlannedNode
 from chaos.cluster.node import Endpoint, Node, NodeSpec
 from chaos.errors import BrokerChaosError, ClusterNotReadyError, UsageError

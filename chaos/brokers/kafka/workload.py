@@ -28,12 +28,13 @@ from collections import deque
 from collections.abc import MutableSequence
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from chaos.brokers.kafka.clients import Consumer, Producer
 from chaos.brokers.kafka.cluster import KafkaCluster
 from chaos.brokers.kafka.settings import KafkaClientSettings, KafkaClusterSettings
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
-from chaos.workloads.base import LoadBudget, Workload
+from chaos.workloads.base import DEAD_LETTER_READER, LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 LIBRDKAFKA_LOG = logging.getLogger("brokerchaos.librdkafka")
@@ -88,7 +89,7 @@ def _serve(producer: Producer, process: str, timeout: float) -> bool:
                 log.warning("%s: %d deliveries never reported", process, remaining)
         else:
             producer.poll(0)
-    except (KafkaException, SystemError) as exc:  # SystemError: the fatal error raised inside a report
+    except (KafkaException, SystemError) as exc:  # SystemError: how confluent-kafka < 2.11 raised a fatal error
         log.warning("%s: producer failed: %s", process, str(exc)[:200])
         return False
     return True
@@ -738,14 +739,14 @@ class KafkaWorkload(Workload):
             headers = {k: v.decode() for k, v in (msg.headers() or [])}
             value = {"id": msg.key().decode(), "reason": headers.get("reason")}
             value["delivery_count"] = int(headers.get("delivery_count", 0))
-            self.history.record("dlq-reader", OK, "dead_letter", value)
+            self.history.record(DEAD_LETTER_READER, OK, "dead_letter", value)
 
         try:
             self._read_to_end(self.dlq, record, timeout)
         except (KafkaException, KeyError) as exc:
-            self.history.record("dlq-reader", INFO, "dead_letter_read", error=str(exc)[:200])
+            self.history.record(DEAD_LETTER_READER, INFO, "dead_letter_read", error=str(exc)[:200])
             return
-        self.history.record("dlq-reader", OK, "dead_letter_read")
+        self.history.record(DEAD_LETTER_READER, OK, "dead_letter_read")
 
     def _read_to_end(self, topic: str, each: Any, timeout: float, starts: list[list[int]] | None = None) -> None:
         """Every record of ``topic`` from its start to the high watermarks it had when the read began,
