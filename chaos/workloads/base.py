@@ -50,6 +50,17 @@ def load_kwargs(workload: Any) -> dict[str, Any]:
     }
 
 
+# the process that reads a queue's (or a topic's, a stream's) dead letters to their end after the drain
+DEAD_LETTER_READER = "dlq-reader"
+
+
+def group_process(k: int, role: str) -> str:
+    """The name of the process in ``role`` (``consumer-N``, the dead-letter reader) that works for group K
+    (or the K-th queue of an exchange) after the first: ``gK-<role>``, which :meth:`Workload.audience_of`
+    reads back as audience K."""
+    return f"g{k}-{role}"
+
+
 class Workload(ABC):
     """Producers and consumers on one broker; subclasses implement the client loops.
 
@@ -179,8 +190,8 @@ class Workload(ABC):
             return None
         if process.startswith("consumer-"):
             return self.audience_label(1)
-        head, _, rest = process.partition("-")
-        if head[:1] == "g" and head[1:].isdigit() and (rest.startswith("consumer-") or rest == "dlq-reader"):
+        head, _, role = process.partition("-")
+        if head[:1] == "g" and head[1:].isdigit() and (role.startswith("consumer-") or role == DEAD_LETTER_READER):
             return self.audience_label(int(head[1:]))
         return None
 
@@ -194,7 +205,7 @@ class Workload(ABC):
         Client faults work on the first group only; these read alongside it."""
         for k, group in enumerate(self.groups[1:], start=2):
             for i in range(self.consumers):
-                process = f"g{k}-consumer-{i + 1}"
+                process = group_process(k, f"consumer-{i + 1}")
                 self._spawn(process, functools.partial(self._read_alongside, process, group), i)
 
     def _read_alongside(self, process: str, group: str, _index: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chaos.brokers.rabbitmq.routing import UNROUTABLE, routed_queues, topic_matches
+from chaos.brokers.rabbitmq.routing import UNROUTABLE, UNROUTED, queues_for, routed_queues, topic_matches
 from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
 from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
 from chaos.checkers.audiences import judge
@@ -63,6 +63,13 @@ def test_each_exchange_type_routes_as_rabbitmq_does() -> None:
     assert routed_queues("direct", {"q1": ["a", "b"], "q2": ["b"]}, "b") == ["q1", "q2"]
     assert routed_queues("direct", {"q1": ["a.*"]}, "a.x") == []  # a direct key is no pattern
     assert routed_queues("fanout", {"q1": [], "q2": []}, "anything") == ["q1", "q2"]
+
+
+def test_what_no_binding_routes_goes_to_the_alternate_exchanges_queue_only_when_there_is_one() -> None:
+    assert queues_for("topic", BINDINGS, "audit.log", alternate_exchange=True) == [UNROUTED]
+    assert queues_for("topic", BINDINGS, "audit.log", alternate_exchange=False) == []
+    routed = ["eu-orders", "all-orders", "cancellations"]
+    assert queues_for("topic", BINDINGS, "orders.eu.cancelled", alternate_exchange=True) == routed
 
 
 QUEUES = list(BINDINGS)

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 EXCHANGE_TYPES = ("direct", "fanout", "topic", "headers")
 # the audience of what no queue is bound for (and no alternate exchange takes): no consumer can read it
 UNROUTABLE = "unroutable"
+# the alternate exchange's one queue (client.alternate_exchange): it gets what no binding routes
+UNROUTED = "unrouted"
 
 
 def topic_matches(pattern: str, key: str) -> bool:
@@ -69,3 +71,12 @@ def routed_queues(exchange_type: str, bindings: Mapping[str, Sequence[str]], key
         headers = header_pairs(key)
         return [queue for queue, specs in bindings.items() if any(headers_match(b, headers) for b in specs)]
     raise ValueError(f"unknown exchange type {exchange_type!r} (known: {', '.join(EXCHANGE_TYPES)})")
+
+
+def queues_for(
+    exchange_type: str, bindings: Mapping[str, Sequence[str]], key: str, *, alternate_exchange: bool
+) -> list[str]:
+    """The queues that get a message published with ``key``: those the bindings route it to, else the
+    alternate exchange's queue; none when there is no alternate exchange (the broker then returns the
+    message to a mandatory publisher, or drops it)."""
+    return routed_queues(exchange_type, bindings, key) or ([UNROUTED] if alternate_exchange else [])

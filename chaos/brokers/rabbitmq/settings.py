@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaos.brokers.rabbitmq.images import DEFAULT_VERSION
-from chaos.brokers.rabbitmq.routing import routed_queues
+from chaos.brokers.rabbitmq.routing import UNROUTED, queues_for
 from chaos.brokers.rabbitmq.upgrade import series
 from chaos.profiles import Profile
 from chaos.settings import ProfileError, at_least, choice, used_only
@@ -253,8 +253,10 @@ def _check_routing(profile: RabbitMQProfile) -> None:
         return
     if not c.bindings:
         raise ProfileError(f"client.exchange_type = '{c.exchange_type}' needs client.bindings (queue -> binding keys)")
-    if "unrouted" in c.bindings:
-        raise ProfileError("client.bindings: 'unrouted' is the alternate exchange's queue (client.alternate_exchange)")
+    if UNROUTED in c.bindings:
+        raise ProfileError(
+            f"client.bindings: {UNROUTED!r} is the alternate exchange's queue (client.alternate_exchange)"
+        )
     if c.exchange_type == "fanout":
         if c.routing_keys or any(c.bindings.values()):
             raise ProfileError("client.exchange_type = 'fanout' routes to every bound queue: it takes no keys")
@@ -277,8 +279,8 @@ def _check_poison_reaches_every_queue(profile: RabbitMQProfile) -> None:
         return
     keys = c.routing_keys
 
-    def queues_of(key: str) -> list[str]:  # what no binding routes goes to the alternate exchange's queue
-        return routed_queues(c.exchange_type, c.bindings or {}, key) or (["unrouted"] if c.alternate_exchange else [])
+    def queues_of(key: str) -> list[str]:
+        return queues_for(c.exchange_type, c.bindings or {}, key, alternate_exchange=c.alternate_exchange)
 
     poison_keys = {keys[(k * every + every - 1) % len(keys)] for k in range(len(keys))}
     reached = {q for key in poison_keys for q in queues_of(key)}

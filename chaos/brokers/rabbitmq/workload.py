@@ -30,10 +30,10 @@ import pika.exceptions
 
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
 from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
-from chaos.brokers.rabbitmq.routing import UNROUTABLE, header_binding, header_pairs, routed_queues
+from chaos.brokers.rabbitmq.routing import UNROUTABLE, UNROUTED, header_binding, header_pairs, queues_for
 from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings, priority_rank
 from chaos.history import INFO, OK, Recorder
-from chaos.workloads.base import LoadBudget, Workload
+from chaos.workloads.base import DEAD_LETTER_READER, LoadBudget, Workload, group_process
 
 log = logging.getLogger("brokerchaos.workloads")
 PIKA_ERRORS: tuple[type[Exception], ...] = (pika.exceptions.AMQPError, OSError, AssertionError)
@@ -92,7 +92,7 @@ class RabbitMQWorkload(Workload):
         is the one the client and queue-leader faults work on."""
         c = self.client
         self.exchange = "" if c.exchange_type == "default" else f"{subject}.x"
-        self.audience_labels = [*(c.bindings or {}), *(["unrouted"] if c.alternate_exchange else [])]
+        self.audience_labels = [*(c.bindings or {}), *([UNROUTED] if c.alternate_exchange else [])]
         if not self.exchange:
             self.queues = [subject]
             return
@@ -108,11 +108,9 @@ class RabbitMQWorkload(Workload):
         every queue: one the broker confirmed instead would be lost in each); else it is confirmed and
         dropped (``unroutable``: an audience no consumer reads, where it is lost)."""
         c = self.client
-        routed = routed_queues(c.exchange_type, c.bindings or {}, key)
-        if routed:
-            return routed
-        if c.alternate_exchange:
-            return ["unrouted"]
+        queues = queues_for(c.exchange_type, c.bindings or {}, key, alternate_exchange=c.alternate_exchange)
+        if queues:
+            return queues
         return list(self.audience_labels) if c.mandatory else [UNROUTABLE]
 
     @property
@@ -456,8 +454,8 @@ class RabbitMQWorkload(Workload):
         """The process that reads ``queue``'s dead letters: ``dlq-reader`` for the one queue; with an
         exchange, ``gK-dlq-reader`` for the K-th, so its reads are that queue's audience's evidence alone."""
         if len(self.queues) == 1:
-            return "dlq-reader"
-        return f"g{self.queues.index(queue) + 1}-dlq-reader"
+            return DEAD_LETTER_READER
+        return group_process(self.queues.index(queue) + 1, DEAD_LETTER_READER)
 
     def _read_dead_letters(self, dlq: str, reader: str) -> None:
         """One ``dead_letter`` op per message in ``dlq``, then one ``dead_letter_read`` (``ok`` once the

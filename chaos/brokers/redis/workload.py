@@ -28,7 +28,7 @@ from chaos.brokers.redis.settings import RedisClientSettings
 from chaos.brokers.redis.xadd import RetryingLink, WriteAheadLink, XaddLink, maxlen_args, minid_args
 from chaos.checkers.base import TRIM_F
 from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
-from chaos.workloads.base import LoadBudget, Workload
+from chaos.workloads.base import DEAD_LETTER_READER, LoadBudget, Workload
 
 log = logging.getLogger("brokerchaos.workloads")
 
@@ -432,11 +432,11 @@ class RedisStreamsWorkload(Workload):
                         "reason": fields.get("reason"),
                         "delivery_count": int(fields.get("delivery_count", 0)),
                     }
-                    self.history.record("dlq-reader", OK, "dead_letter", value)
+                    self.history.record(DEAD_LETTER_READER, OK, "dead_letter", value)
         except (redis.RedisError, OSError, LookupError) as exc:
-            self.history.record("dlq-reader", INFO, "dead_letter_read", error=repr(exc)[:200])
+            self.history.record(DEAD_LETTER_READER, INFO, "dead_letter_read", error=repr(exc)[:200])
             return
-        self.history.record("dlq-reader", OK, "dead_letter_read")
+        self.history.record(DEAD_LETTER_READER, OK, "dead_letter_read")
 
 
 def _value(fields: dict[str, Any], entry_id: str) -> dict[str, Any]:
