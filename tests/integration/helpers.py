@@ -50,25 +50,34 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> str:
         raise
 
 
-def read_by_each_audience(
-    workload: Any, history: Any, options: Any, audiences: list[str], exactly_once: bool = False, seconds: float = 1.5
-) -> dict[str, int]:
-    """Play ``workload`` for ``seconds``, drain it, judge each of its ``audiences`` (consumer groups, or an
-    exchange's queues) on its own reads (every cell must pass), and return how many distinct messages each
-    audience's delivery verdict counts."""
+def play_and_judge(
+    workload: Any, history: Any, guarantees: Any, options: Any, seconds: float = 1.5
+) -> tuple[list[Any], dict[str, Any]]:
+    """Play ``workload`` for ``seconds``, drain it (its reads after the drain included), and judge each of its
+    audiences on its own reads: the verdicts and the guarantee cells, for the caller to assert on."""
     from chaos.checkers.audiences import judge
     from chaos.checkers.guarantees import checkers_for
-    from chaos.profiles import Guarantees
 
     with workload.running():
         time.sleep(seconds)
     assert workload.drain(timeout=60)
     workload.stop()
+    make = lambda: checkers_for(guarantees, options)  # noqa: E731
+    return judge(history, guarantees, make, workload.audiences, workload.audience_of, workload.routes)
+
+
+def read_by_each_audience(
+    workload: Any, history: Any, options: Any, audiences: list[str], exactly_once: bool = False, seconds: float = 1.5
+) -> dict[str, int]:
+    """Play and judge ``workload`` (:func:`play_and_judge`) with ``audiences`` (consumer groups, or an
+    exchange's queues), each read by its own processes; every cell must pass. How many distinct messages
+    each audience's delivery verdict counts."""
+    from chaos.profiles import Guarantees
+
+    guarantees = Guarantees(no_loss=True, no_duplicates=True, order=True, recovery=False, exactly_once=exactly_once)
+    verdicts, cells = play_and_judge(workload, history, guarantees, options, seconds)
     assert workload.audiences == audiences
     readers = {op.process for op in history if op.f == "process"}
     assert {workload.audience_of(p) for p in readers} == set(audiences)
-    guarantees = Guarantees(no_loss=True, no_duplicates=True, order=True, recovery=False, exactly_once=exactly_once)
-    make = lambda: checkers_for(guarantees, options)  # noqa: E731
-    verdicts, cells = judge(history, guarantees, make, audiences, workload.audience_of, workload.routes)
     assert {c.valid for c in cells.values()} == {True}, cells
     return {v.checker: v.stats["consumed_distinct"] for v in verdicts if v.checker.startswith("delivery")}

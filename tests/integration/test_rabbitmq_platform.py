@@ -10,7 +10,7 @@ import pika.exceptions
 import pytest
 
 from chaos.brokers.rabbitmq.cluster import RabbitMQCluster
-from tests.integration.helpers import read_by_each_audience
+from tests.integration.helpers import play_and_judge, read_by_each_audience
 
 
 def test_three_nodes_form_one_cluster_with_random_credentials(rabbitmq_cluster: RabbitMQCluster) -> None:
@@ -81,14 +81,28 @@ TOPIC = {
 }
 
 
-def _topic_workload(cluster: RabbitMQCluster, name: str, history: object, **client: object) -> object:
+def _workload(
+    cluster: RabbitMQCluster,
+    name: str,
+    history: Any,
+    *,
+    seconds: float = 10,
+    rate: int = 300,
+    poison_every: int = 0,
+    **client: Any,
+) -> Any:
+    """A RabbitMQ workload of 200 messages at most, one consumer, with the client settings given."""
     from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
     from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
     from chaos.workloads.base import LoadBudget
 
-    settings = RabbitMQClientSettings(**{**TOPIC, **client})  # type: ignore[arg-type]
-    budget = LoadBudget(max_messages=200, max_seconds=10, rate=300)
-    return RabbitMQWorkload(cluster, name, history, budget, settings, consumers=1)  # type: ignore[arg-type]
+    budget = LoadBudget(max_messages=200, max_seconds=seconds, rate=rate)
+    settings = RabbitMQClientSettings(**client)
+    return RabbitMQWorkload(cluster, name, history, budget, settings, consumers=1, poison_every=poison_every)
+
+
+def _topic_workload(cluster: RabbitMQCluster, name: str, history: Any, **client: Any) -> Any:
+    return _workload(cluster, name, history, **{**TOPIC, **client})
 
 
 def test_a_topic_exchange_routes_each_message_to_the_queues_its_key_binds_and_the_rest_to_the_alternate(
@@ -117,21 +131,15 @@ def test_without_an_alternate_exchange_or_mandatory_the_broker_confirms_an_unrou
 ) -> None:
     """The loss the catalogue's topic-exchange row is about, on a real broker: audit.log binds no queue;
     published without mandatory, each is confirmed and lost (judged as the unroutable audience)."""
-    from chaos.checkers.audiences import judge
-    from chaos.checkers.guarantees import CheckerOptions, checkers_for
+    from chaos.checkers.guarantees import CheckerOptions
     from chaos.history import MemoryHistory
     from chaos.profiles import Guarantees
 
     history = MemoryHistory()
-    workload: Any = _topic_workload(rabbitmq_cluster, unique_name, history, mandatory=False)
-    with workload.running():
-        time.sleep(1.0)
-    assert workload.drain(timeout=60)
-    workload.stop()
-    assert workload.audiences == ["eu-orders", "all-orders", "cancellations", "unroutable"]
+    workload = _topic_workload(rabbitmq_cluster, unique_name, history, mandatory=False)
     guarantees = Guarantees(no_loss=True, order=False, recovery=False)
-    make = lambda: checkers_for(guarantees, CheckerOptions())  # noqa: E731
-    verdicts, cells = judge(history, guarantees, make, workload.audiences, workload.audience_of, workload.routes)
+    verdicts, cells = play_and_judge(workload, history, guarantees, CheckerOptions(), seconds=1.0)
+    assert workload.audiences == ["eu-orders", "all-orders", "cancellations", "unroutable"]
     lost = {v.checker: v.anomaly("lost").count for v in verdicts if v.checker.startswith("delivery")}
     assert lost == {
         "delivery@eu-orders": 0,
@@ -142,37 +150,22 @@ def test_without_an_alternate_exchange_or_mandatory_the_broker_confirms_an_unrou
     assert cells["no_loss"].valid is False and cells["no_loss"].checker == "delivery@unroutable"
 
 
-def _fanout_poison_run(cluster: RabbitMQCluster, name: str, **client: object) -> tuple[Any, Any]:
+def _fanout_poison_run(cluster: RabbitMQCluster, name: str, **client: Any) -> tuple[Any, list[Any], dict[str, Any]]:
     """A fanout to billing and shipping, poison every 10th of 200 messages, dead-lettered after one
-    return: played, drained (each queue's dead letters read), and judged on dead letters per queue."""
-    from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
-    from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
-    from chaos.checkers.audiences import judge
-    from chaos.checkers.guarantees import CheckerOptions, checkers_for
+    return: played, drained (each queue's dead letters read), and judged on dead letters per queue. The
+    history, the verdicts and the cells."""
+    from chaos.checkers.guarantees import CheckerOptions
     from chaos.history import MemoryHistory
     from chaos.profiles import Guarantees
-    from chaos.workloads.base import LoadBudget
 
-    settings = RabbitMQClientSettings(
-        queue_type="quorum",
-        exchange_type="fanout",
-        bindings={"billing": [], "shipping": []},
-        poison="dead_letter",
-        delivery_limit=1,
-        **client,  # type: ignore[arg-type]
-    )
     history = MemoryHistory()
-    budget = LoadBudget(max_messages=200, max_seconds=10, rate=300)
-    workload = RabbitMQWorkload(cluster, name, history, budget, settings, consumers=1, poison_every=10)
-    with workload.running():
-        time.sleep(1.0)
-    assert workload.drain(timeout=60)
-    workload.stop()
+    fanout = {"exchange_type": "fanout", "bindings": {"billing": [], "shipping": []}}
+    poison = {"poison": "dead_letter", "delivery_limit": 1}
+    workload = _workload(cluster, name, history, poison_every=10, queue_type="quorum", **fanout, **poison, **client)
     guarantees = Guarantees(no_loss=True, dead_letter=True, order=False, recovery=False)
     options = CheckerOptions(consume_f="receive", dead_letter_after=workload.dead_letter_after)
-    make = lambda: checkers_for(guarantees, options)  # noqa: E731
-    verdicts, cells = judge(history, guarantees, make, workload.audiences, workload.audience_of, workload.routes)
-    return history, (verdicts, cells)
+    verdicts, cells = play_and_judge(workload, history, guarantees, options, seconds=1.0)
+    return history, verdicts, cells
 
 
 def test_behind_a_fanout_each_queue_dead_letters_its_own_copy_of_poison_into_its_own_queue(
@@ -180,7 +173,7 @@ def test_behind_a_fanout_each_queue_dead_letters_its_own_copy_of_poison_into_its
 ) -> None:
     """Each bound queue's poison is in that queue's dead letters, once, read for that queue's audience;
     and without a dead-letter exchange (catalogue R9, per queue) both queues drop it, caught in each."""
-    history, (verdicts, cells) = _fanout_poison_run(rabbitmq_cluster, unique_name)
+    history, verdicts, cells = _fanout_poison_run(rabbitmq_cluster, unique_name)
     poison = {op.value["id"] for op in history if op.f == "send" and op.type == "ok" and op.value["kind"] == "poison"}
     assert len(poison) == 20
     for reader in ("g1-dlq-reader", "g2-dlq-reader"):
@@ -189,7 +182,7 @@ def test_behind_a_fanout_each_queue_dead_letters_its_own_copy_of_poison_into_its
         assert {v["reason"] for v in read} == {"delivery_limit"}
     assert cells["dead_letter"].valid is True and cells["no_loss"].valid is True, cells
 
-    _, (verdicts, cells) = _fanout_poison_run(rabbitmq_cluster, f"{unique_name}-nodlx", dead_letter_exchange=False)
+    _, verdicts, cells = _fanout_poison_run(rabbitmq_cluster, f"{unique_name}-nodlx", dead_letter_exchange=False)
     assert cells["dead_letter"].valid is False
     missing = {
         v.checker: v.anomaly("poison_not_dead_lettered").count for v in verdicts if v.checker.startswith("dead_")
@@ -204,16 +197,11 @@ def test_mirroring_behind_an_exchange_puts_every_bound_queue_and_no_other_under_
     its own listing says, and to neither dead-letter queue."""
     import json
 
-    from chaos.brokers.rabbitmq.settings import RabbitMQClientSettings
-    from chaos.brokers.rabbitmq.workload import RabbitMQWorkload
     from chaos.history import MemoryHistory
-    from chaos.workloads.base import LoadBudget
 
-    settings = RabbitMQClientSettings(
-        queue_type="classic", poison="reject", mirrored=True, exchange_type="fanout", bindings={"a": [], "b": []}
-    )
-    budget = LoadBudget(max_messages=10, max_seconds=1, rate=10)
-    workload = RabbitMQWorkload(rabbitmq_cluster, unique_name, MemoryHistory(), budget, settings)
+    fanout = {"exchange_type": "fanout", "bindings": {"a": [], "b": []}}
+    settings = {"queue_type": "classic", "poison": "reject", "mirrored": True, **fanout}
+    workload = _workload(rabbitmq_cluster, unique_name, MemoryHistory(), seconds=1, rate=10, **settings)
     workload._declare()
     rows = json.loads(rabbitmq_cluster.ctl("list_queues", "--formatter", "json", "name", "policy"))
     policies = {r["name"]: r.get("policy") or None for r in rows if r["name"].startswith(unique_name)}
