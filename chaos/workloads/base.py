@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -243,16 +244,22 @@ class Workload(ABC):
         def guarded() -> None:
             try:
                 target(index)  # type: ignore[operator]
-            except Exception as exc:  # a client thread must never die silently
-                if self._stopped:  # stuck in its client library past stop(): the history is closed
-                    log.warning("%s ended %r after the workload stopped (not recorded)", name, exc)
-                    return
-                log.exception("%s crashed", name)
-                self.errors.append(f"{name}: {exc!r}")
+            except:  # noqa: E722 — whatever ends a client thread, even what no except clause can name
+                self._record_thread_death(name, sys.exc_info()[1])
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+
+    def _record_thread_death(self, name: str, exc: object) -> None:
+        """A client thread must never die silently: what ended it leaves the drain incomplete, so no
+        verdict passes on the evidence it stopped writing. That may be no exception class at all
+        (confluent-kafka can raise a bare ``KafkaError``, whose traceback cannot be printed)."""
+        if self._stopped:  # stuck in its client library past stop(): the history is closed
+            log.warning("%s ended %r after the workload stopped (not recorded)", name, exc)
+            return
+        log.error("%s crashed: %r", name, exc, exc_info=exc if isinstance(exc, BaseException) else None)
+        self.errors.append(f"{name}: {exc!r}")
 
     # consumer crashes ---------------------------------------------------------------------------
     def should_crash(self, process: str) -> bool:
