@@ -89,7 +89,7 @@ def _serve(producer: Producer, process: str, timeout: float) -> bool:
                 log.warning("%s: %d deliveries never reported", process, remaining)
         else:
             producer.poll(0)
-    except (KafkaException, SystemError) as exc:  # SystemError: how confluent-kafka < 2.11 raised a fatal error
+    except (KafkaException, SystemError) as exc:  # SystemError: a report refused, no KafkaException behind it
         log.warning("%s: producer failed: %s", process, str(exc)[:200])
         return False
     return True
