@@ -3,15 +3,14 @@ dead producer or consumer stopped writing."""
 
 from __future__ import annotations
 
-import ctypes
 import sys
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import KafkaError
 
 from chaos.history import INFO, OK, MemoryHistory
 from chaos.workloads.base import LoadBudget, Workload
+from tests.unit.kafka_errors import raise_bare_kafka_error
 
 
 class ProducerThatDies(Workload):
@@ -43,12 +42,6 @@ def _drained(workload: ProducerThatDies) -> tuple[bool, object]:
     return complete, drain
 
 
-def _bare_kafka_error() -> None:
-    """What confluent-kafka raises on Python < 3.12 for a fatal error: its KafkaError, no exception class."""
-    error = KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "sequence desynchronised", fatal=True)
-    ctypes.pythonapi.PyErr_SetObject(ctypes.py_object(KafkaError), ctypes.py_object(error))
-
-
 def _runtime_error() -> None:
     raise RuntimeError("client library gave up")
 
@@ -63,7 +56,7 @@ def test_a_thread_that_ends_normally_leaves_a_complete_drain() -> None:
     [
         _runtime_error,
         pytest.param(
-            _bare_kafka_error,
+            raise_bare_kafka_error,
             marks=pytest.mark.skipif(sys.version_info >= (3, 12), reason="no bare KafkaError on Python >= 3.12"),
         ),
     ],

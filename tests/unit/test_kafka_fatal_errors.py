@@ -2,14 +2,13 @@
 
 confluent-kafka (>= 2.11) re-raises a fatal error from poll/flush/consume after librdkafka unwinds; on
 Python < 3.12 it restores it with ``PyErr_SetObject(type(error), error)``, so the exception raised is the
-bare ``KafkaError``. ``_raise_as_confluent_kafka_restores_it`` makes that same C call (through ctypes),
+bare ``KafkaError``. ``raise_bare_kafka_error`` makes that same C call (through ctypes),
 so these tests meet exactly what a producer thread met in CI when an unclean leader election
 desynchronised an idempotent producer (catalogue row K3).
 """
 
 from __future__ import annotations
 
-import ctypes
 import sys
 from typing import Any
 
@@ -19,19 +18,11 @@ from confluent_kafka import KafkaError, KafkaException
 
 from chaos.brokers.kafka.clients import Consumer, Producer, raising_kafka_exceptions
 from chaos.brokers.kafka.workload import _serve
+from tests.unit.kafka_errors import FATAL, raise_bare_kafka_error
 
 bare_error_shape = pytest.mark.skipif(
     sys.version_info >= (3, 12), reason="Python >= 3.12 restores the exception normalised: no bare KafkaError"
 )
-
-FATAL = KafkaError(
-    KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "ProduceRequest ... NOT_ENOUGH_REPLICAS (actions Retry)", fatal=True
-)
-
-
-def _raise_as_confluent_kafka_restores_it(*_: Any, **__: Any) -> int:
-    ctypes.pythonapi.PyErr_SetObject(ctypes.py_object(KafkaError), ctypes.py_object(FATAL))
-    return 0  # never reached: ctypes raises the error the call set
 
 
 @bare_error_shape
@@ -40,7 +31,7 @@ def test_the_bare_error_escapes_an_except_clause_that_names_kafka_exception() ->
     handled = []
     try:
         try:
-            _raise_as_confluent_kafka_restores_it()
+            raise_bare_kafka_error()
         except (KafkaException, SystemError):
             handled.append("by the named clause")
     except:  # noqa: E722 — the one clause that can see it
@@ -50,7 +41,7 @@ def test_the_bare_error_escapes_an_except_clause_that_names_kafka_exception() ->
 
 @bare_error_shape
 def test_a_wrapped_call_raises_the_fatal_error_as_a_kafka_exception_carrying_it() -> None:
-    poll = raising_kafka_exceptions(_raise_as_confluent_kafka_restores_it)
+    poll = raising_kafka_exceptions(raise_bare_kafka_error)
     with pytest.raises(KafkaException) as raised:
         poll(0)
     error = raised.value.args[0]
@@ -98,7 +89,7 @@ def test_a_wrapped_call_leaves_results_and_other_exceptions_alone() -> None:
 
 
 class _ProducerWhoseCallsRaiseTheBareError:
-    poll = flush = staticmethod(raising_kafka_exceptions(_raise_as_confluent_kafka_restores_it))
+    poll = flush = staticmethod(raising_kafka_exceptions(raise_bare_kafka_error))
 
 
 @bare_error_shape
