@@ -170,6 +170,8 @@ class Cluster(ABC):
         # Nodes record what they fsync (the syncjournal shim), so a power loss can drop the rest.
         # Set before start() when the profile draws a power-loss fault.
         self.track_syncs = False
+        # With track_syncs: each fsync the shim journals first waits this long (a busy disk).
+        self.sync_delay_ms = 0
         # Told of every repair the harness makes (restart a node, end a split brain...): an operator
         # event in the history, so recovery is judged on what the cluster did before it.
         self.on_operator: Callable[[str, str | None], None] = log_operator
@@ -403,7 +405,7 @@ class Cluster(ABC):
         """A node's container, not started. ``keep_data``: the volume already holds the node's data
         directory, and config files the broker rewrites there (Redis, Sentinel) are not overwritten."""
         data_dir = self.image_spec.data_dir
-        env = {**spec.env, **syncjournal.node_env()} if self.track_syncs else spec.env
+        env = {**spec.env, **syncjournal.node_env(self.sync_delay_ms)} if self.track_syncs else spec.env
         container = DockerContainer(
             spec.image,
             command=spec.command,  # type: ignore[arg-type]  # docker-py takes a list; testcontainers says str
@@ -455,19 +457,29 @@ class Cluster(ABC):
     def drop_unsynced(self, node: Node) -> dict[str, int]:
         """A killed node's power loss: cut each file it synced back to its size at the last fsync (see
         :mod:`chaos.cluster.syncjournal`). Returns the bytes dropped per file."""
+        return self._unsynced_tails(node, cut=True)
+
+    def unsynced_bytes(self, node: Node) -> dict[str, int]:
+        """What a power loss would drop from ``node`` now, per file; nothing is cut. On a killed node it
+        is what the kill kept although the broker never made it durable (the page cache survives)."""
+        return self._unsynced_tails(node, cut=False)
+
+    def _unsynced_tails(self, node: Node, *, cut: bool) -> dict[str, int]:
+        purpose = "power-loss" if cut else "measure-unsynced"
         if not self.track_syncs:
-            raise BrokerChaosError("drop_unsynced needs a cluster started with track_syncs = True")
+            raise BrokerChaosError(f"{purpose} needs a cluster started with track_syncs = True")
         synced = syncjournal.read_journal(node.container)
         cuts = syncjournal.unsynced_tails(synced, self.image_spec.data_dir, self.rewritten_in_place)
         if not cuts:
             return {}
-        output = self._on_data_volume(node, syncjournal.cut_script(cuts), "power-loss")
-        dropped = {}
+        script = syncjournal.cut_script(cuts, measure_only=not cut)
+        output = self._on_data_volume(node, script, purpose)
+        tails = {}
         for line in output.splitlines():
             path, _, count = line.rpartition(" ")
             if count.isdigit():
-                dropped[path] = int(count)
-        return dropped
+                tails[path] = int(count)
+        return tails
 
     def _on_data_volume(self, node: Node, script: str, purpose: str) -> str:
         """Run ``script`` as root in a labelled helper container (the cluster's image) that mounts the

@@ -77,8 +77,12 @@ def _compiler() -> str | None:
     return found
 
 
-def node_env() -> dict[str, str]:
-    return {"LD_PRELOAD": LIBRARY_IN_NODE, "BC_SYNC_JOURNAL": JOURNAL_IN_NODE}
+def node_env(sync_delay_ms: int = 0) -> dict[str, str]:
+    """The environment that preloads the shim; ``sync_delay_ms`` makes each fsync that much slower."""
+    env = {"LD_PRELOAD": LIBRARY_IN_NODE, "BC_SYNC_JOURNAL": JOURNAL_IN_NODE}
+    if sync_delay_ms > 0:
+        env["BC_SYNC_DELAY_MS"] = str(sync_delay_ms)
+    return env
 
 
 def read_journal(container: Container) -> dict[str, int]:
@@ -120,14 +124,15 @@ def unsynced_tails(synced: dict[str, int], data_dir: str, kept_whole: tuple[str,
     ]
 
 
-def cut_script(cuts: list[Cut]) -> str:
+def cut_script(cuts: list[Cut], *, measure_only: bool = False) -> str:
     """A POSIX shell script that truncates each file longer than its durable size and prints the bytes
-    dropped per file (``path dropped``)."""
+    dropped per file (``path dropped``); ``measure_only`` prints the same and truncates nothing."""
     lines = []
     for cut in cuts:
         quoted = "'" + cut.path.replace("'", "'\\''") + "'"
+        truncate = "true" if measure_only else f"truncate -s {cut.durable_size} {quoted}"
         lines.append(
             f"if [ -f {quoted} ]; then n=$(stat -c %s {quoted}); if [ $n -gt {cut.durable_size} ]; then "
-            f"truncate -s {cut.durable_size} {quoted} && echo {quoted} $((n - {cut.durable_size})); fi; fi"
+            f"{truncate} && echo {quoted} $((n - {cut.durable_size})); fi; fi"
         )
     return "\n".join(lines) or "true"

@@ -41,6 +41,17 @@ def test_the_cut_script_drops_only_unsynced_tails(tmp_path: Path) -> None:
     assert sorted(out.split("\n")[:-1]) == sorted([f"{longer} 40", f"{quoted} 7"])
 
 
+def test_measuring_prints_the_same_tails_and_cuts_nothing(tmp_path: Path) -> None:
+    longer, shorter = tmp_path / "longer", tmp_path / "shorter"
+    longer.write_bytes(b"x" * 100)
+    shorter.write_bytes(b"x" * 10)
+    cuts = [Cut(str(longer), 60), Cut(str(shorter), 50)]
+    script = cut_script(cuts, measure_only=True)
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == f"{longer} 40\n"
+    assert longer.stat().st_size == 100 and shorter.stat().st_size == 10
+
+
 def test_the_shim_records_the_size_before_each_sync(tmp_path: Path) -> None:
     try:
         library = syncjournal.library()

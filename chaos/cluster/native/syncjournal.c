@@ -5,6 +5,10 @@
  * path, under $BC_SYNC_JOURNAL. A simulated power loss (chaos/faults: power-loss-*) kills the node and cuts
  * each recorded file back to that size: the unsynced tail a real crash loses with the page cache.
  * Files the broker never syncs are left whole. Without $BC_SYNC_JOURNAL the shim does nothing.
+ *
+ * $BC_SYNC_DELAY_MS (optional) makes each fsync/fdatasync of a regular file take that much longer: a busy
+ * disk, under which a broker's own choices show (Redis, appendfsync everysec: it acknowledges writes it
+ * has postponed writing while a background fsync runs).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -55,10 +59,17 @@ static void remember(int fd, off_t size) {
     errno = saved;
 }
 
+static void like_a_busy_disk(void) {
+    const char *delay = getenv("BC_SYNC_DELAY_MS");
+    long ms = delay == NULL ? 0 : strtol(delay, NULL, 10);
+    if (ms > 0) usleep((useconds_t)(ms * 1000));
+}
+
 static int synced(const char *name, sync_fn *real, int fd) {
     if (*real == NULL) *real = (sync_fn)dlsym(RTLD_NEXT, name);
     struct stat st;
     off_t size = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) ? st.st_size : -1;
+    if (size >= 0) like_a_busy_disk();
     int result = (*real)(fd);
     if (result == 0 && size >= 0) remember(fd, size);
     return result;
