@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from docker.errors import APIError, DockerException
 
 from chaos.errors import BrokerChaosError
+from chaos.resources import RunContext
 
 log = logging.getLogger("brokerchaos.reaper")
 REAPER_PORT = 8080
@@ -33,6 +34,11 @@ def _engine_socket() -> str | None:
         return DEFAULT_SOCKET
     parsed = urlparse(host)
     return parsed.path if parsed.scheme == "unix" and parsed.path else None
+
+
+def reaper_name(run: RunContext) -> str:
+    """The container name of ``run``'s reaper."""
+    return f"bc-{run.run_id[-6:]}-reaper-{run.pid}"
 
 
 def watch_run(platform: object, timeout: float = 15.0) -> bool:
@@ -50,7 +56,7 @@ def watch_run(platform: object, timeout: float = 15.0) -> bool:
         image = platform.images.resolve("reaper").ref  # type: ignore[attr-defined]
         container = client.containers.run(
             image,
-            name=f"bc-{run.run_id[-6:]}-reaper-{run.pid}",
+            name=reaper_name(run),
             detach=True,
             auto_remove=True,
             labels=run.labels(role="reaper"),

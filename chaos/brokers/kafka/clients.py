@@ -65,7 +65,9 @@ _BaseConsumer = confluent_kafka.Consumer
 
 
 class Producer(_Base):
-    """A confluent-kafka Producer whose calls that serve callbacks raise fatal errors as KafkaException."""
+    """A confluent-kafka Producer whose calls that serve callbacks raise fatal errors as KafkaException.
+    ``produce`` serves none and raises proper KafkaExceptions itself; it is wrapped all the same, so that
+    every producer call the workload makes follows one rule."""
 
     poll = raising_kafka_exceptions(_Base.poll)
     flush = raising_kafka_exceptions(_Base.flush)

@@ -124,6 +124,9 @@ class KafkaCluster(Cluster):
         self.cluster_id = new_cluster_id()
         self._ready_topic_checked = False
         self._admin: AdminClient | None = None
+        # Admin clients replaced while a request of theirs may still be pending: kept for the cluster's
+        # life, since librdkafka destroys a handle's pending requests with it.
+        self._retired_admins: list[AdminClient] = []
         self.validate_known_keys(cached_only=True)
 
     # topology ------------------------------------------------------------------------------------
@@ -221,6 +224,12 @@ class KafkaCluster(Cluster):
         if self._admin is None:
             self._admin = AdminClient(self.client_config())
         return self._admin
+
+    def _retire_admin(self) -> None:
+        """The next ``admin()`` is a new client; the old one is kept alive, not destroyed under a request."""
+        if self._admin is not None:
+            self._retired_admins.append(self._admin)
+            self._admin = None
 
     def node_by_id(self, broker_id: int) -> Node:
         return self.node(self.node_name(broker_id))
@@ -473,7 +482,7 @@ class KafkaCluster(Cluster):
                 return dict(self.admin().describe_configs([resource])[resource].result(timeout=30))
             except KafkaException as exc:
                 log.warning("describing broker 1's settings failed (attempt %d of %d): %s", attempt, attempts, exc)
-                self._admin = None
+                self._retire_admin()
         raise ClusterNotReadyError(
             f"kafka {self.version}: broker 1 did not describe its settings in {attempts} attempts of 30 s, so "
             "the profile's server.properties keys could not be checked"
