@@ -454,32 +454,35 @@ class Cluster(ABC):
             return f"no process on {node.name} loaded the fsync journal shim ({syncjournal.LIBRARY_IN_NODE})"
         return ""
 
-    def drop_unsynced(self, node: Node) -> dict[str, int]:
+    def drop_unsynced(self, node: Node) -> syncjournal.Unsynced:
         """A killed node's power loss: cut each file it synced back to its size at the last fsync (see
-        :mod:`chaos.cluster.syncjournal`). Returns the bytes dropped per file."""
-        return self._unsynced_tails(node, cut=True)
+        :mod:`chaos.cluster.syncjournal`). Returns the bytes dropped per file, and the files kept whole
+        because the node never synced them."""
+        return self._unsynced(node, cut=True)
 
-    def unsynced_bytes(self, node: Node) -> dict[str, int]:
-        """What a power loss would drop from ``node`` now, per file; nothing is cut. On a killed node it
-        is what the kill kept although the broker never made it durable (the page cache survives)."""
-        return self._unsynced_tails(node, cut=False)
+    def measure_unsynced(self, node: Node) -> syncjournal.Unsynced:
+        """What a power loss would drop from ``node`` now; nothing is cut. On a killed node the tails are
+        what the kill kept although the broker never made them durable (the page cache survives)."""
+        return self._unsynced(node, cut=False)
 
-    def _unsynced_tails(self, node: Node, *, cut: bool) -> dict[str, int]:
+    def _unsynced(self, node: Node, *, cut: bool) -> syncjournal.Unsynced:
         purpose = "power-loss" if cut else "measure-unsynced"
         if not self.track_syncs:
             raise BrokerChaosError(f"{purpose} needs a cluster started with track_syncs = True")
-        synced = syncjournal.read_journal(node.container)
-        cuts = syncjournal.unsynced_tails(synced, self.image_spec.data_dir, self.rewritten_in_place)
-        if not cuts:
-            return {}
-        script = syncjournal.cut_script(cuts, measure_only=not cut)
+        journal = syncjournal.read_journal(node.container)
+        data_dir = self.image_spec.data_dir
+        cuts = syncjournal.unsynced_tails(journal.sizes, data_dir, self.rewritten_in_place)
+        # listed after the cuts: the sizes a restart starts from
+        script = syncjournal.cut_script(cuts, measure_only=not cut) + "\n" + syncjournal.listing_script(data_dir)
         output = self._on_data_volume(node, script, purpose)
         tails = {}
         for line in output.splitlines():
             path, _, count = line.rpartition(" ")
-            if count.isdigit():
+            if count.isdigit() and not line.startswith(syncjournal.LISTED):
                 tails[path] = int(count)
-        return tails
+        # config files this harness wrote before the broker started are provisioning, not the broker's writes
+        files = {p: f for p, f in syncjournal.parse_listing(output).items() if p not in node.spec.files}
+        return syncjournal.Unsynced(tails, syncjournal.never_synced(files, journal, self.rewritten_in_place))
 
     def _on_data_volume(self, node: Node, script: str, purpose: str) -> str:
         """Run ``script`` as root in a labelled helper container (the cluster's image) that mounts the

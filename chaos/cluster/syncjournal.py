@@ -1,13 +1,15 @@
 """What a node made durable: the ``syncjournal`` shim, and cutting a killed node's files back to it.
 
 A SIGKILLed container keeps the kernel's page cache: every write(2) survives, synced or not, so a kill
-never shows what ``appendfsync everysec`` or an unsynced write-ahead log risk. A machine that loses power
+does not show what an unsynced write-ahead log risks (Redis's ``appendfsync everysec`` loses to a kill
+only what it had not even written, held back behind a slow fsync). A machine that loses power
 loses exactly the writes not yet fsynced. The shim (``native/syncjournal.c``, LD_PRELOADed into each
 broker process) records, per file, its size before each successful fsync/fdatasync; after a kill,
 :func:`unsynced_tails` names what lies past that size and the cluster truncates it.
 
 The model: a file the broker has synced loses its unsynced tail (the worst case a power loss allows);
-a file it never syncs is kept whole (written long ago, the kernel would have flushed it); so is a file
+a file it never syncs is kept whole (as if written long ago, flushed by the kernel: the power loss counts
+such files in its report, since a real one would lose what the kernel had not written back); so is a file
 its cluster names as rewritten in place (``Cluster.rewritten_in_place``: a table whose update may have
 reached the disk or not — a loss then is not charged to a cut the broker could not have foreseen).
 """
@@ -85,26 +87,57 @@ def node_env(sync_delay_ms: int = 0) -> dict[str, str]:
     return env
 
 
-def read_journal(container: Container) -> dict[str, int]:
-    """Path → size at its last fsync, read from a (stopped or running) node; empty if it never synced."""
+@dataclass(frozen=True)
+class Journal:
+    """What a node's shim recorded: ``sizes`` (path → size at its last fsync) and ``inodes`` (every file
+    it ever synced, under whatever name it has now)."""
+
+    sizes: dict[str, int]
+    inodes: frozenset[int]
+
+
+def read_journal(container: Container) -> Journal:
+    """The journal of a (stopped or running) node; empty if it never synced."""
     try:
         stream, _ = container.get_archive(JOURNAL_IN_NODE)
     except NotFound:
-        return {}
-    synced: dict[str, int] = {}
+        return Journal({}, frozenset())
+    sizes: dict[str, int] = {}
+    inodes: set[int] = set()
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         for member in tar.getmembers():
+            inode = parse_inode_slot(PurePosixPath(member.name).name)
+            if inode is not None:
+                inodes.add(inode)
+                continue
             extracted = tar.extractfile(member) if member.isfile() else None
             slot = parse_slot(extracted.read()) if extracted is not None else None
             if slot is not None:
-                synced[slot[0]] = slot[1]
-    return synced
+                sizes[slot[0]] = slot[1]
+    return Journal(sizes, frozenset(inodes))
+
+
+def parse_inode_slot(name: str) -> int | None:
+    """An inode slot's name, ``i<16 hex digits>``; None for a path slot."""
+    digits = name[1:]
+    if name.startswith("i") and len(digits) == 16 and all(c in "0123456789abcdef" for c in digits):
+        return int(digits, 16)
+    return None
 
 
 def parse_slot(data: bytes) -> tuple[str, int] | None:
     """One slot file: ``<20-digit size> <path>``; None when torn or foreign."""
     size, _, path = data.decode(errors="replace").strip().partition(" ")
     return (path, int(size)) if path and size.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Unsynced:
+    """A node's data volume against its fsync journal: ``tails`` (path → bytes past the last fsync:
+    what a power loss cuts) and ``never_synced`` (path → size: files the model keeps whole)."""
+
+    tails: dict[str, int]
+    never_synced: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -122,6 +155,44 @@ def unsynced_tails(synced: dict[str, int], data_dir: str, kept_whole: tuple[str,
         for path, size in sorted(synced.items())
         if path.startswith(root) and not any(fnmatch.fnmatch(PurePosixPath(path).name, p) for p in kept_whole)
     ]
+
+
+LISTED = "file "  # how ``listing_script`` marks its lines, apart from the cut script's
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    size: int
+    inode: int
+
+
+def listing_script(data_dir: str) -> str:
+    """A POSIX shell script that prints every regular file under ``data_dir`` with its size and inode."""
+    quoted = "'" + data_dir.replace("'", "'\\''") + "'"
+    return f"find {quoted} -type f -printf '{LISTED}%s %i %p\\n'"
+
+
+def parse_listing(output: str) -> dict[str, ListedFile]:
+    """Path → size and inode from ``listing_script``'s lines (others are ignored)."""
+    files = {}
+    for line in output.splitlines():
+        size, _, rest = line.removeprefix(LISTED).partition(" ")
+        inode, _, path = rest.partition(" ")
+        if line.startswith(LISTED) and size.isdigit() and inode.isdigit() and path:
+            files[path] = ListedFile(int(size), int(inode))
+    return files
+
+
+def never_synced(files: dict[str, ListedFile], journal: Journal, kept_whole: tuple[str, ...] = ()) -> dict[str, int]:
+    """The files (path → size) the broker has not synced once, under any name, since it started with the
+    shim. The model keeps them whole, as if the kernel had written them back long ago; a real power cut
+    loses what the kernel had not written back yet of a file the broker leaves to it."""
+    return {
+        path: listed.size
+        for path, listed in sorted(files.items())
+        if listed.inode not in journal.inodes
+        and not any(fnmatch.fnmatch(PurePosixPath(path).name, p) for p in kept_whole)
+    }
 
 
 def cut_script(cuts: list[Cut], *, measure_only: bool = False) -> str:

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from chaos.cluster import syncjournal
-from chaos.cluster.syncjournal import Cut, cut_script, parse_slot, unsynced_tails
+from chaos.cluster.syncjournal import (
+    Cut,
+    cut_script,
+    listing_script,
+    never_synced,
+    parse_inode_slot,
+    parse_listing,
+    parse_slot,
+    unsynced_tails,
+)
 
 
 def test_only_files_on_the_data_volume_are_cut() -> None:
@@ -69,6 +78,50 @@ def test_the_shim_records_the_size_before_each_sync(tmp_path: Path) -> None:
     )
     env = {**os.environ, "LD_PRELOAD": str(shim), "BC_SYNC_JOURNAL": str(journal)}
     subprocess.run([sys.executable, "-c", program, str(data)], env=env, check=True)
-    slots = [parse_slot(p.read_bytes()) for p in journal.iterdir()]
+    slots = [parse_slot(p.read_bytes()) for p in journal.iterdir() if parse_inode_slot(p.name) is None]
     assert slots == [(str(data), 150)]
+    assert [parse_inode_slot(p.name) for p in journal.iterdir()].count(data.stat().st_ino) == 1
     assert data.stat().st_size == 157
+
+
+def _journal_of(directory: Path) -> syncjournal.Journal:
+    sizes = {}
+    inodes = set()
+    for slot in directory.iterdir():
+        inode = parse_inode_slot(slot.name)
+        if inode is not None:
+            inodes.add(inode)
+        elif (parsed := parse_slot(slot.read_bytes())) is not None:
+            sizes[parsed[0]] = parsed[1]
+    return syncjournal.Journal(sizes, frozenset(inodes))
+
+
+def test_a_file_synced_then_renamed_is_not_one_never_synced(tmp_path: Path) -> None:
+    try:
+        library = syncjournal.library()
+    except syncjournal.SyncJournalUnavailableError as exc:
+        pytest.skip(str(exc))
+    shim, journal, data = tmp_path / "shim.so", tmp_path / "journal", tmp_path / "data"
+    shim.write_bytes(library)
+    data.mkdir()
+    program = (
+        "import os,sys\n"
+        "d = sys.argv[1]\n"
+        "f = open(d + '/temp', 'wb'); f.write(b'a' * 10); f.flush(); os.fsync(f.fileno()); f.close()\n"
+        "os.rename(d + '/temp', d + '/base')\n"
+        "f = open(d + '/left-to-the-kernel', 'wb'); f.write(b'b' * 20); f.close()\n"
+        "f = open(d + '/rewritten.dets', 'wb'); f.write(b'c' * 5); f.close()\n"
+    )
+    env = {**os.environ, "LD_PRELOAD": str(shim), "BC_SYNC_JOURNAL": str(journal)}
+    subprocess.run([sys.executable, "-c", program, str(data)], env=env, check=True)
+    listing = subprocess.run(["sh", "-c", listing_script(str(data))], capture_output=True, text=True, check=True).stdout
+    files = parse_listing(listing + "/elsewhere 3\n")  # a cut script's line among them is no file
+    assert sorted(files) == [f"{data}/base", f"{data}/left-to-the-kernel", f"{data}/rewritten.dets"]
+    kept = never_synced(files, _journal_of(journal), ("*.dets",))
+    assert kept == {f"{data}/left-to-the-kernel": 20}
+
+
+def test_inode_slots_are_told_from_path_slots() -> None:
+    assert parse_inode_slot("i00000000000004d2") == 1234
+    assert parse_inode_slot("00000000000004d2") is None  # a path slot: a hash of the path
+    assert parse_inode_slot("i00000000000004dz") is None

@@ -33,8 +33,17 @@ static uint64_t fnv1a(const char *s) {
     return h;
 }
 
+/* An empty slot "i<inode>" per file ever synced, whatever it is called now: a file synced under one name
+ * and renamed (a temp file made durable, then moved into place) is not one the broker never synced. */
+static void remember_inode(const char *dir, ino_t inode) {
+    char slot[PATH_MAX];
+    snprintf(slot, sizeof slot, "%s/i%016llx", dir, (unsigned long long)inode);
+    int out = open(slot, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (out >= 0) close(out);
+}
+
 /* "<20-digit size> <path>\n", overwritten in place: one small file per synced path. */
-static void remember(int fd, off_t size) {
+static void remember(int fd, off_t size, ino_t inode) {
     const char *dir = getenv("BC_SYNC_JOURNAL");
     if (dir == NULL || size < 0) return;
     char link[64], path[PATH_MAX];
@@ -55,6 +64,7 @@ static void remember(int fd, off_t size) {
     if (out >= 0) {
         if (pwrite(out, line, (size_t)len, 0) == len) (void)ftruncate(out, len);
         close(out);
+        remember_inode(dir, inode);
     }
     errno = saved;
 }
@@ -71,7 +81,7 @@ static int synced(const char *name, sync_fn *real, int fd) {
     off_t size = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) ? st.st_size : -1;
     if (size >= 0) like_a_busy_disk();
     int result = (*real)(fd);
-    if (result == 0 && size >= 0) remember(fd, size);
+    if (result == 0 && size >= 0) remember(fd, size, st.st_ino);
     return result;
 }
 
