@@ -3,10 +3,12 @@ The shim itself is exercised for real (compiled, preloaded into a process that f
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
-from pathlib import Path
+import tarfile
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -19,6 +21,7 @@ from chaos.cluster.syncjournal import (
     parse_inode_slot,
     parse_listing,
     parse_slot,
+    read_journal,
     unsynced_tails,
 )
 
@@ -61,14 +64,34 @@ def test_measuring_prints_the_same_tails_and_cuts_nothing(tmp_path: Path) -> Non
     assert longer.stat().st_size == 100 and shorter.stat().st_size == 10
 
 
-def test_the_shim_records_the_size_before_each_sync(tmp_path: Path) -> None:
+def _run_under_the_shim(tmp_path: Path, program: str, argument: Path) -> Path:
+    """Run ``program`` (Python, given ``argument``) with the shim preloaded; returns its journal directory."""
     try:
         library = syncjournal.library()
     except syncjournal.SyncJournalUnavailableError as exc:
         pytest.skip(str(exc))
-    shim = tmp_path / "shim.so"
+    shim, journal = tmp_path / "shim.so", tmp_path / "journal"
     shim.write_bytes(library)
-    data, journal = tmp_path / "data.log", tmp_path / "journal"
+    env = {**os.environ, "LD_PRELOAD": str(shim), "BC_SYNC_JOURNAL": str(journal)}
+    subprocess.run([sys.executable, "-c", program, str(argument)], env=env, check=True)
+    return journal
+
+
+class _DirectoryAsNode:
+    """A journal directory served as ``Container.get_archive`` serves the node's, for ``read_journal``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get_archive(self, path: str) -> tuple[list[bytes], dict[str, str]]:
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            tar.add(self.directory, arcname=PurePosixPath(path).name)
+        return [archive.getvalue()], {}
+
+
+def test_the_shim_records_the_size_before_each_sync(tmp_path: Path) -> None:
+    data = tmp_path / "data.log"
     program = (
         "import os,sys\n"
         "f = open(sys.argv[1], 'wb')\n"
@@ -76,33 +99,14 @@ def test_the_shim_records_the_size_before_each_sync(tmp_path: Path) -> None:
         "f.write(b'b' * 50); f.flush(); os.fdatasync(f.fileno())\n"
         "f.write(b'c' * 7); f.flush()\n"
     )
-    env = {**os.environ, "LD_PRELOAD": str(shim), "BC_SYNC_JOURNAL": str(journal)}
-    subprocess.run([sys.executable, "-c", program, str(data)], env=env, check=True)
-    slots = [parse_slot(p.read_bytes()) for p in journal.iterdir() if parse_inode_slot(p.name) is None]
-    assert slots == [(str(data), 150)]
-    assert [parse_inode_slot(p.name) for p in journal.iterdir()].count(data.stat().st_ino) == 1
+    journal = read_journal(_DirectoryAsNode(_run_under_the_shim(tmp_path, program, data)))  # type: ignore[arg-type]
+    assert journal.sizes == {str(data): 150}
+    assert journal.inodes == {data.stat().st_ino}
     assert data.stat().st_size == 157
 
 
-def _journal_of(directory: Path) -> syncjournal.Journal:
-    sizes = {}
-    inodes = set()
-    for slot in directory.iterdir():
-        inode = parse_inode_slot(slot.name)
-        if inode is not None:
-            inodes.add(inode)
-        elif (parsed := parse_slot(slot.read_bytes())) is not None:
-            sizes[parsed[0]] = parsed[1]
-    return syncjournal.Journal(sizes, frozenset(inodes))
-
-
 def test_a_file_synced_then_renamed_is_not_one_never_synced(tmp_path: Path) -> None:
-    try:
-        library = syncjournal.library()
-    except syncjournal.SyncJournalUnavailableError as exc:
-        pytest.skip(str(exc))
-    shim, journal, data = tmp_path / "shim.so", tmp_path / "journal", tmp_path / "data"
-    shim.write_bytes(library)
+    data = tmp_path / "data"
     data.mkdir()
     program = (
         "import os,sys\n"
@@ -112,13 +116,11 @@ def test_a_file_synced_then_renamed_is_not_one_never_synced(tmp_path: Path) -> N
         "f = open(d + '/left-to-the-kernel', 'wb'); f.write(b'b' * 20); f.close()\n"
         "f = open(d + '/rewritten.dets', 'wb'); f.write(b'c' * 5); f.close()\n"
     )
-    env = {**os.environ, "LD_PRELOAD": str(shim), "BC_SYNC_JOURNAL": str(journal)}
-    subprocess.run([sys.executable, "-c", program, str(data)], env=env, check=True)
+    journal = read_journal(_DirectoryAsNode(_run_under_the_shim(tmp_path, program, data)))  # type: ignore[arg-type]
     listing = subprocess.run(["sh", "-c", listing_script(str(data))], capture_output=True, text=True, check=True).stdout
     files = parse_listing(listing + "/elsewhere 3\n")  # a cut script's line among them is no file
     assert sorted(files) == [f"{data}/base", f"{data}/left-to-the-kernel", f"{data}/rewritten.dets"]
-    kept = never_synced(files, _journal_of(journal), ("*.dets",))
-    assert kept == {f"{data}/left-to-the-kernel": 20}
+    assert never_synced(files, journal, ("*.dets",)) == {f"{data}/left-to-the-kernel": 20}
 
 
 def test_inode_slots_are_told_from_path_slots() -> None:
