@@ -6,8 +6,8 @@ everysec`` had not synced yet; ``appendfsync always`` syncs before it replies an
 
 Redis with ``everysec`` also acknowledges writes it has not written at all: while a background fsync is
 still running it postpones writing its AOF buffer (for up to two seconds) and replies all the same, so a
-SIGKILL then loses acknowledged XADDs. A CI run met this once (300 of 160900 lost to a plain kill, on a
-disk busy enough for one fsync to overlap the next write). The kill that shows the page cache surviving
+SIGKILL then loses acknowledged XADDs. A CI run most likely met this once (300 of 160900 lost to a plain
+kill, about 3 ms of writes; a hold-back that short logs nothing). The kill that shows the page cache surviving
 therefore comes once Redis has written what it acknowledged; the postponement itself is shown on a disk
 the shim makes slow, beside ``always`` on the same disk.
 """
