@@ -475,11 +475,7 @@ class Cluster(ABC):
         # listed after the cuts: the sizes a restart starts from
         script = syncjournal.cut_script(cuts, measure_only=not cut) + "\n" + syncjournal.listing_script(data_dir)
         output = self._on_data_volume(node, script, purpose)
-        tails = {}
-        for line in output.splitlines():
-            path, _, count = line.rpartition(" ")
-            if count.isdigit() and not line.startswith(syncjournal.LISTED):
-                tails[path] = int(count)
+        tails = syncjournal.parse_cuts(output)
         # config files this harness wrote before the broker started are provisioning, not the broker's writes
         files = {p: f for p, f in syncjournal.parse_listing(output).items() if p not in node.spec.files}
         return syncjournal.Unsynced(tails, syncjournal.never_synced(files, journal, self.rewritten_in_place))

@@ -153,8 +153,13 @@ def unsynced_tails(synced: dict[str, int], data_dir: str, kept_whole: tuple[str,
     return [
         Cut(path, size)
         for path, size in sorted(synced.items())
-        if path.startswith(root) and not any(fnmatch.fnmatch(PurePosixPath(path).name, p) for p in kept_whole)
+        if path.startswith(root) and not _kept_whole(path, kept_whole)
     ]
+
+
+def _kept_whole(path: str, kept_whole: tuple[str, ...]) -> bool:
+    """Whether ``path``'s name matches one of the cluster's rewritten-in-place patterns."""
+    return any(fnmatch.fnmatch(PurePosixPath(path).name, pattern) for pattern in kept_whole)
 
 
 LISTED = "file "  # how ``listing_script`` marks its lines, apart from the cut script's
@@ -190,8 +195,7 @@ def never_synced(files: dict[str, ListedFile], journal: Journal, kept_whole: tup
     return {
         path: listed.size
         for path, listed in sorted(files.items())
-        if listed.inode not in journal.inodes
-        and not any(fnmatch.fnmatch(PurePosixPath(path).name, p) for p in kept_whole)
+        if listed.inode not in journal.inodes and not _kept_whole(path, kept_whole)
     }
 
 
@@ -207,3 +211,13 @@ def cut_script(cuts: list[Cut], *, measure_only: bool = False) -> str:
             f"{truncate} && echo {quoted} $((n - {cut.durable_size})); fi; fi"
         )
     return "\n".join(lines) or "true"
+
+
+def parse_cuts(output: str) -> dict[str, int]:
+    """Path → bytes from ``cut_script``'s lines (``listing_script``'s among them are ignored)."""
+    tails = {}
+    for line in output.splitlines():
+        path, _, count = line.rpartition(" ")
+        if count.isdigit() and path and not line.startswith(LISTED):
+            tails[path] = int(count)
+    return tails

@@ -18,6 +18,7 @@ from chaos.cluster.syncjournal import (
     cut_script,
     listing_script,
     never_synced,
+    parse_cuts,
     parse_inode_slot,
     parse_listing,
     parse_slot,
@@ -119,6 +120,7 @@ def test_a_file_synced_then_renamed_is_not_one_never_synced(tmp_path: Path) -> N
     journal = read_journal(_DirectoryAsNode(_run_under_the_shim(tmp_path, program, data)))  # type: ignore[arg-type]
     listing = subprocess.run(["sh", "-c", listing_script(str(data))], capture_output=True, text=True, check=True).stdout
     files = parse_listing(listing + "/elsewhere 3\n")  # a cut script's line among them is no file
+    assert parse_cuts(listing + "/elsewhere 3\n") == {"/elsewhere": 3}  # and no listed file is a cut
     assert sorted(files) == [f"{data}/base", f"{data}/left-to-the-kernel", f"{data}/rewritten.dets"]
     assert never_synced(files, journal, ("*.dets",)) == {f"{data}/left-to-the-kernel": 20}
 
