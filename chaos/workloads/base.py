@@ -431,10 +431,17 @@ class Workload(ABC):
         self._producing.clear()
 
     def wait_producers(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            if thread.name.startswith("producer"):
-                thread.join(max(0.0, deadline - time.monotonic()))
+        """Wait for the producer threads to end, ``timeout`` for all of them together. Whatever waits on
+        them (the repair, the drain) waits this long: one still running after it is named."""
+        began = time.monotonic()
+        producers = [t for t in self._threads if t.name.startswith("producer")]
+        for thread in producers:
+            thread.join(max(0.0, began + timeout - time.monotonic()))
+        stuck = [t.name for t in producers if t.is_alive()]
+        if stuck:
+            log.warning("still producing %.0f s after producing stopped: %s", timeout, ", ".join(stuck))
+        else:
+            log.debug("producers ended %.1f s after producing stopped", time.monotonic() - began)
 
     def out_of_budget(self, sent: int) -> bool:
         return sent >= self.budget.max_messages or time.monotonic() - self.started_at > self.budget.max_seconds

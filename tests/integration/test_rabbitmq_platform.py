@@ -212,3 +212,75 @@ def test_mirroring_behind_an_exchange_puts_every_bound_queue_and_no_other_under_
         f"{unique_name}.a.dlq": None,
         f"{unique_name}.b.dlq": None,
     }
+
+
+def test_a_publisher_told_to_stop_while_its_confirms_are_withheld_stops_and_calls_them_unknown(
+    rabbitmq_cluster: RabbitMQCluster, unique_name: str
+) -> None:
+    """A quorum queue whose other two nodes are paused has no quorum: it withholds every confirm and the
+    publisher's window fills. Told to stop, the publisher must give up on those confirms after its grace,
+    each message ``info`` (it may or may not be enqueued), while the queue is still without quorum. It
+    once noticed a stop only when its window had room: it waited for the quorum, and a run's repair and
+    drain waited on it (inferred as why a CI's R6 repaired 30 s late, after its consumer had read what
+    the losing side held)."""
+    import threading
+
+    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S, ConfirmingPublisher, PublishPlan
+    from chaos.history import FAIL, INFO, MemoryHistory
+
+    window, producing, seq = 20, threading.Event(), iter(range(1_000_000))
+    producing.set()
+
+    def declare(channel: Any, done: Any) -> None:
+        arguments = {"x-queue-type": "quorum"}
+        channel.queue_declare(unique_name, durable=True, arguments=arguments, callback=lambda _f: done())
+
+    plan = PublishPlan(
+        process="producer-1",
+        queue=unique_name,
+        next_message=lambda: {"id": f"m-{next(seq)}"},
+        producing=producing.is_set,
+        ahead_of_rate=lambda: False,
+        properties=lambda value: pika.BasicProperties(delivery_mode=2, message_id=value["id"]),
+        declare=declare,
+        window=window,
+    )
+    history = MemoryHistory()
+    connected, others = rabbitmq_cluster.nodes[0], rabbitmq_cluster.nodes[1:]
+    publisher = ConfirmingPublisher(rabbitmq_cluster.parameters(connected), plan, history, connected.name)
+    thread = threading.Thread(target=publisher.run, name="producer-1", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while publisher.confirmed < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert publisher.confirmed >= 100, "the quorum queue confirmed too little before the pause"
+        for node in others:
+            node.pause()
+        withheld = _window_withheld(publisher, window, quiet_s=3.0, within_s=30.0)
+        assert withheld, "the window never filled with confirms withheld for 3 s"
+        producing.clear()
+        thread.join(STOP_GRACE_S + 10)
+        assert not thread.is_alive(), "the publisher waited on withheld confirms after it was told to stop"
+    finally:
+        for node in others:
+            node.resume()
+        thread.join(30)
+    unknown = [op for op in history if op.f == "send" and op.type == INFO]
+    assert len(unknown) == window and not [op for op in history if op.f == "send" and op.type == FAIL]
+    # given up by the publisher itself, not ended by the node (pause_minority closes it once it notices)
+    assert {op.error for op in unknown} == {f"no confirm within {STOP_GRACE_S:.0f} s of producing's stop"}
+
+
+def _window_withheld(publisher: Any, window: int, quiet_s: float, within_s: float) -> bool:
+    """Whether ``publisher``'s window became full and no confirm came for ``quiet_s`` (within ``within_s``):
+    a confirm still in flight when the nodes paused would end its wait on its own."""
+    deadline = time.monotonic() + within_s
+    confirmed, since = publisher.confirmed, time.monotonic()
+    while time.monotonic() < deadline:
+        if publisher.confirmed != confirmed or len(publisher._unconfirmed) < window:
+            confirmed, since = publisher.confirmed, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return True
+        time.sleep(0.05)
+    return False

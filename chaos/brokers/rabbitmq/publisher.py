@@ -131,14 +131,22 @@ class ConfirmingPublisher:
 
     # publishing ------------------------------------------------------------------------------------
     def _tick(self) -> None:
-        """Publish what the window allows; stop when the plan is done and every confirm is in."""
+        """Publish what the window allows; stop when the plan is done and every confirm is in.
+
+        Producing may stop while the window is full (a queue that withholds its confirms): that is
+        noticed here, not only when the window has room, or the publisher would wait for confirms
+        that may never come and hold up whatever waits for it (the repair, the drain)."""
         if self._connection is None or not self._connection.is_open:
             return
+        if self._stopping_since is None and not self.plan.producing():
+            self._stopping_since = time.monotonic()
         if self._stopping_since is None:
             self._publish_some()
         if self._stopping_since is not None:
             waited = time.monotonic() - self._stopping_since
-            if not self._unconfirmed or waited > STOP_GRACE_S:
+            if waited > STOP_GRACE_S:
+                self._abandon_unconfirmed(f"no confirm within {STOP_GRACE_S:.0f} s of producing's stop")
+            if not self._unconfirmed:
                 self._close()
                 return
         self._connection.ioloop.call_later(TICK_S, self._tick)
