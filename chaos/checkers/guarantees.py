@@ -151,6 +151,15 @@ def decide_cell(verdict: Verdict, kinds: tuple[str, ...]) -> Cell:
     return Cell(True, verdict.checker)
 
 
+def unproven(cells: dict[str, Cell], problems: list[str]) -> dict[str, Cell]:
+    """The run did not test what it claims (``problems``: no fault hit anything, a fault fell short of its
+    name, the cluster never recovered): nothing it found ``ok`` counts as a pass; what it caught stands."""
+    if not problems:
+        return cells
+    why = "; ".join(problems)
+    return {k: (Cell(UNKNOWN, c.checker, reason=why) if c.valid is True else c) for k, c in cells.items()}
+
+
 def loss_kinds(guarantees: Any) -> tuple[str, ...]:
     """What ``no_loss`` is decided by: nothing acknowledged missing, nothing read that was not written."""
     kinds: tuple[str, ...] = ("lost", "truncated", "unexpected", "failed_but_delivered")

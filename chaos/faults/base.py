@@ -58,6 +58,11 @@ class Fault(ABC):
     def describe(self) -> dict[str, Any]:
         return {"fault": self.name, "targets": self.targets}
 
+    def shortfall(self) -> str | None:
+        """What this fault, as it played, did not do of what its name claims (None: all of it). A run
+        whose fault fell short did not test what it names: nothing it found ``ok`` is a pass."""
+        return None
+
 
 class FaultLog:
     """Records nemesis events; also keeps the faults in force so a last-resort heal can find them."""
@@ -67,6 +72,7 @@ class FaultLog:
         self.active: list[Fault] = []
         self.applying: list[Fault] = []  # being applied now (a rolling upgrade takes minutes)
         self.hit: list[bool] = []  # per fault applied: whether it hit anything
+        self.shortfalls: list[str] = []  # per fault healed that fell short of its name: what it did not do
         self.network = False  # a fault that cut traffic between nodes was applied
         self.network_healed_at: float | None = None  # when the last such fault was healed (monotonic s)
         self._spans: list[dict[str, Any]] = []  # per fault: when it began, took hold and was healed
@@ -158,3 +164,7 @@ def applied(fault: Fault, history: Recorder | None = None, log_: FaultLog | None
                 faults.network_healed_at = span["healed_at"]
             faults.record("stop", fault)
             log.info("fault %s healed in %.2f s", fault.name, time.monotonic() - healed)
+            short = fault.shortfall()
+            if short:
+                faults.shortfalls.append(f"{fault.name} fell short: {short}")
+                log.warning("fault %s fell short: %s", fault.name, short)

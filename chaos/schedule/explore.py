@@ -26,7 +26,7 @@ from hypothesis.errors import HypothesisException
 
 from chaos.checkers import Verdict
 from chaos.checkers.audiences import judge
-from chaos.checkers.guarantees import Cell, CheckerOptions
+from chaos.checkers.guarantees import Cell, CheckerOptions, unproven
 from chaos.checkers.verdict import UNKNOWN, Validity, combine
 from chaos.errors import BrokerChaosError
 from chaos.faults.base import FaultLog
@@ -185,6 +185,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
                     time.sleep(max(0.0, ends - time.monotonic()))
                 if faults.hit and not any(faults.hit):
                     problems.append("no fault of the schedule hit anything (no target): nothing was tested")
+                problems += faults.shortfalls
                 healed = faults.last_healed_ns
                 if profile.guarantees.broker_health and healed is not None:
                     progress.phase = "settle"  # before any repair: the cluster's own recovery
@@ -231,9 +232,7 @@ def execute(test: ChaosTest, schedule: Schedule, directory: Path, deadline: floa
         make = lambda: test.make_checkers(options)  # noqa: E731 - fresh checkers per audience
         audiences = (workload.audiences, workload.audience_of, workload.routes)
         verdicts, cells = judge(history, profile.guarantees, make, *audiences)
-    if problems:  # the run did not test what it claims: nothing it found "ok" counts as a pass
-        why = "; ".join(problems)
-        cells = {k: (Cell(UNKNOWN, c.checker, reason=why) if c.valid is True else c) for k, c in cells.items()}
+    cells = unproven(cells, problems)
     result = RunResult(
         profile.name,
         family,

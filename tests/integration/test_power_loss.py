@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import redis
@@ -203,3 +204,47 @@ def test_on_a_busy_disk_everysec_acknowledges_xadds_it_has_not_written(platform:
             assert after_kill < acknowledged, f"nothing lost although {held_back} bytes were held back"
         else:
             assert after_kill >= acknowledged > 0
+
+
+APPENDFSYNC_NO = """
+name = "redis-power-loss-appendfsync-no"
+broker = "redis"
+description = "appendfsync no: Redis leaves its AOF to the kernel, so the power-loss model keeps it whole."
+
+[cluster]
+replicas = 0
+sentinels = 1
+appendfsync = "no"
+
+[workload]
+rate = 300
+consumers = 1
+
+[faults]
+families = ["power-loss-leader"]
+"""
+
+
+def test_a_power_loss_on_a_file_redis_never_fsyncs_falls_short_and_no_pass_comes_of_it(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """``appendfsync no``: Redis never fsyncs its AOF, the model keeps a never-synced file whole, and the
+    power loss plays as a kill. Whatever the run finds ``ok`` is unknown, the shortfall naming the AOF
+    (the real-broker side of the rule; Kafka, whose segments the kernel writes back, meets it too)."""
+    from chaos.checkers.verdict import UNKNOWN
+    from chaos.profiles import load_profile
+    from chaos.schedule.budget import BUDGETS
+    from chaos.schedule.catalogue import Clusters, run_profile
+
+    path = tmp_path / "redis-power-loss-appendfsync-no.toml"
+    path.write_text(APPENDFSYNC_NO)
+    clusters = Clusters(platform)
+    try:
+        outcome = run_profile(load_profile(path), clusters, BUDGETS["smoke"], 20261205, tmp_path / "run")
+    finally:
+        clusters.close()
+    (result,) = [r for e in outcome.exploration for r in e.results]
+    shortfalls = [p for p in result.problems if p.startswith("power-loss fell short")]
+    assert len(shortfalls) == 1 and ".aof" in shortfalls[0], result.problems
+    assert result.cells and not [c for c in result.cells.values() if c.valid is True]
+    assert {c.valid for c in result.cells.values()} == {UNKNOWN}, result.cells

@@ -153,3 +153,15 @@ def test_a_length_cap_is_told_from_loss_only_where_the_profile_tolerates_its_tri
         delivery = verdicts[0]
         assert (delivery.anomaly("lost").count, delivery.anomaly("trimmed").count) == (lost, trimmed)
         assert guarantee_cells(guarantees, verdicts)["no_loss"].valid is (not lost)
+
+
+def test_a_run_that_did_not_test_what_it_names_turns_its_passes_unknown_and_keeps_what_it_caught() -> None:
+    from chaos.checkers.guarantees import Cell, unproven
+    from chaos.checkers.verdict import UNKNOWN
+
+    cells = {"no_loss": Cell(True, "delivery"), "order": Cell(False, "order", ("reordered",))}
+    assert unproven(cells, []) == cells
+    why = ["power-loss fell short: 1 file(s) the broker never fsynced"]
+    after = unproven(cells, why)
+    assert after["no_loss"] == Cell(UNKNOWN, "delivery", reason=why[0])
+    assert after["order"] == cells["order"]

@@ -139,3 +139,52 @@ def test_a_power_loss_without_its_fsync_journal_is_refused_before_any_kill() -> 
     ):
         pass
     assert node.events == [] and node.running  # never a plain SIGKILL in its place
+
+
+class JournalledDisk:
+    """A cluster whose power loss finds ``unsynced`` on every node it hits."""
+
+    def __init__(self, tails: dict[str, int], never_synced: dict[str, int]) -> None:
+        from chaos.cluster.syncjournal import Unsynced
+
+        self.unsynced = Unsynced(tails, never_synced)
+
+    def sync_journal_problem(self, node: NodeModel) -> str:
+        return ""
+
+    def drop_unsynced(self, node: NodeModel) -> object:
+        return self.unsynced
+
+
+def _power_loss_on(disk: JournalledDisk) -> tuple[list[str], list[dict[str, object]]]:
+    """Play a power loss on one node of ``disk``: the fault log's shortfalls, and the nemesis events."""
+    from chaos.faults.base import FaultLog
+    from chaos.faults.process import PowerLoss
+    from chaos.history import MemoryHistory
+
+    history = MemoryHistory()
+    faults = FaultLog(history)
+    with applied(PowerLoss(disk, nodes(NodeModel("n1"))), log_=faults):  # type: ignore[arg-type]
+        pass
+    return faults.shortfalls, [op.value for op in history]
+
+
+def test_a_power_loss_that_kept_never_synced_files_whole_fell_short_and_names_the_largest() -> None:
+    shortfalls, events = _power_loss_on(JournalledDisk({}, {"/data/00.log": 4096, "/data/00.index": 10}))
+    assert len(shortfalls) == 1
+    assert "power-loss fell short: 2 file(s) the broker never fsynced (4106 bytes" in shortfalls[0]
+    assert "n1:/data/00.log" in shortfalls[0]
+    assert events[-1]["shortfall"] == shortfalls[0].removeprefix("power-loss fell short: ")
+
+
+def test_a_power_loss_that_cut_every_unsynced_tail_and_kept_nothing_whole_did_what_it_names() -> None:
+    shortfalls, events = _power_loss_on(JournalledDisk({"/data/appendonly.aof": 512}, {}))
+    assert shortfalls == [] and events[-1]["shortfall"] is None
+    assert events[-1]["unsynced_bytes_dropped"] == 512
+
+
+def test_a_power_loss_on_a_disk_with_everything_synced_cut_nothing_and_did_what_it_names() -> None:
+    """``appendfsync always``: nothing unsynced, nothing to cut. The loss was modelled in full: a pass
+    after it is earned."""
+    shortfalls, _ = _power_loss_on(JournalledDisk({}, {}))
+    assert shortfalls == []
