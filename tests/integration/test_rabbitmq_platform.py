@@ -214,6 +214,36 @@ def test_mirroring_behind_an_exchange_puts_every_bound_queue_and_no_other_under_
     }
 
 
+def _quorum_publisher(cluster: RabbitMQCluster, queue: str, window: int) -> tuple[Any, Any, Any]:
+    """A publisher of numbered messages to the quorum queue ``queue`` through the first node, running in a
+    thread of its own: the publisher, its thread, and the event that says it is still producing."""
+    import threading
+
+    from chaos.brokers.rabbitmq.publisher import ConfirmingPublisher, PublishPlan
+    from chaos.history import MemoryHistory
+
+    producing, seq = threading.Event(), iter(range(1_000_000))
+    producing.set()
+
+    def declare(channel: Any, done: Any) -> None:
+        arguments = {"x-queue-type": "quorum"}
+        channel.queue_declare(queue, durable=True, arguments=arguments, callback=lambda _f: done())
+
+    plan = PublishPlan(
+        process="producer-1",
+        queue=queue,
+        next_message=lambda: {"id": f"m-{next(seq)}"},
+        producing=producing.is_set,
+        ahead_of_rate=lambda: False,
+        properties=lambda value: pika.BasicProperties(delivery_mode=2, message_id=value["id"]),
+        declare=declare,
+        window=window,
+    )
+    node = cluster.nodes[0]
+    publisher = ConfirmingPublisher(cluster.parameters(node), plan, MemoryHistory(), node.name)
+    return publisher, threading.Thread(target=publisher.run, name="producer-1", daemon=True), producing
+
+
 def test_a_publisher_told_to_stop_while_its_confirms_are_withheld_stops_and_calls_them_unknown(
     rabbitmq_cluster: RabbitMQCluster, unique_name: str
 ) -> None:
@@ -223,32 +253,12 @@ def test_a_publisher_told_to_stop_while_its_confirms_are_withheld_stops_and_call
     once noticed a stop only when its window had room: it waited for the quorum, and a run's repair and
     drain waited on it (inferred as why a CI's R6 repaired 30 s late, after its consumer had read what
     the losing side held)."""
-    import threading
+    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S
+    from chaos.history import FAIL, INFO
 
-    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S, ConfirmingPublisher, PublishPlan
-    from chaos.history import FAIL, INFO, MemoryHistory
-
-    window, producing, seq = 20, threading.Event(), iter(range(1_000_000))
-    producing.set()
-
-    def declare(channel: Any, done: Any) -> None:
-        arguments = {"x-queue-type": "quorum"}
-        channel.queue_declare(unique_name, durable=True, arguments=arguments, callback=lambda _f: done())
-
-    plan = PublishPlan(
-        process="producer-1",
-        queue=unique_name,
-        next_message=lambda: {"id": f"m-{next(seq)}"},
-        producing=producing.is_set,
-        ahead_of_rate=lambda: False,
-        properties=lambda value: pika.BasicProperties(delivery_mode=2, message_id=value["id"]),
-        declare=declare,
-        window=window,
-    )
-    history = MemoryHistory()
-    connected, others = rabbitmq_cluster.nodes[0], rabbitmq_cluster.nodes[1:]
-    publisher = ConfirmingPublisher(rabbitmq_cluster.parameters(connected), plan, history, connected.name)
-    thread = threading.Thread(target=publisher.run, name="producer-1", daemon=True)
+    window = 20
+    publisher, thread, producing = _quorum_publisher(rabbitmq_cluster, unique_name, window)
+    others = rabbitmq_cluster.nodes[1:]
     thread.start()
     try:
         deadline = time.monotonic() + 30
@@ -266,10 +276,40 @@ def test_a_publisher_told_to_stop_while_its_confirms_are_withheld_stops_and_call
         for node in others:
             node.resume()
         thread.join(30)
-    unknown = [op for op in history if op.f == "send" and op.type == INFO]
-    assert len(unknown) == window and not [op for op in history if op.f == "send" and op.type == FAIL]
+    sends = [op for op in publisher.history if op.f == "send"]
+    unknown = [op for op in sends if op.type == INFO]
+    assert len(unknown) == window and not [op for op in sends if op.type == FAIL]
     # given up by the publisher itself, not ended by the node (pause_minority closes it once it notices)
     assert {op.error for op in unknown} == {f"no confirm within {STOP_GRACE_S:.0f} s of producing's stop"}
+
+
+def test_a_publisher_told_to_stop_while_its_queue_declare_goes_unanswered_gives_up_on_it(
+    rabbitmq_cluster: RabbitMQCluster, unique_name: str
+) -> None:
+    """A new quorum queue cannot be declared without a quorum (the other two nodes paused): the broker
+    leaves the declare unanswered, and nothing is published. Told to stop, the publisher must give up on
+    the declare after its grace, its ``connect`` failed with that reason, not wait until the node
+    notices it is a minority and closes the connection."""
+    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S
+    from chaos.history import FAIL
+
+    publisher, thread, producing = _quorum_publisher(rabbitmq_cluster, unique_name, window=20)
+    others = rabbitmq_cluster.nodes[1:]
+    for node in others:
+        node.pause()
+    try:
+        thread.start()
+        time.sleep(2.0)
+        producing.clear()
+        thread.join(STOP_GRACE_S + 10)
+        assert not thread.is_alive(), "the publisher waited on the declare after it was told to stop"
+    finally:
+        for node in others:
+            node.resume()
+        thread.join(30)
+    connects = [(op.type, op.error) for op in publisher.history if op.f == "connect" and op.type != "invoke"]
+    assert connects == [(FAIL, f"the queue's declare unanswered {STOP_GRACE_S:.0f} s after producing's stop")]
+    assert not [op for op in publisher.history if op.f == "send"]
 
 
 def _window_withheld(publisher: Any, window: int, quiet_s: float, within_s: float) -> bool:

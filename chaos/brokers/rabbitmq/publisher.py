@@ -97,6 +97,21 @@ class ConfirmingPublisher:
     # connection and channel ------------------------------------------------------------------------
     def _on_open(self, connection: SelectConnection) -> None:
         connection.channel(on_open_callback=self._on_channel)
+        connection.ioloop.call_later(TICK_S, self._watch_declare)
+
+    def _watch_declare(self) -> None:
+        """Until the queue is declared nothing ticks, and a declare may go unanswered (a new quorum queue
+        without a quorum): once producing has stopped for the grace, give up on it rather than keep
+        whatever waits for this producer waiting."""
+        if self._declared or self._connection is None or not self._connection.is_open:
+            return
+        if self._stopping_since is None and not self.plan.producing():
+            self._stopping_since = time.monotonic()
+        if self._stopping_since is not None and time.monotonic() - self._stopping_since > STOP_GRACE_S:
+            self.error = self.error or f"the queue's declare unanswered {STOP_GRACE_S:.0f} s after producing's stop"
+            self._close()
+            return
+        self._connection.ioloop.call_later(TICK_S, self._watch_declare)
 
     def _on_open_error(self, _connection: SelectConnection, exc: BaseException) -> None:
         self.error = f"connect: {exc!r}"[:200]
