@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pika
@@ -253,34 +255,27 @@ def test_a_publisher_told_to_stop_while_its_confirms_are_withheld_stops_and_call
     once noticed a stop only when its window had room: it waited for the quorum, and a run's repair and
     drain waited on it (inferred as why a CI's R6 repaired 30 s late, after its consumer had read what
     the losing side held)."""
-    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S
+    from chaos.brokers.rabbitmq.publisher import NO_CONFIRM_AFTER_STOP
     from chaos.history import FAIL, INFO
 
     window = 20
     publisher, thread, producing = _quorum_publisher(rabbitmq_cluster, unique_name, window)
-    others = rabbitmq_cluster.nodes[1:]
     thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while publisher.confirmed < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert publisher.confirmed >= 100, "the quorum queue confirmed too little before the pause"
-        for node in others:
-            node.pause()
+    deadline = time.monotonic() + 30
+    while publisher.confirmed < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert publisher.confirmed >= 100, "the quorum queue confirmed too little before the pause"
+    with _paused(rabbitmq_cluster.nodes[1:]):
         withheld = _window_withheld(publisher, window, quiet_s=3.0, within_s=30.0)
         assert withheld, "the window never filled with confirms withheld for 3 s"
-        producing.clear()
-        thread.join(STOP_GRACE_S + 10)
-        assert not thread.is_alive(), "the publisher waited on withheld confirms after it was told to stop"
-    finally:
-        for node in others:
-            node.resume()
-        thread.join(30)
+        stopped = _stops_within_its_grace(thread, producing)
+        assert stopped, "the publisher waited on withheld confirms after it was told to stop"
+    thread.join(30)
     sends = [op for op in publisher.history if op.f == "send"]
     unknown = [op for op in sends if op.type == INFO]
     assert len(unknown) == window and not [op for op in sends if op.type == FAIL]
     # given up by the publisher itself, not ended by the node (pause_minority closes it once it notices)
-    assert {op.error for op in unknown} == {f"no confirm within {STOP_GRACE_S:.0f} s of producing's stop"}
+    assert {op.error for op in unknown} == {NO_CONFIRM_AFTER_STOP}
 
 
 def test_a_publisher_told_to_stop_while_its_queue_declare_goes_unanswered_gives_up_on_it(
@@ -290,26 +285,40 @@ def test_a_publisher_told_to_stop_while_its_queue_declare_goes_unanswered_gives_
     leaves the declare unanswered, and nothing is published. Told to stop, the publisher must give up on
     the declare after its grace, its ``connect`` failed with that reason, not wait until the node
     notices it is a minority and closes the connection."""
-    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S
+    from chaos.brokers.rabbitmq.publisher import NO_DECLARE_AFTER_STOP
     from chaos.history import FAIL
 
     publisher, thread, producing = _quorum_publisher(rabbitmq_cluster, unique_name, window=20)
-    others = rabbitmq_cluster.nodes[1:]
-    for node in others:
-        node.pause()
-    try:
+    with _paused(rabbitmq_cluster.nodes[1:]):
         thread.start()
         time.sleep(2.0)
-        producing.clear()
-        thread.join(STOP_GRACE_S + 10)
-        assert not thread.is_alive(), "the publisher waited on the declare after it was told to stop"
-    finally:
-        for node in others:
-            node.resume()
-        thread.join(30)
+        stopped = _stops_within_its_grace(thread, producing)
+        assert stopped, "the publisher waited on the declare after it was told to stop"
+    thread.join(30)
     connects = [(op.type, op.error) for op in publisher.history if op.f == "connect" and op.type != "invoke"]
-    assert connects == [(FAIL, f"the queue's declare unanswered {STOP_GRACE_S:.0f} s after producing's stop")]
+    assert connects == [(FAIL, NO_DECLARE_AFTER_STOP)]
     assert not [op for op in publisher.history if op.f == "send"]
+
+
+@contextmanager
+def _paused(nodes: list[Any]) -> Iterator[None]:
+    """``nodes`` paused for the block (their Erlang VMs frozen, their containers up), resumed however it ends."""
+    for node in nodes:
+        node.pause()
+    try:
+        yield
+    finally:
+        for node in nodes:
+            node.resume()
+
+
+def _stops_within_its_grace(thread: Any, producing: Any) -> bool:
+    """Tell the publisher running in ``thread`` to stop: whether it ended within its grace (and 10 s)."""
+    from chaos.brokers.rabbitmq.publisher import STOP_GRACE_S
+
+    producing.clear()
+    thread.join(STOP_GRACE_S + 10)
+    return not thread.is_alive()
 
 
 def _window_withheld(publisher: Any, window: int, quiet_s: float, within_s: float) -> bool:

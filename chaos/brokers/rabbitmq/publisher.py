@@ -30,7 +30,10 @@ from chaos.history import FAIL, INFO, INVOKE, OK, Recorder
 log = logging.getLogger("brokerchaos.workloads")
 
 TICK_S = 0.05
-STOP_GRACE_S = 5.0  # how long a stopping publisher waits for its last confirms
+STOP_GRACE_S = 5.0  # how long a stopping publisher waits for its last confirms (or its queue's declare)
+# why a stopping publisher gave up: each message still unconfirmed is info with the first, its connect the second
+NO_CONFIRM_AFTER_STOP = f"no confirm within {STOP_GRACE_S:.0f} s after producing stopped"
+NO_DECLARE_AFTER_STOP = f"the queue's declare still unanswered {STOP_GRACE_S:.0f} s after producing stopped"
 
 
 @dataclass
@@ -108,7 +111,7 @@ class ConfirmingPublisher:
         if self._stopping_since is None and not self.plan.producing():
             self._stopping_since = time.monotonic()
         if self._stopping_since is not None and time.monotonic() - self._stopping_since > STOP_GRACE_S:
-            self.error = self.error or f"the queue's declare unanswered {STOP_GRACE_S:.0f} s after producing's stop"
+            self.error = self.error or NO_DECLARE_AFTER_STOP
             self._close()
             return
         self._connection.ioloop.call_later(TICK_S, self._watch_declare)
@@ -160,7 +163,7 @@ class ConfirmingPublisher:
         if self._stopping_since is not None:
             waited = time.monotonic() - self._stopping_since
             if waited > STOP_GRACE_S:
-                self._abandon_unconfirmed(f"no confirm within {STOP_GRACE_S:.0f} s of producing's stop")
+                self._abandon_unconfirmed(NO_CONFIRM_AFTER_STOP)
             if not self._unconfirmed:
                 self._close()
                 return
