@@ -141,9 +141,10 @@ class PowerLoss(NodeFault):
         if not self.never_synced:
             return None
         largest = max(self.never_synced, key=lambda path: self.never_synced[path])
+        size = sum(self.never_synced.values())
         return (
-            f"{len(self.never_synced)} file(s) the broker never fsynced ({sum(self.never_synced.values())} bytes, "
-            f"the largest {largest}) were kept whole, not cut: what a power cut leaves of them is not modelled"
+            f"{len(self.never_synced)} file(s) the broker never fsynced ({size} bytes apparent, the largest "
+            f"{largest}) were kept whole, not cut: what a power cut leaves of them is not modelled"
         )
 
 

@@ -172,7 +172,7 @@ def _power_loss_on(disk: JournalledDisk) -> tuple[list[str], list[dict[str, obje
 def test_a_power_loss_that_kept_never_synced_files_whole_fell_short_and_names_the_largest() -> None:
     shortfalls, events = _power_loss_on(JournalledDisk({}, {"/data/00.log": 4096, "/data/00.index": 10}))
     assert len(shortfalls) == 1
-    assert "power-loss fell short: 2 file(s) the broker never fsynced (4106 bytes" in shortfalls[0]
+    assert "power-loss fell short: 2 file(s) the broker never fsynced (4106 bytes apparent" in shortfalls[0]
     assert "n1:/data/00.log" in shortfalls[0]
     assert events[-1]["shortfall"] == shortfalls[0].removeprefix("power-loss fell short: ")
 
