@@ -108,9 +108,8 @@ class ConfirmingPublisher:
         whatever waits for this producer waiting."""
         if self._declared or self._connection is None or not self._connection.is_open:
             return
-        if self._stopping_since is None and not self.plan.producing():
-            self._stopping_since = time.monotonic()
-        if self._stopping_since is not None and time.monotonic() - self._stopping_since > STOP_GRACE_S:
+        stopped_for = self._stopped_for()
+        if stopped_for is not None and stopped_for > STOP_GRACE_S:
             self.error = self.error or NO_DECLARE_AFTER_STOP
             self._close()
             return
@@ -156,18 +155,23 @@ class ConfirmingPublisher:
         that may never come and hold up whatever waits for it (the repair, the drain)."""
         if self._connection is None or not self._connection.is_open:
             return
-        if self._stopping_since is None and not self.plan.producing():
-            self._stopping_since = time.monotonic()
-        if self._stopping_since is None:
+        if self._stopped_for() is None:
             self._publish_some()
-        if self._stopping_since is not None:
-            waited = time.monotonic() - self._stopping_since
-            if waited > STOP_GRACE_S:
+        stopped_for = self._stopped_for()
+        if stopped_for is not None:
+            if stopped_for > STOP_GRACE_S:
                 self._abandon_unconfirmed(NO_CONFIRM_AFTER_STOP)
             if not self._unconfirmed:
                 self._close()
                 return
         self._connection.ioloop.call_later(TICK_S, self._tick)
+
+    def _stopped_for(self) -> float | None:
+        """Seconds since this publisher began to stop (producing ended, the budget spent, a send failed),
+        noting the moment producing is first seen to have ended; None while it is still publishing."""
+        if self._stopping_since is None and not self.plan.producing():
+            self._stopping_since = time.monotonic()
+        return None if self._stopping_since is None else time.monotonic() - self._stopping_since
 
     def _publish_some(self) -> None:
         budget = self.plan.window - len(self._unconfirmed)
